@@ -1,0 +1,195 @@
+"""Unity-Catalog-like metadata of the local warehouse, kept in DuckDB beside the data (same transactions)."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+
+import duckdb
+
+from .errors import LocalSQLError, schema_not_found
+
+_META = '"__dbload"'
+_BAD_NAME = re.compile(r"[.\s/\x00-\x1f\x7f]")
+
+
+def check_name(name: str, kind: str) -> str:
+    """Unity Catalog names: no period, space, slash or control characters; stored lower case."""
+    if not name or _BAD_NAME.search(name) or len(name) > 255:
+        raise LocalSQLError(
+            "INVALID_SCHEMA_OR_RELATION_NAME",
+            f"{name!r} is not a valid {kind} name: Unity Catalog names cannot be empty, longer than 255 "
+            "characters, or contain periods, spaces, forward slashes or control characters.",
+            "42602",
+        )
+    return name.lower()
+
+
+def quote_duck(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_dbx(*parts: str) -> str:
+    return ".".join("`" + p.replace("`", "``") + "`" for p in parts)
+
+
+@dataclass
+class Column:
+    name: str
+    type: str  # canonical Databricks SQL type
+    comment: str | None = None
+    nullable: bool = True
+
+
+@dataclass
+class TableMeta:
+    catalog: str
+    schema: str
+    name: str
+    columns: list[Column] = field(default_factory=list)
+    comment: str | None = None
+    partitioned_by: list[str] = field(default_factory=list)
+    clustered_by: list[str] = field(default_factory=list)
+    properties: dict[str, str] = field(default_factory=dict)
+    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    created_at: str = field(default_factory=lambda: _now().isoformat())
+    version: int = -1
+
+    @property
+    def key(self) -> str:
+        return f"{self.catalog}\x1f{self.schema}\x1f{self.name}"
+
+    @property
+    def duck(self) -> str:
+        """The DuckDB table holding the rows."""
+        return f"{quote_duck(self.catalog + '.' + self.schema)}.{quote_duck(self.name)}"
+
+    @property
+    def display(self) -> str:
+        return quote_dbx(self.catalog, self.schema, self.name)
+
+    def column(self, name: str) -> Column | None:
+        return next((c for c in self.columns if c.name.lower() == name.lower()), None)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Catalog:
+    """Catalogs, schemas, table metadata, Delta-like history and COPY INTO file bookkeeping."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection):
+        self.con = con
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {_META}")
+        con.execute(f"CREATE TABLE IF NOT EXISTS {_META}.catalogs (name VARCHAR, comment VARCHAR)")
+        con.execute(f"CREATE TABLE IF NOT EXISTS {_META}.tables (key VARCHAR, meta VARCHAR)")
+        con.execute(
+            f"CREATE TABLE IF NOT EXISTS {_META}.history (key VARCHAR, version BIGINT, ts TIMESTAMPTZ, "
+            "operation VARCHAR, parameters VARCHAR, metrics VARCHAR)"
+        )
+        con.execute(f"CREATE TABLE IF NOT EXISTS {_META}.loaded_files (key VARCHAR, path VARCHAR)")
+        if not self.catalog_exists("main"):
+            self.create_catalog("main")
+            self.create_schema("main", "default")
+
+    # catalogs and schemas
+    def catalog_exists(self, name: str) -> bool:
+        return bool(self.con.execute(f"SELECT 1 FROM {_META}.catalogs WHERE name = ?", [name]).fetchall())
+
+    def create_catalog(self, name: str, comment: str | None = None) -> None:
+        self.con.execute(f"INSERT INTO {_META}.catalogs VALUES (?, ?)", [name, comment])
+
+    def catalogs(self) -> list[str]:
+        return [r[0] for r in self.con.execute(f"SELECT name FROM {_META}.catalogs ORDER BY 1").fetchall()]
+
+    def schemas(self, catalog: str) -> list[str]:
+        rows = self.con.execute(
+            "SELECT schema_name FROM duckdb_schemas() WHERE database_name = current_database() "
+            "AND starts_with(schema_name, ?) ORDER BY 1",
+            [catalog + "."],
+        ).fetchall()
+        return [r[0][len(catalog) + 1 :] for r in rows]
+
+    def schema_exists(self, catalog: str, schema: str) -> bool:
+        return schema in self.schemas(catalog)
+
+    def require_schema(self, catalog: str, schema: str) -> None:
+        if not self.schema_exists(catalog, schema):
+            raise schema_not_found(quote_dbx(catalog, schema))
+
+    def create_schema(self, catalog: str, schema: str) -> None:
+        self.con.execute(f"CREATE SCHEMA {quote_duck(catalog + '.' + schema)}")
+
+    def drop_schema(self, catalog: str, schema: str) -> None:
+        for table in self.tables(catalog, schema):
+            self.drop_table(self.get_table(catalog, schema, table))
+        self.con.execute(f"DROP SCHEMA {quote_duck(catalog + '.' + schema)} CASCADE")
+
+    # tables
+    def tables(self, catalog: str, schema: str) -> list[str]:
+        prefix = f"{catalog}\x1f{schema}\x1f"
+        rows = self.con.execute(
+            f"SELECT key FROM {_META}.tables WHERE starts_with(key, ?) ORDER BY 1", [prefix]
+        ).fetchall()
+        return [r[0][len(prefix) :] for r in rows]
+
+    def get_table(self, catalog: str, schema: str, name: str) -> TableMeta | None:
+        row = self.con.execute(
+            f"SELECT meta FROM {_META}.tables WHERE key = ?", [f"{catalog}\x1f{schema}\x1f{name}"]
+        ).fetchall()
+        if not row:
+            return None
+        data = json.loads(row[0][0])
+        data["columns"] = [Column(**c) for c in data["columns"]]
+        return TableMeta(**data)
+
+    def save_table(self, meta: TableMeta) -> None:
+        self.con.execute(f"DELETE FROM {_META}.tables WHERE key = ?", [meta.key])
+        self.con.execute(f"INSERT INTO {_META}.tables VALUES (?, ?)", [meta.key, json.dumps(asdict(meta))])
+
+    def drop_table(self, meta: TableMeta, keep_history: bool = False) -> None:
+        for table in ("tables", "loaded_files") if keep_history else ("tables", "history", "loaded_files"):
+            self.con.execute(f"DELETE FROM {_META}.{table} WHERE key = ?", [meta.key])
+        self.con.execute(f"DROP TABLE IF EXISTS {meta.duck}")
+
+    # history and COPY INTO bookkeeping
+    def commit(self, meta: TableMeta, operation: str, parameters: dict, metrics: dict) -> int:
+        """Record a new table version and save the metadata; returns the version."""
+        meta.version += 1
+        self.con.execute(
+            f"INSERT INTO {_META}.history VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                meta.key,
+                meta.version,
+                _now(),
+                operation,
+                json.dumps({k: str(v) for k, v in parameters.items() if v is not None}),
+                json.dumps({k: str(v) for k, v in metrics.items()}),
+            ],
+        )
+        self.save_table(meta)
+        return meta.version
+
+    def history(self, meta: TableMeta) -> list[tuple]:
+        return self.con.execute(
+            f"SELECT version, ts, operation, parameters, metrics FROM {_META}.history WHERE key = ? "
+            "ORDER BY version DESC",
+            [meta.key],
+        ).fetchall()
+
+    def last_modified(self, meta: TableMeta) -> datetime | None:
+        row = self.con.execute(f"SELECT max(ts) FROM {_META}.history WHERE key = ?", [meta.key]).fetchall()
+        return row[0][0]
+
+    def loaded_files(self, meta: TableMeta) -> set[str]:
+        rows = self.con.execute(f"SELECT path FROM {_META}.loaded_files WHERE key = ?", [meta.key])
+        return {r[0] for r in rows.fetchall()}
+
+    def mark_loaded(self, meta: TableMeta, paths: list[str]) -> None:
+        self.con.executemany(
+            f"INSERT INTO {_META}.loaded_files VALUES (?, ?)", [[meta.key, p] for p in paths]
+        )

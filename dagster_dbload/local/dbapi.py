@@ -1,0 +1,126 @@
+"""DB-API surface of the local warehouse: the same cursor methods databricks-sql-connector offers."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+from databricks.sql.types import Row
+
+from ..types import describe_type
+from .engine import LocalEngine, Result
+from .files import FileResolver
+
+_LOCKS: dict[str, threading.RLock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def _lock_for(path: str) -> threading.RLock:
+    """One statement at a time per warehouse file within a process (DuckDB writers would conflict)."""
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault(path, threading.RLock())
+
+
+class LocalCursor:
+    """A cursor: execute, fetch rows or Arrow, description, rowcount."""
+
+    arraysize = 10000
+
+    def __init__(self, connection: LocalConnection):
+        self.connection = connection
+        self._result: Result | None = None
+        self._offset = 0
+        self.rowcount = -1
+
+    def execute(
+        self, operation: str, parameters: Mapping[str, Any] | Sequence[Any] | None = None
+    ) -> LocalCursor:
+        with _lock_for(self.connection.path):
+            self._result = self.connection.engine.execute(operation, parameters)
+        self._offset = 0
+        self.rowcount = self._result.rowcount
+        return self
+
+    @property
+    def description(self) -> list[tuple] | None:
+        if self._result is None or self._result.table is None:
+            return None
+        return [
+            (f.name, describe_type(f.type), None, None, *_precision_scale(f.type), f.nullable)
+            for f in self._result.table.schema
+        ]
+
+    def _take(self, size: int | None) -> pa.Table:
+        if self._result is None or self._result.table is None:
+            raise duckdb.InvalidInputException("No result set: execute a query first.")
+        table = self._result.table
+        end = table.num_rows if size is None else min(table.num_rows, self._offset + size)
+        chunk = table.slice(self._offset, end - self._offset)
+        self._offset = end
+        return chunk
+
+    def fetchall_arrow(self) -> pa.Table:
+        return self._take(None)
+
+    def fetchmany_arrow(self, size: int) -> pa.Table:
+        return self._take(size)
+
+    def fetchall(self) -> list[Row]:
+        return _rows(self._take(None))
+
+    def fetchmany(self, size: int | None = None) -> list[Row]:
+        return _rows(self._take(size or self.arraysize))
+
+    def fetchone(self) -> Row | None:
+        rows = _rows(self._take(1))
+        return rows[0] if rows else None
+
+    def close(self) -> None:
+        self._result = None
+
+    def __enter__(self) -> LocalCursor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class LocalConnection:
+    """A session on the local warehouse; close it (or use `with`) to release the file."""
+
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection, path: str, files: FileResolver, catalog: str, schema: str
+    ):
+        self.path = path
+        self._con = con
+        with _lock_for(path):
+            self.engine = LocalEngine(con, files, catalog, schema)
+
+    def cursor(self) -> LocalCursor:
+        return LocalCursor(self)
+
+    def commit(self) -> None:
+        """Statements commit on their own, as on Databricks."""
+
+    def close(self) -> None:
+        self._con.close()
+
+    def __enter__(self) -> LocalConnection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _rows(table: pa.Table) -> list[Row]:
+    make = Row(*table.column_names)
+    return [make(*values) for values in zip(*(c.to_pylist() for c in table.columns))]
+
+
+def _precision_scale(dtype: pa.DataType) -> tuple[int | None, int | None]:
+    if pa.types.is_decimal(dtype):
+        return dtype.precision, dtype.scale
+    return None, None

@@ -1,0 +1,44 @@
+"""Errors raised by the local SQL warehouse, worded like Databricks' own."""
+
+from __future__ import annotations
+
+from databricks.sql.exc import ServerOperationError
+
+
+class LocalSQLError(ServerOperationError):
+    """A statement failed; the message starts with the Databricks error class, e.g. [PARSE_SYNTAX_ERROR].
+
+    It subclasses the connector's ServerOperationError so callers catch one class for both warehouses.
+    """
+
+    def __init__(self, error_class: str, message: str, sqlstate: str = "42000"):
+        super().__init__(f"[{error_class}] {message} SQLSTATE: {sqlstate}")
+        self.error_class = error_class
+        self.sqlstate = sqlstate
+
+
+def table_not_found(name: str) -> LocalSQLError:
+    return LocalSQLError(
+        "TABLE_OR_VIEW_NOT_FOUND",
+        f"The table or view {name} cannot be found. Verify the spelling and correctness of the schema and "
+        "catalog. If you did not qualify the name with a schema, verify the current_schema() output, or "
+        "qualify the name with the correct schema and catalog.",
+        "42P01",
+    )
+
+
+def schema_not_found(name: str) -> LocalSQLError:
+    return LocalSQLError(
+        "SCHEMA_NOT_FOUND",
+        f"The schema {name} cannot be found. Verify the spelling and correctness of the schema and catalog.",
+        "42704",
+    )
+
+
+def unsupported(what: str) -> LocalSQLError:
+    return LocalSQLError(
+        "UNSUPPORTED_STATEMENT",
+        f"The local SQL warehouse does not support {what}; it runs only on a Databricks SQL warehouse. "
+        "See the LocalSQLWarehouse docstring for the SQL that runs locally.",
+        "0A000",
+    )

@@ -1,0 +1,100 @@
+"""LocalSQLWarehouse: the embedded Databricks SQL warehouse (a DuckDB file) as a Dagster resource."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import duckdb
+from dagster import ConfigurableResource
+from pydantic import Field
+
+from .dbapi import LocalConnection
+from .errors import LocalSQLError
+from .files import FileResolver
+
+
+class LocalSQLWarehouse(ConfigurableResource):
+    """A Databricks SQL warehouse on your laptop: Databricks SQL parsed with sqlglot, run on DuckDB.
+
+    `connect()` yields a connection with the databricks-sql-connector cursor surface (`execute(sql,
+    parameters)`, `fetchall`, `fetchone`, `fetchmany`, `fetchall_arrow`, `description`, `rowcount`).
+    Errors are `databricks.sql.exc.ServerOperationError` with Databricks error classes.
+
+    Runs locally:
+      - names `catalog.schema.table` (backticks, any case; Unity Catalog naming rules), `USE CATALOG|SCHEMA`;
+        `CREATE CATALOG|SCHEMA [IF NOT EXISTS]`, `DROP TABLE|SCHEMA [IF EXISTS] [CASCADE]`,
+        `SHOW CATALOGS|SCHEMAS|TABLES`, `CREATE VOLUME` (a folder beside the database file);
+      - `CREATE [OR REPLACE] TABLE [IF NOT EXISTS] t (cols) [USING DELTA] [PARTITIONED BY] [CLUSTER BY]
+        [COMMENT] [TBLPROPERTIES]`, schemaless `CREATE TABLE IF NOT EXISTS t`, `CREATE TABLE t AS SELECT`;
+      - `ALTER TABLE t ADD COLUMNS (..)`, `ALTER TABLE t ALTER COLUMN c COMMENT '..'`;
+      - `COPY INTO t FROM '<dir|file|glob>' FILEFORMAT = PARQUET [FILES = (..) | PATTERN = '..']
+        [FORMAT_OPTIONS (..)] [COPY_OPTIONS ('mergeSchema'='true', 'force'='true')]` (idempotent per file);
+      - `INSERT INTO|OVERWRITE t [(cols)] [BY NAME] SELECT ..|VALUES ..`, `INSERT INTO t REPLACE WHERE ..`,
+        `DELETE FROM t [WHERE ..]`;
+      - `SELECT` of any shape DuckDB runs after transpiling, reading tables, `read_files('<path>',
+        format => 'parquet')` and parquet.`<path>` over local paths, `/Volumes/...` and fsspec URLs
+        (`memory://`, `s3://`, `az://`, `abfss://` with `storage_options` per protocol);
+      - `DESCRIBE [TABLE] [EXTENDED] t`, `DESCRIBE HISTORY t`, `DESCRIBE DETAIL t`.
+
+    Only on Databricks: MERGE, UPDATE, views, functions, grants, OPTIMIZE/VACUUM, time travel, non-parquet
+    formats, `COPY INTO ... WITH (CREDENTIAL ...)`; each fails with an error naming the statement.
+    Several processes may share the file one after another: a connect waits up to `lock_timeout_seconds`
+    for another process to release it.
+    """
+
+    path: str = Field(default=".dbload/warehouse.duckdb", description="The DuckDB database file.")
+    catalog: str = Field(default="main", description="Catalog for unqualified names.")
+    schema_: str = Field(default="default", alias="schema", description="Schema for unqualified names.")
+    storage_options: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="fsspec options per protocol for reading staged files, e.g. {'s3': {'endpoint_url': ..}}.",
+    )
+    lock_timeout_seconds: float = Field(default=120.0, description="How long connect waits for the file.")
+
+    @property
+    def root(self) -> str:
+        """The folder holding the database file, its volumes and default staging area."""
+        return os.path.dirname(os.path.abspath(self.path))
+
+    @property
+    def volumes_root(self) -> str:
+        return os.path.join(self.root, "volumes")
+
+    @contextlib.contextmanager
+    def connect(self) -> Iterator[LocalConnection]:
+        """A connection to the warehouse file, waiting for other processes that hold it."""
+        path = os.path.abspath(self.path)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        files = FileResolver(self.volumes_root, self.storage_options)
+        connection = LocalConnection(
+            _open(path, self.lock_timeout_seconds), path, files, self.catalog, self.schema_
+        )
+        try:
+            yield connection
+        finally:
+            connection.close()
+
+
+def _open(path: str, timeout: float) -> duckdb.DuckDBPyConnection:
+    deadline = time.monotonic() + timeout
+    delay = 0.05
+    while True:
+        try:
+            return duckdb.connect(path)
+        except duckdb.IOException as e:
+            if "lock" not in str(e).lower():
+                raise
+            if time.monotonic() > deadline:
+                raise LocalSQLError(
+                    "WAREHOUSE_BUSY",
+                    f"Another process kept the local warehouse file {path} open for more than {timeout:.0f}s. "
+                    "Close it (e.g. a DuckDB shell or a running `dagster dev` job) or raise lock_timeout_seconds.",
+                    "55006",
+                ) from None
+            time.sleep(delay * (1 + random.random()))
+            delay = min(delay * 2, 1.0)
