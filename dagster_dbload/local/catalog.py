@@ -190,6 +190,4 @@ class Catalog:
         return {r[0] for r in rows.fetchall()}
 
     def mark_loaded(self, meta: TableMeta, paths: list[str]) -> None:
-        self.con.executemany(
-            f"INSERT INTO {_META}.loaded_files VALUES (?, ?)", [[meta.key, p] for p in paths]
-        )
+        self.con.executemany(f"INSERT INTO {_META}.loaded_files VALUES (?, ?)", [[meta.key, p] for p in paths])

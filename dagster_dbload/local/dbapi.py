@@ -35,9 +35,7 @@ class LocalCursor:
         self._offset = 0
         self.rowcount = -1
 
-    def execute(
-        self, operation: str, parameters: Mapping[str, Any] | Sequence[Any] | None = None
-    ) -> LocalCursor:
+    def execute(self, operation: str, parameters: Mapping[str, Any] | Sequence[Any] | None = None) -> LocalCursor:
         with _lock_for(self.connection.path):
             self._result = self.connection.engine.execute(operation, parameters)
         self._offset = 0
@@ -91,9 +89,7 @@ class LocalCursor:
 class LocalConnection:
     """A session on the local warehouse; close it (or use `with`) to release the file."""
 
-    def __init__(
-        self, con: duckdb.DuckDBPyConnection, path: str, files: FileResolver, catalog: str, schema: str
-    ):
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: str, files: FileResolver, catalog: str, schema: str):
         self.path = path
         self._con = con
         with _lock_for(path):
@@ -117,7 +113,7 @@ class LocalConnection:
 
 def _rows(table: pa.Table) -> list[Row]:
     make = Row(*table.column_names)
-    return [make(*values) for values in zip(*(c.to_pylist() for c in table.columns))]
+    return [make(*values) for values in zip(*(c.to_pylist() for c in table.columns), strict=True)]
 
 
 def _precision_scale(dtype: pa.DataType) -> tuple[int | None, int | None]:

@@ -28,9 +28,14 @@ logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
 _LEADING_COMMENTS = re.compile(r"^(\s*(--[^\n]*\n|/\*.*?\*/))*\s*", re.S)
 _WIDENINGS = {
-    ("TINYINT", "SMALLINT"), ("TINYINT", "INT"), ("TINYINT", "BIGINT"), ("SMALLINT", "INT"),
-    ("SMALLINT", "BIGINT"), ("INT", "BIGINT"), ("FLOAT", "DOUBLE"),
-}  # fmt: skip
+    ("TINYINT", "SMALLINT"),
+    ("TINYINT", "INT"),
+    ("TINYINT", "BIGINT"),
+    ("SMALLINT", "INT"),
+    ("SMALLINT", "BIGINT"),
+    ("INT", "BIGINT"),
+    ("FLOAT", "DOUBLE"),
+}
 _BAD_COLUMN_CHARS = re.compile(r"[ ,;{}()\n\t=]")
 
 
@@ -79,9 +84,7 @@ class LocalEngine:
         except ParseError as e:
             raise _syntax_error(e) from None
         if len(statements) != 1:
-            raise LocalSQLError(
-                "PARSE_SYNTAX_ERROR", "Send exactly one statement per execute() call.", "42601"
-            )
+            raise LocalSQLError("PARSE_SYNTAX_ERROR", "Send exactly one statement per execute() call.", "42601")
         statement = _bind(statements[0], parameters)
         try:
             return self._dispatch(statement)
@@ -125,9 +128,7 @@ class LocalEngine:
         return None
 
     def _create_catalog(self, body: str) -> Result:
-        m = re.fullmatch(
-            r"CREATE\s+CATALOG\s+(IF\s+NOT\s+EXISTS\s+)?(.+?)(\s+COMMENT\s+.*)?", body, re.I | re.S
-        )
+        m = re.fullmatch(r"CREATE\s+CATALOG\s+(IF\s+NOT\s+EXISTS\s+)?(.+?)(\s+COMMENT\s+.*)?", body, re.I | re.S)
         if not m:
             raise _syntax_error(body)
         name = check_name(_table_arg(m.group(2)).name, "catalog")
@@ -135,18 +136,17 @@ class LocalEngine:
             if m.group(1):
                 return Result()
             raise LocalSQLError(
-                "CATALOG_ALREADY_EXISTS", f"Cannot create catalog {quote_dbx(name)} because it already exists.",
+                "CATALOG_ALREADY_EXISTS",
+                f"Cannot create catalog {quote_dbx(name)} because it already exists.",
                 "42P04",
-            )  # fmt: skip
+            )
         with self._transaction():
             self.meta.create_catalog(name)
             self.meta.create_schema(name, "default")
         return Result()
 
     def _create_volume(self, body: str) -> Result:
-        m = re.fullmatch(
-            r"CREATE\s+(?:EXTERNAL\s+)?VOLUME\s+(IF\s+NOT\s+EXISTS\s+)?(\S+)(\s+.*)?", body, re.I | re.S
-        )
+        m = re.fullmatch(r"CREATE\s+(?:EXTERNAL\s+)?VOLUME\s+(IF\s+NOT\s+EXISTS\s+)?(\S+)(\s+.*)?", body, re.I | re.S)
         if not m:
             raise _syntax_error(body)
         catalog, schema, volume = self._resolve(_table_arg(m.group(2)))
@@ -164,16 +164,12 @@ class LocalEngine:
     def _show(self, body: str) -> Result:
         m = re.fullmatch(r"SHOW\s+(TABLES|SCHEMAS|DATABASES|CATALOGS)(?:\s+(?:IN|FROM)\s+(\S+))?", body, re.I)
         if not m:
-            raise unsupported(
-                f"SHOW {body.split(None, 2)[1].upper() if len(body.split()) > 1 else ''}".strip()
-            )
+            raise unsupported(f"SHOW {body.split(None, 2)[1].upper() if len(body.split()) > 1 else ''}".strip())
         what = m.group(1).upper()
         if what == "CATALOGS":
             return Result(_table(catalog=(pa.string(), self.meta.catalogs())))
         if what in ("SCHEMAS", "DATABASES"):
-            catalog = (
-                check_name(_table_arg(m.group(2)).name, "catalog") if m.group(2) else self.current_catalog
-            )
+            catalog = check_name(_table_arg(m.group(2)).name, "catalog") if m.group(2) else self.current_catalog
             if not self.meta.catalog_exists(catalog):
                 raise _no_catalog(catalog)
             return Result(_table(databaseName=(pa.string(), self.meta.schemas(catalog))))
@@ -245,8 +241,9 @@ class LocalEngine:
         if not meta.columns:
             raise LocalSQLError(
                 "DELTA_READ_TABLE_WITHOUT_COLUMNS",
-                f"You are trying to read a Delta table {meta.display} that does not have any columns.", "428GU",
-            )  # fmt: skip
+                f"You are trying to read a Delta table {meta.display} that does not have any columns.",
+                "428GU",
+            )
         return exp.Table(
             this=exp.to_identifier(meta.name, quoted=True),
             db=exp.to_identifier(f"{meta.catalog}.{meta.schema}", quoted=True),
@@ -302,8 +299,9 @@ class LocalEngine:
                 return Result()
             raise LocalSQLError(
                 "TABLE_OR_VIEW_ALREADY_EXISTS",
-                f"Cannot create table or view {existing.display} because it already exists.", "42P07",
-            )  # fmt: skip
+                f"Cannot create table or view {existing.display} because it already exists.",
+                "42P07",
+            )
         meta = TableMeta(catalog, schema, name)
         self._apply_properties(meta, e.args.get("properties"))
         if isinstance(e.this, exp.Schema):
@@ -326,9 +324,7 @@ class LocalEngine:
                 schema_ = self.con.sql(f"SELECT * FROM {meta.duck} LIMIT 0").to_arrow_table().schema
                 meta.columns = [Column(f.name, _dbx_type(f)) for f in schema_]
                 _check_columns(meta)
-                metrics["numOutputRows"] = self.con.execute(f"SELECT count(*) FROM {meta.duck}").fetchall()[
-                    0
-                ][0]
+                metrics["numOutputRows"] = self.con.execute(f"SELECT count(*) FROM {meta.duck}").fetchall()[0][0]
             elif meta.columns:
                 self._create_duck_table(meta)
             self.meta.commit(meta, operation, {"isManaged": "true", "description": meta.comment}, metrics)
@@ -367,9 +363,10 @@ class LocalEngine:
             if e.args.get("exists"):
                 return Result()
             raise LocalSQLError(
-                "SCHEMA_ALREADY_EXISTS", f"Cannot create schema {quote_dbx(catalog, schema)} because it already "
-                "exists.", "42P06",
-            )  # fmt: skip
+                "SCHEMA_ALREADY_EXISTS",
+                f"Cannot create schema {quote_dbx(catalog, schema)} because it already exists.",
+                "42P06",
+            )
         self.meta.create_schema(catalog, schema)
         return Result()
 
@@ -379,9 +376,7 @@ class LocalEngine:
             for action in e.args.get("actions", []):
                 if isinstance(action, exp.Schema):
                     self._add_columns(meta, [_column(c) for c in action.expressions])
-                    self.meta.commit(
-                        meta, "ADD COLUMNS", {"columns": [c.name for c in action.expressions]}, {}
-                    )
+                    self.meta.commit(meta, "ADD COLUMNS", {"columns": [c.name for c in action.expressions]}, {})
                 elif isinstance(action, exp.AlterColumn) and set(action.args) - {"this", "comment"} == set():
                     column = meta.column(action.name)
                     if column is None:
@@ -415,7 +410,7 @@ class LocalEngine:
         kind = str(e.args.get("kind", "")).upper()
         with self._transaction():
             if kind == "TABLE":
-                for table in e.args["tables"] if "tables" in e.args else [e.this]:
+                for table in e.args.get("tables") or [e.this]:
                     try:
                         self.meta.drop_table(self._lookup(table))
                     except LocalSQLError:
@@ -434,8 +429,9 @@ class LocalEngine:
                     raise LocalSQLError(
                         "SCHEMA_NOT_EMPTY",
                         f"Cannot drop a schema {quote_dbx(catalog, schema)} because it contains objects. "
-                        "Use DROP SCHEMA ... CASCADE to drop the schema and all its objects.", "2BP01",
-                    )  # fmt: skip
+                        "Use DROP SCHEMA ... CASCADE to drop the schema and all its objects.",
+                        "2BP01",
+                    )
                 self.meta.drop_schema(catalog, schema)
                 return Result()
         raise unsupported(f"DROP {kind}")
@@ -460,9 +456,11 @@ class LocalEngine:
         meta = self._lookup(target)
         if not meta.columns:
             raise LocalSQLError(
-                "DELTA_SCHEMA_NOT_SET", f"Table {meta.display} has no schema; write it with COPY INTO and "
-                "COPY_OPTIONS ('mergeSchema' = 'true') or define its columns first.", "KD008",
-            )  # fmt: skip
+                "DELTA_SCHEMA_NOT_SET",
+                f"Table {meta.display} has no schema; write it with COPY INTO and "
+                "COPY_OPTIONS ('mergeSchema' = 'true') or define its columns first.",
+                "KD008",
+            )
         names = [i.name for i in e.this.expressions] if isinstance(e.this, exp.Schema) else None
         source_schema = self._source_schema(e.expression)
         if e.args.get("by_name"):
@@ -471,27 +469,24 @@ class LocalEngine:
         if len(columns) != len(source_schema):
             raise LocalSQLError(
                 "INSERT_COLUMN_ARITY_MISMATCH",
-                f"Cannot write to {meta.display}, the reason is {'not enough' if len(source_schema) < len(columns) else 'too many'} "  # noqa: E501
+                f"Cannot write to {meta.display}, the reason is {'not enough' if len(source_schema) < len(columns) else 'too many'} "
                 f"data columns: table columns {[c.name for c in columns]}, data columns {source_schema.names}.",
                 "21S01",
             )
-        source = (
-            f"({self._to_duckdb(e.expression)}) AS __src({', '.join(quote_duck(c.name) for c in columns)})"
-        )
+        source = f"({self._to_duckdb(e.expression)}) AS __src({', '.join(quote_duck(c.name) for c in columns)})"
         where = e.args.get("where")
         overwrite = bool(e.args.get("overwrite"))
         with self._transaction():
             if where is not None:
                 predicate = self._to_duckdb(where)
-                bad = self.con.execute(
-                    f"SELECT count(*) FROM {source} WHERE NOT coalesce({predicate}, false)"
-                )
+                bad = self.con.execute(f"SELECT count(*) FROM {source} WHERE NOT coalesce({predicate}, false)")
                 if bad.fetchall()[0][0]:
                     raise LocalSQLError(
                         "DELTA_REPLACE_WHERE_MISMATCH",
                         "Written data does not conform to partial table overwrite condition or constraint "
-                        f"'{where.sql('databricks')}'.", "44000",
-                    )  # fmt: skip
+                        f"'{where.sql('databricks')}'.",
+                        "44000",
+                    )
                 self.con.execute(f"DELETE FROM {meta.duck} WHERE {predicate}")
             elif overwrite:
                 self.con.execute(f"DELETE FROM {meta.duck}")
@@ -511,8 +506,9 @@ class LocalEngine:
         with self._transaction():
             sql = f"DELETE FROM {meta.duck}" + (f" WHERE {self._to_duckdb(where.this)}" if where else "")
             deleted = self.con.execute(sql).fetchall()[0][0]
-            self.meta.commit(meta, "DELETE", {"predicate": where.sql("databricks") if where else ""},
-                             {"numDeletedRows": deleted})  # fmt: skip
+            self.meta.commit(
+                meta, "DELETE", {"predicate": where.sql("databricks") if where else ""}, {"numDeletedRows": deleted}
+            )
         return _counts(num_affected_rows=deleted)
 
     def _copy_into(self, e: exp.Copy) -> Result:
@@ -525,8 +521,9 @@ class LocalEngine:
         copy_options = _options(params.get("COPY_OPTIONS"))
         _options(params.get("FORMAT_OPTIONS"))  # mergeSchema across files is what union_by_name does
         if "FILES" in params and "PATTERN" in params:
-            raise LocalSQLError("COPY_INTO_SOURCE_FILE_FORMAT_NOT_SUPPORTED", "FILES and PATTERN cannot be "
-                                "used together.", "42613")  # fmt: skip
+            raise LocalSQLError(
+                "COPY_INTO_SOURCE_FILE_FORMAT_NOT_SUPPORTED", "FILES and PATTERN cannot be used together.", "42613"
+            )
         files_arg = params.get("FILES")
         names = [f.name for f in files_arg.expressions] if files_arg is not None else None
         pattern = params["PATTERN"].name if "PATTERN" in params else None
@@ -547,8 +544,12 @@ class LocalEngine:
             select = ", ".join(quote_duck(f.name) for f in schema)
             inserted = self._append(meta, columns, f"SELECT {select} FROM {source}")
             self.meta.mark_loaded(meta, new_files)
-            self.meta.commit(meta, "COPY INTO", {"force": force, "mergeSchema": merge_schema},
-                             {"numOutputRows": inserted, "numFiles": len(new_files)})  # fmt: skip
+            self.meta.commit(
+                meta,
+                "COPY INTO",
+                {"force": force, "mergeSchema": merge_schema},
+                {"numOutputRows": inserted, "numFiles": len(new_files)},
+            )
         return _counts(num_affected_rows=inserted, num_inserted_rows=inserted, num_skipped_corrupt_files=0)
 
     def _evolve(self, meta: TableMeta, source: pa.Schema, merge_schema: bool) -> None:
@@ -563,15 +564,17 @@ class LocalEngine:
                 raise LocalSQLError(
                     "DELTA_FAILED_TO_MERGE_FIELDS",
                     f"Failed to merge fields '{column.name}' and '{field.name}': the table has "
-                    f"{column.type}, the data has {source_type}.", "22005",
-                )  # fmt: skip
+                    f"{column.type}, the data has {source_type}.",
+                    "22005",
+                )
         if new and not merge_schema:
             raise LocalSQLError(
                 "DELTA_METADATA_MISMATCH",
                 f"A schema mismatch detected when writing to the Delta table {meta.display}: the data has columns "
                 f"{[c.name for c in new]} that the table does not have. To enable schema migration, set "
-                "COPY_OPTIONS ('mergeSchema' = 'true').", "KD004",
-            )  # fmt: skip
+                "COPY_OPTIONS ('mergeSchema' = 'true').",
+                "KD004",
+            )
         if new:
             self._add_columns(meta, new)
 
@@ -586,8 +589,10 @@ class LocalEngine:
         if style not in ("", "EXTENDED", "FORMATTED"):
             raise unsupported(f"DESCRIBE {style}")
         rows = [(c.name, c.type.lower(), c.comment) for c in meta.columns]
-        for title, cols in (("# Partition Information", meta.partitioned_by),
-                            ("# Clustering Information", meta.clustered_by)):  # fmt: skip
+        for title, cols in (
+            ("# Partition Information", meta.partitioned_by),
+            ("# Clustering Information", meta.clustered_by),
+        ):
             if cols and cols != ["AUTO"]:
                 rows += [(title, "", ""), ("# col_name", "data_type", "comment")]
                 rows += [(c.name, c.type.lower(), c.comment) for c in map(meta.column, cols) if c]
@@ -595,11 +600,16 @@ class LocalEngine:
             props = ",".join(f"{k}={v}" for k, v in sorted(meta.properties.items()))
             rows += [("", "", ""), ("# Detailed Table Information", "", "")]
             rows += [
-                ("Catalog", meta.catalog, ""), ("Database", meta.schema, ""), ("Table", meta.name, ""),
-                ("Created Time", meta.created_at, ""), ("Type", "MANAGED", ""), ("Comment", meta.comment, ""),
+                ("Catalog", meta.catalog, ""),
+                ("Database", meta.schema, ""),
+                ("Table", meta.name, ""),
+                ("Created Time", meta.created_at, ""),
+                ("Type", "MANAGED", ""),
+                ("Comment", meta.comment, ""),
                 ("Location", f"dbload-local:/{meta.catalog}/{meta.schema}/{meta.name}", ""),
-                ("Provider", "delta", ""), ("Table Properties", f"[{props}]", ""),
-            ]  # fmt: skip
+                ("Provider", "delta", ""),
+                ("Table Properties", f"[{props}]", ""),
+            ]
             if meta.clustered_by:
                 rows.append(("Clustering Columns", str(meta.clustered_by), ""))
         names = ("col_name", "data_type", "comment")
@@ -707,8 +717,9 @@ def _check_columns(meta: TableMeta) -> None:
             raise LocalSQLError(
                 "DELTA_INVALID_CHARACTERS_IN_COLUMN_NAMES",
                 f"Found invalid character(s) among ' ,;{{}}()\\n\\t=' in the column name {column.name!r}. "
-                "Rename the column or set TBLPROPERTIES ('delta.columnMapping.mode' = 'name').", "42K05",
-            )  # fmt: skip
+                "Rename the column or set TBLPROPERTIES ('delta.columnMapping.mode' = 'name').",
+                "42K05",
+            )
 
 
 def _dbx_type(field: pa.Field) -> str:
@@ -765,23 +776,17 @@ def _bind(statement: exp.Expression, parameters: Mapping[str, Any] | Sequence[An
     placeholders = list(statement.find_all(exp.Placeholder))
     if not placeholders:
         return statement
-    positional = (
-        list(parameters) if isinstance(parameters, Sequence) and not isinstance(parameters, str) else None
-    )
+    positional = list(parameters) if isinstance(parameters, Sequence) and not isinstance(parameters, str) else None
     named = parameters if isinstance(parameters, Mapping) else {}
     position = 0
     for marker in placeholders:
         if marker.name and marker.name != "?":
             if marker.name not in named:
-                raise LocalSQLError(
-                    "UNBOUND_SQL_PARAMETER", f"Found the unbound parameter: {marker.name}.", "42P02"
-                )
+                raise LocalSQLError("UNBOUND_SQL_PARAMETER", f"Found the unbound parameter: {marker.name}.", "42P02")
             marker.replace(_literal(named[marker.name]))
         else:
             if positional is None or position >= len(positional):
-                raise LocalSQLError(
-                    "UNBOUND_SQL_PARAMETER", "Found an unbound positional parameter.", "42P02"
-                )
+                raise LocalSQLError("UNBOUND_SQL_PARAMETER", "Found an unbound positional parameter.", "42P02")
             marker.replace(_literal(positional[position]))
             position += 1
     return statement
@@ -797,13 +802,25 @@ def _databricks_arrow(relation: duckdb.DuckDBPyRelation) -> pa.Table:
 
 
 _DUCK_ERRORS = [
-    (re.compile(r'Referenced column "([^"]+)" not found'), "UNRESOLVED_COLUMN.WITHOUT_SUGGESTION", "42703",
-     "A column, variable, or function parameter with name `{0}` cannot be resolved."),
-    (re.compile(r"Could not convert string '([^']*)'"), "CAST_INVALID_INPUT", "22018",
-     "The value '{0}' cannot be cast to the target type because it is malformed."),
-    (re.compile(r"NOT NULL constraint failed: ([^\n]+)"), "DELTA_NOT_NULL_CONSTRAINT_VIOLATED", "23502",
-     "NOT NULL constraint violated for column: {0}."),
-]  # fmt: skip
+    (
+        re.compile(r'Referenced column "([^"]+)" not found'),
+        "UNRESOLVED_COLUMN.WITHOUT_SUGGESTION",
+        "42703",
+        "A column, variable, or function parameter with name `{0}` cannot be resolved.",
+    ),
+    (
+        re.compile(r"Could not convert string '([^']*)'"),
+        "CAST_INVALID_INPUT",
+        "22018",
+        "The value '{0}' cannot be cast to the target type because it is malformed.",
+    ),
+    (
+        re.compile(r"NOT NULL constraint failed: ([^\n]+)"),
+        "DELTA_NOT_NULL_CONSTRAINT_VIOLATED",
+        "23502",
+        "NOT NULL constraint violated for column: {0}.",
+    ),
+]
 
 
 def _from_duckdb(error: duckdb.Error) -> LocalSQLError:

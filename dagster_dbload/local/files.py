@@ -41,9 +41,7 @@ class FileResolver:
         if url.startswith("/Volumes/"):
             parts = url[len("/Volumes/") :].split("/", 3)
             if len(parts) < 3 or not os.path.isdir(self.volume_dir(*(p.lower() for p in parts[:3]))):
-                raise LocalSQLError(
-                    "UC_VOLUME_NOT_FOUND", f"Volume {'.'.join(parts[:3])} does not exist.", "42704"
-                )
+                raise LocalSQLError("UC_VOLUME_NOT_FOUND", f"Volume {'.'.join(parts[:3])} does not exist.", "42704")
             local = os.path.join(self.volume_dir(*(p.lower() for p in parts[:3])), *parts[3:])
             return fsspec.filesystem("file"), local, None
         protocol, _ = split_protocol(url)

@@ -71,9 +71,7 @@ class LocalSQLWarehouse(ConfigurableResource):
         path = os.path.abspath(self.path)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         files = FileResolver(self.volumes_root, self.storage_options)
-        connection = LocalConnection(
-            _open(path, self.lock_timeout_seconds), path, files, self.catalog, self.schema_
-        )
+        connection = LocalConnection(_open(path, self.lock_timeout_seconds), path, files, self.catalog, self.schema_)
         try:
             yield connection
         finally:
