@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pyarrow as pa
 from sqlglot import exp
+
+_SIMPLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class UnsupportedTypeError(TypeError):
@@ -85,6 +89,8 @@ def _unsupported(column: str, dtype: pa.DataType, kind: str | None) -> None:
 def parse_type(type_sql: str) -> exp.DataType:
     """Parse a Databricks SQL type; DECIMAL without arguments means DECIMAL(10,0) as on Databricks."""
     dtype = exp.DataType.build(type_sql, dialect="databricks")
+    for ident in dtype.find_all(exp.Identifier):
+        ident.set("quoted", not _SIMPLE_NAME.match(ident.name))
     for node in dtype.find_all(exp.DataType):
         if node.this == exp.DataType.Type.DECIMAL and not node.expressions:
             node.set(

@@ -377,7 +377,10 @@ class LocalEngine:
                 if isinstance(action, exp.Schema):
                     self._add_columns(meta, [_column(c) for c in action.expressions])
                     self.meta.commit(meta, "ADD COLUMNS", {"columns": [c.name for c in action.expressions]}, {})
-                elif isinstance(action, exp.AlterColumn) and set(action.args) - {"this", "comment"} == set():
+                elif isinstance(action, exp.AlterColumn) and {k for k, v in action.args.items() if v} == {
+                    "this",
+                    "comment",
+                }:
                     column = meta.column(action.name)
                     if column is None:
                         raise _unresolved_column(action.name, meta)
@@ -513,10 +516,10 @@ class LocalEngine:
 
     def _copy_into(self, e: exp.Copy) -> Result:
         meta = self._lookup(e.this)
-        params = {p.name.upper(): p.expression for p in e.args.get("params", [])}
+        params = {p.name.upper(): p for p in e.args.get("params", [])}
         if e.args.get("credentials") and e.args["credentials"].args:
             raise unsupported("COPY INTO ... WITH (CREDENTIAL ...) on this local warehouse")
-        if params.get("FILEFORMAT") is None or params["FILEFORMAT"].name.upper() != "PARQUET":
+        if params.get("FILEFORMAT") is None or params["FILEFORMAT"].expression.name.upper() != "PARQUET":
             raise unsupported("COPY INTO with a FILEFORMAT other than PARQUET")
         copy_options = _options(params.get("COPY_OPTIONS"))
         _options(params.get("FORMAT_OPTIONS"))  # mergeSchema across files is what union_by_name does
@@ -525,8 +528,8 @@ class LocalEngine:
                 "COPY_INTO_SOURCE_FILE_FORMAT_NOT_SUPPORTED", "FILES and PATTERN cannot be used together.", "42613"
             )
         files_arg = params.get("FILES")
-        names = [f.name for f in files_arg.expressions] if files_arg is not None else None
-        pattern = params["PATTERN"].name if "PATTERN" in params else None
+        names = [f.name for f in files_arg.expression.flatten()] if files_arg is not None else None
+        pattern = params["PATTERN"].expression.name if "PATTERN" in params else None
         sources = e.args["files"]
         if len(sources) != 1 or not isinstance(sources[0], exp.Literal):
             raise unsupported("COPY INTO from a subquery")
@@ -730,7 +733,7 @@ def _dbx_type(field: pa.Field) -> str:
 
 
 def _assignable(source: str, target: str) -> bool:
-    if source == target or source == "STRING" and target == "VOID":
+    if source.lower() == target.lower():
         return True
     s, t = parse_type(source), parse_type(target)
     if s.this == exp.DataType.Type.DECIMAL and t.this == exp.DataType.Type.DECIMAL:
@@ -739,16 +742,11 @@ def _assignable(source: str, target: str) -> bool:
     return (source, target) in _WIDENINGS
 
 
-def _options(node: exp.Expression | None) -> dict[str, str]:
-    if node is None:
+def _options(parameter: exp.Expression | None) -> dict[str, str]:
+    """FORMAT_OPTIONS / COPY_OPTIONS as a dict with lower-case keys."""
+    if parameter is None:
         return {}
-    items = node.expressions if isinstance(node, exp.Tuple) else [node]
-    out = {}
-    for item in items:
-        if not isinstance(item, exp.EQ):
-            raise LocalSQLError("PARSE_SYNTAX_ERROR", f"Expected 'key' = 'value', got {item.sql()}.", "42601")
-        out[item.this.name.lower()] = item.expression.name
-    return out
+    return {p.name.lower(): p.args["value"].name for p in parameter.expressions if isinstance(p, exp.Property)}
 
 
 def _literal(value: Any) -> exp.Expression:

@@ -1,0 +1,5 @@
+"""The example code location."""
+
+import dagster as dg
+
+defs = dg.Definitions()
