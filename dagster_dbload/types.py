@@ -7,6 +7,8 @@ import re
 import pyarrow as pa
 from sqlglot import exp
 
+from .naming import quote
+
 _SIMPLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -69,7 +71,7 @@ def arrow_to_databricks(dtype: pa.DataType, column: str = "?") -> str:
         return f"ARRAY<{arrow_to_databricks(dtype.value_type, f'{column}[]')}>"
     if pa.types.is_struct(dtype):
         fields = ", ".join(
-            f"{quote_identifier(f.name)}: {arrow_to_databricks(f.type, f'{column}.{f.name}')}" for f in dtype
+            f"{quote(f.name)}: {arrow_to_databricks(f.type, f'{column}.{f.name}')}" for f in dtype
         )
         return f"STRUCT<{fields}>"
     for kind in ("time", "duration", "interval", "union"):
@@ -111,11 +113,6 @@ def databricks_type_sql(type_sql: str) -> str:
 def databricks_to_duckdb(type_sql: str) -> str:
     """DuckDB type that stores a Databricks type with the same Arrow result type."""
     return parse_type(type_sql).sql("duckdb")
-
-
-def quote_identifier(name: str) -> str:
-    """Backtick-quote one Databricks identifier."""
-    return "`" + name.replace("`", "``") + "`"
 
 
 def describe_type(dtype: pa.DataType) -> str:

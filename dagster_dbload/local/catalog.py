@@ -3,27 +3,24 @@
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
 import duckdb
 
+from ..naming import name_problem, quote
 from .errors import LocalSQLError, schema_not_found
 
 _META = '"__dbload"'
-_BAD_NAME = re.compile(r"[.\s/\x00-\x1f\x7f]")
 
 
 def check_name(name: str, kind: str) -> str:
-    """Unity Catalog names: no period, space, slash or control characters; stored lower case."""
-    if not name or _BAD_NAME.search(name) or len(name) > 255:
+    """A Unity Catalog name, lower-cased as it is stored; an invalid one raises."""
+    problem = name_problem(name)
+    if problem:
         raise LocalSQLError(
-            "INVALID_SCHEMA_OR_RELATION_NAME",
-            f"{name!r} is not a valid {kind} name: Unity Catalog names cannot be empty, longer than 255 "
-            "characters, or contain periods, spaces, forward slashes or control characters.",
-            "42602",
+            "INVALID_SCHEMA_OR_RELATION_NAME", f"{name!r} is not a valid {kind} name: {problem}.", "42602"
         )
     return name.lower()
 
@@ -33,7 +30,7 @@ def quote_duck(name: str) -> str:
 
 
 def quote_dbx(*parts: str) -> str:
-    return ".".join("`" + p.replace("`", "``") + "`" for p in parts)
+    return ".".join(quote(p) for p in parts)
 
 
 @dataclass

@@ -19,6 +19,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
+from ..naming import column_problem
 from ..types import UnsupportedTypeError, arrow_to_databricks, databricks_to_duckdb, parse_type
 from .catalog import Catalog, Column, TableMeta, check_name, quote_dbx, quote_duck
 from .errors import LocalSQLError, schema_not_found, table_not_found, unsupported
@@ -36,7 +37,6 @@ _WIDENINGS = {
     ("INT", "BIGINT"),
     ("FLOAT", "DOUBLE"),
 }
-_BAD_COLUMN_CHARS = re.compile(r"[ ,;{}()\n\t=]")
 
 
 @dataclass
@@ -716,10 +716,11 @@ def _check_columns(meta: TableMeta) -> None:
                 "COLUMN_ALREADY_EXISTS", f"The column {quote_dbx(column.name)} already exists.", "42711"
             )
         seen.add(column.name.lower())
-        if not column_mapping and _BAD_COLUMN_CHARS.search(column.name):
+        problem = None if column_mapping else column_problem(column.name)
+        if problem:
             raise LocalSQLError(
                 "DELTA_INVALID_CHARACTERS_IN_COLUMN_NAMES",
-                f"Found invalid character(s) among ' ,;{{}}()\\n\\t=' in the column name {column.name!r}. "
+                f"Invalid column name {column.name!r}: {problem}. "
                 "Rename the column or set TBLPROPERTIES ('delta.columnMapping.mode' = 'name').",
                 "42K05",
             )
