@@ -70,9 +70,7 @@ def arrow_to_databricks(dtype: pa.DataType, column: str = "?") -> str:
     if pa.types.is_list_view(dtype) or pa.types.is_large_list_view(dtype):
         return f"ARRAY<{arrow_to_databricks(dtype.value_type, f'{column}[]')}>"
     if pa.types.is_struct(dtype):
-        fields = ", ".join(
-            f"{quote(f.name)}: {arrow_to_databricks(f.type, f'{column}.{f.name}')}" for f in dtype
-        )
+        fields = ", ".join(f"{quote(f.name)}: {arrow_to_databricks(f.type, f'{column}.{f.name}')}" for f in dtype)
         return f"STRUCT<{fields}>"
     for kind in ("time", "duration", "interval", "union"):
         if getattr(pa.types, f"is_{kind}")(dtype):

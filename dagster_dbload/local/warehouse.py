@@ -10,15 +10,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import duckdb
-from dagster import ConfigurableResource
 from pydantic import Field
 
+from ..warehouse import SQLWarehouse
 from .dbapi import LocalConnection
 from .errors import LocalSQLError
 from .files import FileResolver
 
 
-class LocalSQLWarehouse(ConfigurableResource):
+class LocalSQLWarehouse(SQLWarehouse):
     """A Databricks SQL warehouse on your laptop: Databricks SQL parsed with sqlglot, run on DuckDB.
 
     `connect()` yields a connection with the databricks-sql-connector cursor surface (`execute(sql,
@@ -64,6 +64,9 @@ class LocalSQLWarehouse(ConfigurableResource):
     @property
     def volumes_root(self) -> str:
         return os.path.join(self.root, "volumes")
+
+    def default_staging_url(self) -> str:
+        return os.path.join(self.root, "staging")
 
     @contextlib.contextmanager
     def connect(self) -> Iterator[LocalConnection]:

@@ -1,0 +1,198 @@
+"""Arrow is the common currency: frames in as record batch streams, tables out as the requested type.
+
+pandas and polars are optional thin adapters; nothing here imports them unless the object is one of theirs.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import pyarrow as pa
+
+from .naming import column_problem
+from .types import arrow_to_databricks, parse_type
+
+BATCH_ROWS = 128 * 1024
+
+
+def to_reader(obj: Any, batch_rows: int = BATCH_ROWS) -> pa.RecordBatchReader:
+    """A record batch stream over a pyarrow Table/RecordBatchReader, pandas DataFrame or polars (Lazy)Frame."""
+    if isinstance(obj, pa.RecordBatchReader):
+        return obj
+    if isinstance(obj, pa.Table):
+        return pa.RecordBatchReader.from_batches(obj.schema, obj.to_batches(max_chunksize=batch_rows))
+    if isinstance(obj, pa.RecordBatch):
+        return pa.RecordBatchReader.from_batches(obj.schema, [obj])
+    pd = sys.modules.get("pandas")
+    if pd is not None and isinstance(obj, pd.DataFrame):
+        return _from_pandas(obj, batch_rows)
+    pl = sys.modules.get("polars")
+    if pl is not None and isinstance(obj, pl.LazyFrame):
+        return _from_polars_lazy(obj, batch_rows)
+    if pl is not None and isinstance(obj, pl.DataFrame):
+        return to_reader(obj.to_arrow(), batch_rows)
+    raise TypeError(
+        f"DatabricksIOManager cannot store a {type(obj).__module__}.{type(obj).__qualname__}: return a pyarrow "
+        "Table or RecordBatchReader, a pandas DataFrame, or a polars DataFrame or LazyFrame."
+    )
+
+
+def _from_pandas(df: Any, batch_rows: int) -> pa.RecordBatchReader:
+    if any(name is not None for name in df.index.names):
+        df = df.reset_index()
+    try:
+        table = pa.Table.from_pandas(df, preserve_index=False)
+    except (pa.ArrowTypeError, pa.ArrowInvalid) as e:
+        column = next((c for c in df.columns if _pandas_column_fails(df[c])), None)
+        where = f" in column {column!r}" if column is not None else ""
+        raise TypeError(
+            f"Cannot convert the pandas DataFrame to Arrow{where}: {e}. Give the column one type "
+            "(e.g. df[col].astype(str)) before returning it."
+        ) from None
+    return to_reader(table.replace_schema_metadata(None), batch_rows)
+
+
+def _pandas_column_fails(series: Any) -> bool:
+    try:
+        pa.array(series, from_pandas=True)
+    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        return True
+    return False
+
+
+def _from_polars_lazy(frame: Any, batch_rows: int) -> pa.RecordBatchReader:
+    schema = frame.head(0).collect().to_arrow().schema
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for chunk in frame.collect_batches(chunk_size=batch_rows):
+            yield from chunk.to_arrow().cast(schema).to_batches()
+
+    return pa.RecordBatchReader.from_batches(schema, batches())
+
+
+def from_table(table: pa.Table, target_type: Any) -> Any:
+    """The Arrow table as `target_type` (pyarrow Table when the input is unannotated)."""
+    if target_type in (None, Any, pa.Table, object):
+        return table
+    if target_type is pa.RecordBatchReader:
+        return table.to_reader()
+    module = getattr(target_type, "__module__", "").split(".")[0]
+    name = getattr(target_type, "__name__", "")
+    if module == "pandas" and name == "DataFrame":
+        return table.to_pandas(deduplicate_objects=False)
+    if module == "polars" and name in ("DataFrame", "LazyFrame"):
+        import polars as pl
+
+        frame = pl.from_arrow(table)
+        return frame.lazy() if name == "LazyFrame" else frame
+    raise TypeError(
+        f"DatabricksIOManager cannot load a table as {target_type!r}: annotate the input as pyarrow.Table, "
+        "pyarrow.RecordBatchReader, pandas.DataFrame, polars.DataFrame or polars.LazyFrame."
+    )
+
+
+def databricks_schema(schema: pa.Schema, declared: Mapping[str, str] | None = None) -> pa.Schema:
+    """The Arrow schema staged for Databricks; bad column names and unsupported types raise before any write.
+
+    Timestamps become microseconds (tz-aware -> UTC), unsigned ints widen, dictionaries decode, and
+    all-null columns take their declared Databricks type (from `dagster/column_schema`), else STRING.
+    """
+    declared = {k.lower(): v for k, v in (declared or {}).items()}
+    seen: dict[str, str] = {}
+    fields = []
+    for field in schema:
+        problem = column_problem(field.name)
+        if problem:
+            raise ValueError(f"Column {field.name!r} cannot be written to Delta: {problem}. Rename it.")
+        if field.name.lower() in seen:
+            raise ValueError(
+                f"Columns {seen[field.name.lower()]!r} and {field.name!r} differ only in case; Databricks column "
+                "names are case-insensitive. Rename one of them."
+            )
+        seen[field.name.lower()] = field.name
+        if pa.types.is_null(field.type):
+            dtype = databricks_to_arrow(declared.get(field.name.lower(), "STRING"))
+        else:
+            dtype = _safe(field.type, field.name)
+        fields.append(pa.field(field.name, dtype, nullable=True))
+    return pa.schema(fields)
+
+
+def _safe(dtype: pa.DataType, column: str) -> pa.DataType:
+    arrow_to_databricks(dtype, column)  # raises for unsupported types, naming the column
+    t = pa.types
+    if t.is_timestamp(dtype):
+        return pa.timestamp("us", "UTC" if dtype.tz is not None else None)
+    if t.is_dictionary(dtype):
+        return _safe(dtype.value_type, column)
+    if t.is_unsigned_integer(dtype):
+        return {8: pa.int16(), 16: pa.int32(), 32: pa.int64()}.get(dtype.bit_width, pa.decimal128(20, 0))
+    if t.is_float16(dtype):
+        return pa.float32()
+    if t.is_date64(dtype):
+        return pa.date32()
+    if t.is_string_view(dtype):
+        return pa.string()
+    if t.is_binary_view(dtype) or t.is_fixed_size_binary(dtype):
+        return pa.binary()
+    if t.is_null(dtype):
+        return pa.string()
+    if t.is_map(dtype):
+        return pa.map_(_safe(dtype.key_type, column), _safe(dtype.item_type, column))
+    if t.is_large_list(dtype):
+        return pa.large_list(_safe(dtype.value_type, column))
+    if t.is_list(dtype) or t.is_fixed_size_list(dtype) or t.is_list_view(dtype) or t.is_large_list_view(dtype):
+        return pa.list_(_safe(dtype.value_type, column))
+    if t.is_struct(dtype):
+        return pa.struct([pa.field(f.name, _safe(f.type, f"{column}.{f.name}")) for f in dtype])
+    return dtype
+
+
+def cast_reader(reader: pa.RecordBatchReader, schema: pa.Schema) -> pa.RecordBatchReader:
+    """The stream cast batch by batch to `schema` (no-op when it already matches)."""
+    if reader.schema.equals(schema):
+        return reader
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for batch in reader:
+            yield batch.cast(schema, safe=False)
+
+    return pa.RecordBatchReader.from_batches(schema, batches())
+
+
+_ARROW_OF = {
+    "BOOLEAN": pa.bool_(), "TINYINT": pa.int8(), "SMALLINT": pa.int16(), "INT": pa.int32(),
+    "BIGINT": pa.int64(), "FLOAT": pa.float32(), "DOUBLE": pa.float64(), "TEXT": pa.string(),
+    "VARCHAR": pa.string(), "CHAR": pa.string(), "BINARY": pa.binary(), "DATE": pa.date32(),
+    "TIMESTAMPTZ": pa.timestamp("us", "UTC"), "TIMESTAMP": pa.timestamp("us", "UTC"),
+    "TIMESTAMPNTZ": pa.timestamp("us"), "NULL": pa.string(),
+}  # fmt: skip
+
+
+def databricks_to_arrow(type_sql: str) -> pa.DataType:
+    """Arrow type of a Databricks SQL type, as Databricks returns it."""
+    try:
+        dtype = parse_type(type_sql)
+    except Exception:  # noqa: BLE001 - sqlglot raises several error types for unparsable types
+        raise ValueError(f"{type_sql!r} is not a Databricks SQL type (e.g. STRING, BIGINT, DECIMAL(10,2)).") from None
+    return _arrow_of(dtype)
+
+
+def _arrow_of(dtype: Any) -> pa.DataType:
+    from sqlglot import exp
+
+    kind = dtype.this.name if isinstance(dtype.this, exp.DataType.Type) else str(dtype.this)
+    if kind in _ARROW_OF:
+        return _ARROW_OF[kind]
+    if kind == "DECIMAL":
+        precision, scale = (int(p.name) for p in dtype.expressions)
+        return pa.decimal128(precision, scale)
+    if kind == "ARRAY":
+        return pa.list_(_arrow_of(dtype.expressions[0]))
+    if kind == "MAP":
+        return pa.map_(_arrow_of(dtype.expressions[0]), _arrow_of(dtype.expressions[1]))
+    if kind == "STRUCT":
+        return pa.struct([pa.field(f.name, _arrow_of(f.args["kind"])) for f in dtype.expressions])
+    raise ValueError(f"The Databricks type {dtype.sql('databricks')} has no Arrow mapping here; use another type.")

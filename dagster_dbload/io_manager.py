@@ -1,0 +1,202 @@
+"""DatabricksIOManager: Dagster glue around staging (staging.py), SQL (sql.py) and the load (loader.py)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import pyarrow as pa
+from dagster import (
+    ConfigurableIOManager,
+    InputContext,
+    MetadataValue,
+    OutputContext,
+    TableColumn,
+    TableSchema,
+)
+from pydantic import Field
+
+from . import arrow, loader, sql
+from .naming import TableRef
+from .sql import ColumnSpec
+from .staging import Stager, prefix_for
+from .types import arrow_to_databricks
+from .warehouse import SQLWarehouse
+
+
+class DatabricksLoadError(RuntimeError):
+    """The load statement failed; the staged files were kept."""
+
+
+class DatabricksIOManager(ConfigurableIOManager):
+    """Stores asset outputs as Delta tables: parquet staged through fsspec, then one load statement.
+
+    Per-asset definition metadata (output metadata overrides it for one run): `write_mode`, `table`,
+    `schema`, `catalog`, `partition_by`, `cluster_by`, `schema_evolution` ("add_columns" | "strict"),
+    and `dagster/column_schema` descriptions, which become column comments.
+    """
+
+    warehouse: SQLWarehouse = Field(description="LocalSQLWarehouse or DatabricksResource.")
+    catalog: str = Field(default="main", description="Catalog for tables without `catalog` metadata.")
+    schema_: str | None = Field(
+        default=None, alias="schema", description="Schema for assets without `schema` metadata (else key prefix)."
+    )
+    staging_url: str | None = Field(
+        default=None,
+        description="Where parquet is staged: s3://, abfss://, az://, /Volumes/..., a local folder or memory://. "
+        "Defaults to a folder beside a LocalSQLWarehouse's file.",
+    )
+    staging_storage_options: dict[str, Any] = Field(default_factory=dict, description="fsspec options for staging.")
+    write_mode: str = Field(default="replace", description="Default write mode: replace | append | merge.")
+    keep_staged_files: bool = Field(default=False, description="Keep staged files after a successful load.")
+    target_file_mb: int = Field(default=128, description="Size of each staged parquet file, in MiB.")
+
+    # output
+    def handle_output(self, context: OutputContext, obj: Any) -> None:
+        if obj is None:
+            if context.dagster_type.typing_type is type(None):
+                return
+            raise TypeError(
+                f"{_who(context)} returned None; DatabricksIOManager stores tables. Return a DataFrame, or annotate "
+                "the function `-> None` if it writes nothing."
+            )
+        settings = _settings(context)
+        ref = self._table_ref(context, settings)
+        spec = self._write_spec(context, settings)
+        declared = _declared_columns(context)
+        reader = arrow.to_reader(obj)
+        schema = arrow.databricks_schema(reader.schema, {n: t for n, (t, _) in declared.items() if t})
+        columns = [
+            ColumnSpec(f.name, arrow_to_databricks(f.type, f.name), declared.get(f.name.lower(), (None, None))[1])
+            for f in schema
+        ]
+        stager = self._stager()
+        prefix = prefix_for(str(ref), context.run_id, context.step_key, _partition_label(context))
+
+        with self.warehouse.connect() as connection:
+            session = loader.Session(connection.cursor())
+            plan = loader.plan(ref, spec, columns, loader.table_columns(session, ref))
+            staged = stager.write(arrow.cast_reader(reader, schema), prefix)
+            start = time.perf_counter()
+            try:
+                for statement in plan.ddl:
+                    session.run(statement)
+                session.run(loader.load_statement(ref, spec, [c.name for c in columns], staged.url))
+            except Exception as e:
+                raise DatabricksLoadError(
+                    f"Loading {ref} failed: {sql.redact(str(e))}\nThe staged files are kept at {staged.url} "
+                    "for inspection; a retry of this step stages them again under the same names."
+                ) from e
+            load_seconds = time.perf_counter() - start
+            version = loader.table_version(session, ref)
+
+        if not self.keep_staged_files:
+            stager.delete(prefix)
+        context.add_output_metadata(
+            {
+                "dagster/row_count": staged.rows,
+                "dagster/table_name": str(ref),
+                "dagster/column_schema": TableSchema(
+                    columns=[TableColumn(c.name, c.type.lower(), description=c.comment) for c in columns]
+                ),
+                "dbload/sql": MetadataValue.json(session.statements),
+                "dbload/write_mode": spec.mode,
+                "dbload/staged_files": len(staged.files),
+                "dbload/staged_bytes": staged.bytes,
+                "dbload/staged_url": staged.url if self.keep_staged_files else f"{staged.url} (deleted after load)",
+                "dbload/seconds_staging": round(staged.seconds, 3),
+                "dbload/seconds_loading": round(load_seconds, 3),
+                "dbload/table_version": version,
+            }
+        )
+
+    # input
+    def load_input(self, context: InputContext) -> Any:
+        upstream = context.upstream_output
+        if upstream is None:
+            raise ValueError(f"{_who(context)} has no upstream output to read a table from.")
+        ref = self._table_ref(upstream, dict(upstream.definition_metadata or {}))
+        columns = (context.definition_metadata or {}).get("columns")
+        with self.warehouse.connect() as connection:
+            cursor = connection.cursor()
+            try:
+                cursor.execute(sql.select(ref, columns))
+            except Exception as e:
+                if "TABLE_OR_VIEW_NOT_FOUND" in str(e):
+                    raise ValueError(f"Table {ref} does not exist: materialize {_who(upstream)} first.") from None
+                raise
+            table: pa.Table = cursor.fetchall_arrow()
+        return arrow.from_table(table, context.dagster_type.typing_type)
+
+    # settings
+    def _table_ref(self, context: OutputContext, settings: Mapping[str, Any]) -> TableRef:
+        path = context.asset_key.path if context.has_asset_key else [context.name]
+        table = settings.get("table") or path[-1]
+        schema = settings.get("schema") or self.schema_ or (path[-2] if len(path) > 1 else "default")
+        return TableRef(settings.get("catalog") or self.catalog, schema, table)
+
+    def _write_spec(self, context: OutputContext, settings: Mapping[str, Any]) -> loader.WriteSpec:
+        mode = settings.get("write_mode", self.write_mode)
+        evolution = settings.get("schema_evolution", "add_columns")
+        for name, value, allowed in (
+            ("write_mode", mode, loader.WRITE_MODES),
+            ("schema_evolution", evolution, loader.EVOLUTIONS),
+        ):
+            if value not in allowed:
+                raise ValueError(f"{_who(context)}: {name}={value!r} is not one of {list(allowed)}.")
+        spec = context.asset_spec if context.has_asset_key else None
+        return loader.WriteSpec(
+            mode=mode,
+            schema_evolution=evolution,
+            partition_by=_names(settings.get("partition_by")),
+            cluster_by=_names(settings.get("cluster_by")),
+            comment=spec.description if spec is not None else None,
+        )
+
+    def _stager(self) -> Stager:
+        url = self.staging_url or self.warehouse.default_staging_url()
+        if url is None:
+            raise ValueError(
+                "DatabricksIOManager needs staging_url for this warehouse: an s3://, abfss:// or az:// prefix the "
+                "warehouse can read, or a Unity Catalog Volume path /Volumes/<catalog>/<schema>/<volume>/<dir>."
+            )
+        return Stager(url, self.staging_storage_options, self.target_file_mb * 1024 * 1024)
+
+
+def _who(context: OutputContext | InputContext) -> str:
+    if context.has_asset_key:
+        return f"Asset {context.asset_key.to_user_string()!r}"
+    return f"Output {context.name!r}"
+
+
+def _unwrap(value: Any) -> Any:
+    return getattr(value, "value", value) if isinstance(value, MetadataValue) else value
+
+
+def _settings(context: OutputContext) -> dict[str, Any]:
+    merged = {**(context.definition_metadata or {}), **(context.output_metadata or {})}
+    return {k: _unwrap(v) for k, v in merged.items()}
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+def _declared_columns(context: OutputContext) -> dict[str, tuple[str | None, str | None]]:
+    """Lower-cased column name -> (declared type, description) from `dagster/column_schema`."""
+    schema = _unwrap((context.definition_metadata or {}).get("dagster/column_schema"))
+    if not isinstance(schema, TableSchema):
+        return {}
+    return {c.name.lower(): (c.type if c.type and c.type != "?" else None, c.description) for c in schema.columns}
+
+
+def _partition_label(context: OutputContext) -> str | None:
+    if not context.has_partition_key:
+        return None
+    if context.has_asset_partitions:
+        keys = context.asset_partition_keys
+        return keys[0] if len(keys) == 1 else f"{keys[0]}...{keys[-1]}"
+    return context.partition_key

@@ -1,0 +1,151 @@
+"""One load: reconcile the table with the output's columns, then one statement moves the staged rows in."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import sql
+from .naming import TableRef
+from .sql import ColumnSpec
+from .types import parse_type
+
+WRITE_MODES = ("replace", "append", "merge")
+EVOLUTIONS = ("add_columns", "strict")
+_WIDENS = {
+    ("tinyint", "smallint"), ("tinyint", "int"), ("tinyint", "bigint"), ("smallint", "int"),
+    ("smallint", "bigint"), ("int", "bigint"), ("float", "double"),
+}  # fmt: skip
+
+
+class SchemaMismatchError(ValueError):
+    """The output's columns do not fit the existing table."""
+
+
+@dataclass(frozen=True)
+class WriteSpec:
+    """How one output is written."""
+
+    mode: str = "replace"
+    schema_evolution: str = "add_columns"
+    partition_by: tuple[str, ...] = ()
+    cluster_by: tuple[str, ...] = ()
+    comment: str | None = None
+
+
+@dataclass
+class Plan:
+    """The statements to run before the load (table creation or evolution), decided before staging."""
+
+    create: bool
+    ddl: list[str] = field(default_factory=list)
+
+
+class Session:
+    """A cursor that records every statement it runs, credentials redacted."""
+
+    def __init__(self, cursor: Any):
+        self.cursor = cursor
+        self.statements: list[str] = []
+
+    def run(self, statement: str) -> Any:
+        self.statements.append(sql.redact(statement))
+        self.cursor.execute(statement)
+        return self.cursor
+
+
+def table_columns(session: Session, ref: TableRef) -> list[ColumnSpec] | None:
+    """The table's columns, or None when it does not exist."""
+    try:
+        rows = session.run(sql.describe_table(ref)).fetchall()
+    except Exception as e:  # both warehouses raise ServerOperationError; real Databricks wording matches
+        if "TABLE_OR_VIEW_NOT_FOUND" in str(e):
+            session.statements.pop()
+            return None
+        raise
+    columns = []
+    for name, data_type, comment in (tuple(r) for r in rows):
+        if not name or name.startswith("#"):
+            break
+        columns.append(ColumnSpec(name, data_type, comment))
+    return columns
+
+
+def plan(ref: TableRef, spec: WriteSpec, columns: Sequence[ColumnSpec], existing: list[ColumnSpec] | None) -> Plan:
+    """DDL that makes the table fit the output; mismatches raise before anything is written."""
+    if existing is None:
+        return Plan(
+            create=True,
+            ddl=[
+                sql.create_schema(ref),
+                sql.create_table(ref, columns, spec.partition_by, spec.cluster_by, spec.comment),
+            ],
+        )
+    by_name = {c.name.lower(): c for c in existing}
+    output = {c.name.lower() for c in columns}
+    new = [c for c in columns if c.name.lower() not in by_name]
+    missing = [c.name for c in existing if c.name.lower() not in output]
+    changed = [
+        (c, by_name[c.name.lower()])
+        for c in columns
+        if c.name.lower() in by_name and not _fits(c.type, by_name[c.name.lower()].type)
+    ]
+    if changed:
+        details = "; ".join(
+            f"column {t.name!r} is {t.type.upper()} in the table, {c.type} in the output" for c, t in changed
+        )
+        raise SchemaMismatchError(
+            f"Cannot write to {ref}: {details}. Cast the output column to the table's type, or drop and recreate "
+            "the table to change its type."
+        )
+    if spec.schema_evolution == "strict" and (new or missing):
+        raise SchemaMismatchError(
+            f"Cannot write to {ref} with schema_evolution='strict': "
+            + "; ".join(
+                part
+                for part in (
+                    f"the output adds columns {[c.name for c in new]}" if new else "",
+                    f"the output lacks table columns {missing}" if missing else "",
+                )
+                if part
+            )
+            + ". Make the output match the table, or set schema_evolution='add_columns'."
+        )
+    ddl = [sql.add_columns(ref, new)] if new else []
+    ddl += [
+        sql.comment_column(ref, c.name, c.comment)
+        for c in columns
+        if c.comment and c.name.lower() in by_name and by_name[c.name.lower()].comment != c.comment
+    ]
+    return Plan(create=False, ddl=ddl)
+
+
+def _canonical(type_sql: str) -> str:
+    return parse_type(type_sql).sql("databricks").lower()
+
+
+def _fits(output: str, table: str) -> bool:
+    """Whether values of the output type can be written to a table column without loss."""
+    source, target = _canonical(output), _canonical(table)
+    if source == target or (source, target) in _WIDENS:
+        return True
+    s, t = parse_type(source), parse_type(target)
+    if s.is_type("decimal") and t.is_type("decimal"):
+        (sp, ss), (tp, ts) = ([int(p.name) for p in d.expressions] for d in (s, t))
+        return ss <= ts and sp - ss <= tp - ts
+    return False
+
+
+def load_statement(ref: TableRef, spec: WriteSpec, columns: Sequence[str], url: str) -> str:
+    """The one statement that moves the staged rows into the table."""
+    if spec.mode == "append":
+        return sql.copy_into(ref, url, merge_schema=spec.schema_evolution == "add_columns")
+    if spec.mode == "replace":
+        return sql.insert_overwrite(ref, columns, url)
+    raise ValueError(f"write_mode {spec.mode!r} is not available yet; use one of 'replace' or 'append'.")
+
+
+def table_version(session: Session, ref: TableRef) -> int | None:
+    row = session.run(sql.describe_history(ref)).fetchone()
+    return None if row is None else int(row[0])

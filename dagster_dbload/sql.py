@@ -1,0 +1,111 @@
+"""Databricks SQL the IO manager sends, built by pure functions: identifiers quoted, values escaped."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlglot import exp
+
+from .naming import TableRef, quote
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    name: str
+    type: str  # Databricks SQL type
+    comment: str | None = None
+
+
+def literal(value: str) -> str:
+    """A Databricks string literal (backslash-escaped, as Databricks reads it)."""
+    return exp.Literal.string(value).sql("databricks")
+
+
+def _columns(names: Sequence[str]) -> str:
+    return ", ".join(quote(n) for n in names)
+
+
+def _column_defs(columns: Sequence[ColumnSpec]) -> str:
+    return ", ".join(
+        f"{quote(c.name)} {c.type}" + (f" COMMENT {literal(c.comment)}" if c.comment else "") for c in columns
+    )
+
+
+def create_schema(ref: TableRef) -> str:
+    return f"CREATE SCHEMA IF NOT EXISTS {ref.schema_sql}"
+
+
+def create_table(
+    ref: TableRef,
+    columns: Sequence[ColumnSpec],
+    partition_by: Sequence[str] = (),
+    cluster_by: Sequence[str] = (),
+    comment: str | None = None,
+) -> str:
+    sql = f"CREATE TABLE IF NOT EXISTS {ref.sql} ({_column_defs(columns)}) USING DELTA"
+    if partition_by:
+        sql += f" PARTITIONED BY ({_columns(partition_by)})"
+    if cluster_by:
+        sql += f" CLUSTER BY ({_columns(cluster_by)})"
+    if comment:
+        sql += f" COMMENT {literal(comment)}"
+    return sql
+
+
+def add_columns(ref: TableRef, columns: Sequence[ColumnSpec]) -> str:
+    return f"ALTER TABLE {ref.sql} ADD COLUMNS ({_column_defs(columns)})"
+
+
+def comment_column(ref: TableRef, column: str, comment: str) -> str:
+    return f"ALTER TABLE {ref.sql} ALTER COLUMN {quote(column)} COMMENT {literal(comment)}"
+
+
+def describe_table(ref: TableRef) -> str:
+    return f"DESCRIBE TABLE {ref.sql}"
+
+
+def describe_history(ref: TableRef) -> str:
+    return f"DESCRIBE HISTORY {ref.sql}"
+
+
+def read_files(url: str) -> str:
+    """The staged parquet files as a table source."""
+    return f"read_files({literal(url)}, format => 'parquet')"
+
+
+def copy_into(ref: TableRef, url: str, merge_schema: bool) -> str:
+    """Append the files under `url`; a file already loaded into the table is skipped (idempotent retries)."""
+    sql = f"COPY INTO {ref.sql} FROM {literal(url)} FILEFORMAT = PARQUET"
+    if merge_schema:
+        sql += " FORMAT_OPTIONS ('mergeSchema' = 'true') COPY_OPTIONS ('mergeSchema' = 'true')"
+    return sql
+
+
+def insert_overwrite(ref: TableRef, columns: Sequence[str], url: str) -> str:
+    """Replace all rows atomically with the staged files."""
+    cols = _columns(columns)
+    return f"INSERT OVERWRITE {ref.sql} ({cols}) SELECT {cols} FROM {read_files(url)}"
+
+
+def replace_where(ref: TableRef, columns: Sequence[str], url: str, predicate: str) -> str:
+    """Replace the rows matching `predicate` atomically; staged rows outside it are an error."""
+    cols = _columns(columns)
+    return f"INSERT INTO {ref.sql} REPLACE WHERE {predicate} SELECT {cols} FROM {read_files(url)}"
+
+
+def select(ref: TableRef, columns: Sequence[str] | None = None, where: str | None = None) -> str:
+    sql = f"SELECT {_columns(columns) if columns else '*'} FROM {ref.sql}"
+    return sql + (f" WHERE {where}" if where else "")
+
+
+_SECRET = re.compile(
+    r"((?:AWS_ACCESS_KEY|AWS_SECRET_KEY|AWS_SESSION_TOKEN|AZURE_SAS_TOKEN)\s*=\s*)'(?:[^'\\]|\\.)*'", re.I
+)
+_SAS = re.compile(r"([?&](?:sig|se|sv|sp|st|spr|srt|ss|sr|skoid|sktid|skt|ske|sks|skv)=)[^&'\s]*", re.I)
+
+
+def redact(sql: str) -> str:
+    """The statement with credentials and SAS signatures replaced by <redacted>."""
+    return _SAS.sub(r"\1<redacted>", _SECRET.sub(r"\1'<redacted>'", sql))

@@ -1,0 +1,19 @@
+"""The base of the warehouses DatabricksIOManager loads into."""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from typing import Any
+
+from dagster import ConfigurableResource
+
+
+class SQLWarehouse(ConfigurableResource):
+    """A Databricks SQL endpoint: `connect()` yields a DB-API connection that runs Databricks SQL."""
+
+    def connect(self) -> AbstractContextManager[Any]:
+        raise NotImplementedError
+
+    def default_staging_url(self) -> str | None:
+        """Where to stage files when the IO manager sets no `staging_url` (None: it must be set)."""
+        return None
