@@ -1,0 +1,403 @@
+"""DatabricksIOManager end to end on the local warehouse: inputs, types, modes, errors and metadata."""
+
+import datetime as dt
+import json
+import os
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+import pandas as pd
+import polars as pl
+import pyarrow as pa
+import pytest
+import sqlglot
+from dagster import AssetExecutionContext
+
+from dagster_dbload import DatabricksIOManager, DatabricksLoadError, LocalSQLWarehouse
+
+UTC = dt.timezone.utc
+
+
+@pytest.fixture
+def io_manager(warehouse) -> DatabricksIOManager:
+    return DatabricksIOManager(warehouse=warehouse)
+
+
+def materialize(assets, io_manager, **kwargs):
+    return dg.materialize(assets, resources={"io_manager": io_manager}, **kwargs)
+
+
+def metadata(result, asset_name: str) -> dict:
+    (mat,) = [m for m in result.get_asset_materialization_events() if m.asset_key.path[-1] == asset_name]
+    return {k: v.value for k, v in mat.materialization.metadata.items()}
+
+
+def query(warehouse: LocalSQLWarehouse, statement: str):
+    with warehouse.connect() as connection:
+        cursor = connection.cursor()
+        cursor.execute(statement)
+        return cursor.fetchall_arrow()
+
+
+def history_version(warehouse, table: str) -> int:
+    return query(warehouse, f"DESCRIBE HISTORY {table}").column("version")[0].as_py()
+
+
+def describe(warehouse, table: str) -> dict[str, str]:
+    rows = query(warehouse, f"DESCRIBE TABLE {table}").to_pylist()
+    return {r["col_name"]: r["data_type"] for r in rows if r["col_name"] and not r["col_name"].startswith("#")}
+
+
+BASE = pa.table(
+    {
+        "id": pa.array([1, 2, 3], pa.int64()),
+        "name": ["a", "b'; DROP TABLE x; --", None],
+        "price": [1.5, None, 3.25],
+        "placed": pa.array([dt.datetime(2024, 1, 1, 9, tzinfo=UTC), None, dt.datetime(2024, 1, 3, tzinfo=UTC)]),
+    }
+)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        pytest.param(lambda: BASE, id="pyarrow.Table"),
+        pytest.param(lambda: BASE.to_reader(max_chunksize=1), id="pyarrow.RecordBatchReader"),
+        pytest.param(lambda: BASE.to_pandas(), id="pandas.DataFrame"),
+        pytest.param(lambda: pl.from_arrow(BASE), id="polars.DataFrame"),
+        pytest.param(lambda: pl.from_arrow(BASE).lazy(), id="polars.LazyFrame"),
+    ],
+)
+def test_every_input_type_round_trips(make, io_manager, warehouse):
+    @dg.asset
+    def orders():
+        return make()
+
+    @dg.asset
+    def as_arrow(orders: pa.Table) -> None:
+        assert orders.sort_by("id").equals(BASE)
+
+    @dg.asset
+    def as_pandas(orders: pd.DataFrame) -> None:
+        assert orders.sort_values("id")["name"].tolist()[:2] == ["a", "b'; DROP TABLE x; --"]
+        assert str(orders["placed"].dtype).startswith("datetime64")
+
+    @dg.asset
+    def as_polars(orders: pl.DataFrame) -> None:
+        assert orders.sort("id").to_arrow().equals(pl.from_arrow(BASE).to_arrow())
+
+    @dg.asset
+    def as_lazy(orders: pl.LazyFrame) -> None:
+        assert orders.collect().height == 3
+
+    @dg.asset
+    def unannotated(orders) -> None:
+        assert isinstance(orders, pa.Table)
+
+    result = materialize([orders, as_arrow, as_pandas, as_polars, as_lazy, unannotated], io_manager)
+    assert result.success
+    assert describe(warehouse, "main.default.orders") == {
+        "id": "bigint", "name": "string", "price": "double", "placed": "timestamp"
+    }  # fmt: skip
+    assert query(warehouse, "SELECT * FROM main.default.orders").sort_by("id").equals(BASE)
+
+
+TYPED = [
+    # (arrow values, arrow type, databricks type, arrow type read back, values read back)
+    ([True, None], pa.bool_(), "boolean", pa.bool_(), None),
+    ([-1, None], pa.int8(), "tinyint", pa.int8(), None),
+    ([-300, None], pa.int16(), "smallint", pa.int16(), None),
+    ([-70000, None], pa.int32(), "int", pa.int32(), None),
+    ([2**62, None], pa.int64(), "bigint", pa.int64(), None),
+    ([255, None], pa.uint8(), "smallint", pa.int16(), None),
+    ([65535, None], pa.uint16(), "int", pa.int32(), None),
+    ([2**32 - 1, None], pa.uint32(), "bigint", pa.int64(), None),
+    ([2**64 - 1, None], pa.uint64(), "decimal(20,0)", pa.decimal128(20, 0), [Decimal(2**64 - 1), None]),
+    ([1.5, None], pa.float32(), "float", pa.float32(), None),
+    ([1.25, None], pa.float64(), "double", pa.float64(), None),
+    ([Decimal("123.450"), None], pa.decimal128(10, 3), "decimal(10,3)", pa.decimal128(10, 3), None),
+    (["x", None], pa.string(), "string", pa.string(), None),
+    (["x", None], pa.large_string(), "string", pa.string(), None),
+    (["x", None], pa.string_view(), "string", pa.string(), None),
+    ([b"\x00\x01", None], pa.binary(), "binary", pa.binary(), None),
+    ([dt.date(2024, 2, 29), None], pa.date32(), "date", pa.date32(), None),
+    ([dt.datetime(2024, 2, 29, 1, 2, 3), None], pa.date64(), "date", pa.date32(), [dt.date(2024, 2, 29), None]),
+    (
+        [dt.datetime(2024, 1, 1, 12, 0, 0, 123456, tzinfo=ZoneInfo("America/New_York")), None],
+        pa.timestamp("ns", "America/New_York"),
+        "timestamp",
+        pa.timestamp("us", "UTC"),
+        [dt.datetime(2024, 1, 1, 17, 0, 0, 123456, tzinfo=UTC), None],
+    ),
+    ([dt.datetime(2024, 1, 1, 12), None], pa.timestamp("s"), "timestamp_ntz", pa.timestamp("us"), None),
+    ([dt.datetime(2024, 1, 1, 12), None], pa.timestamp("ms", "UTC"), "timestamp", pa.timestamp("us", "UTC"), "tz"),
+    ([["a", "b"], None], pa.list_(pa.string()), "array<string>", pa.list_(pa.string()), None),
+    ([[1, 2], None], pa.large_list(pa.int64()), "array<bigint>", pa.list_(pa.int64()), None),
+    (
+        [{"x": 1, "y": "z"}, None],
+        pa.struct([("x", pa.int32()), ("y", pa.string())]),
+        "struct<x:int,y:string>",
+        pa.struct([("x", pa.int32()), ("y", pa.string())]),
+        None,
+    ),
+    (
+        [[("k", 1)], None],
+        pa.map_(pa.string(), pa.int64()),
+        "map<string,bigint>",
+        pa.map_(pa.string(), pa.int64()),
+        None,
+    ),
+    (["red", None], pa.dictionary(pa.int8(), pa.string()), "string", pa.string(), None),
+    ([None, None], pa.null(), "string", pa.string(), None),
+]
+
+
+def _canon(t: str) -> str:
+    return t.replace(" ", "").lower()
+
+
+@pytest.mark.parametrize(("values", "arrow_type", "dbx_type", "read_type", "read_values"), TYPED, ids=lambda v: str(v))
+def test_every_mapped_type_round_trips(values, arrow_type, dbx_type, read_type, read_values, io_manager, warehouse):
+    if pa.types.is_dictionary(arrow_type):
+        column = pa.array(values).dictionary_encode().cast(arrow_type)
+    elif pa.types.is_date64(arrow_type):
+        column = pa.array(values, pa.timestamp("ms")).cast(pa.int64()).cast(arrow_type)
+    else:
+        column = pa.array(values, arrow_type)
+    source = pa.table({"k": [1, 2], "v": column})
+
+    @dg.asset
+    def typed() -> pa.Table:
+        return source
+
+    @dg.asset
+    def check(typed: pa.Table) -> None:
+        got = typed.sort_by("k").column("v")
+        assert got.type == read_type
+        if read_values == "tz":
+            assert got.to_pylist()[0] == dt.datetime(2024, 1, 1, 12, tzinfo=UTC)
+        else:
+            assert got.to_pylist() == (read_values if read_values is not None else values)
+
+    assert materialize([typed, check], io_manager).success
+    assert _canon(describe(warehouse, "typed")["v"]) == _canon(dbx_type)
+    raw = query(warehouse, "SELECT v FROM main.default.typed ORDER BY k")
+    assert raw.schema.field("v").type == read_type
+
+
+def test_all_null_column_takes_its_declared_type(io_manager, warehouse):
+    @dg.asset(
+        metadata={
+            "dagster/column_schema": dg.TableSchema(
+                columns=[dg.TableColumn("due", "DATE", description="when it is due"), dg.TableColumn("k", "bigint")]
+            )
+        }
+    )
+    def todo() -> pa.Table:
+        return pa.table({"k": [1], "due": pa.nulls(1)})
+
+    result = materialize([todo], io_manager)
+    assert describe(warehouse, "todo") == {"k": "bigint", "due": "date"}
+    rows = query(warehouse, "DESCRIBE TABLE todo").to_pylist()
+    assert {r["col_name"]: r["comment"] for r in rows}["due"] == "when it is due"
+    schema = metadata(result, "todo")["dagster/column_schema"]
+    assert [(c.name, c.type, c.description) for c in schema.columns] == [
+        ("k", "bigint", None), ("due", "date", "when it is due")
+    ]  # fmt: skip
+
+
+def test_replace_twice_keeps_rows_and_append_twice_doubles(io_manager, warehouse):
+    @dg.asset
+    def snap() -> pa.Table:
+        return BASE
+
+    @dg.asset(metadata={"write_mode": "append"})
+    def log() -> pa.Table:
+        return BASE
+
+    for _ in range(2):
+        assert materialize([snap, log], io_manager).success
+    assert query(warehouse, "SELECT count(*) AS n FROM snap").column("n")[0].as_py() == 3
+    assert query(warehouse, "SELECT count(*) AS n FROM log").column("n")[0].as_py() == 6
+
+
+def test_a_retried_step_does_not_duplicate_appended_rows(io_manager, warehouse):
+    @dg.multi_asset(
+        outs={
+            "events": dg.AssetOut(metadata={"write_mode": "append"}),
+            "flaky": dg.AssetOut(),
+        },
+        retry_policy=dg.RetryPolicy(max_retries=1),
+    )
+    def two(context: AssetExecutionContext):
+        # events is stored first; storing flaky fails on the first attempt, so the whole step retries.
+        return BASE, (BASE if context.retry_number > 0 else pa.table({"t": pa.array([1], pa.time32("s"))}))
+
+    result = materialize([two], io_manager)
+    assert result.success
+    assert query(warehouse, "SELECT count(*) AS n FROM events").column("n")[0].as_py() == 3
+    statements = [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
+    assert len(statements) == 1
+
+
+def test_empty_output_creates_the_table_and_replace_empties_it(io_manager, warehouse):
+    rows = {"data": BASE}
+
+    @dg.asset
+    def maybe_empty():
+        return rows["data"]
+
+    rows["data"] = BASE.slice(0, 0)
+    result = materialize([maybe_empty], io_manager)
+    assert metadata(result, "maybe_empty")["dagster/row_count"] == 0
+    assert describe(warehouse, "maybe_empty")["placed"] == "timestamp"
+    rows["data"] = BASE
+    materialize([maybe_empty], io_manager)
+    rows["data"] = pd.DataFrame({"id": pd.Series([], dtype="int64"), "name": pd.Series([], dtype=object)})
+    materialize([maybe_empty], io_manager)
+    assert query(warehouse, "SELECT count(*) AS n FROM maybe_empty").column("n")[0].as_py() == 0
+
+
+@pytest.mark.parametrize(
+    ("value", "metadata_", "error"),
+    [
+        (pa.table({"t": pa.array([1], pa.time32("s"))}), {}, r"Column 't' has Arrow type time32\[s\].*cast it"),
+        (pa.table({"d": pa.array([1], pa.duration("s"))}), {}, r"Column 'd' has Arrow type duration.*int64"),
+        (pa.table({"x": pa.array([1], pa.decimal256(40, 2))}), {}, r"Column 'x'.*decimal128"),
+        (pa.table({"bad col": [1]}), {}, r"Column 'bad col' cannot be written.*Rename it"),
+        (pa.table({"a": [1], "A": [2]}), {}, r"differ only in case"),
+        (BASE, {"table": "my table"}, r"Invalid table name 'my table'.*'my_table'"),
+        (BASE, {"schema": "a.b"}, r"Invalid schema name 'a.b'"),
+        (BASE, {"write_mode": "upsert"}, r"write_mode='upsert' is not one of"),
+        (None, {}, r"returned None"),
+        ({"not": "a frame"}, {}, r"cannot store a builtins.dict"),
+    ],
+)
+def test_bad_outputs_fail_clearly_and_leave_the_table_unchanged(value, metadata_, error, io_manager, warehouse):
+    @dg.asset(name="target")
+    def first() -> pa.Table:
+        return BASE
+
+    materialize([first], io_manager)
+    version = history_version(warehouse, "target")
+
+    @dg.asset(name="target", metadata=metadata_)
+    def second():
+        return value
+
+    with pytest.raises(Exception, match=error):
+        materialize([second], io_manager)
+    assert history_version(warehouse, "target") == version
+    assert query(warehouse, "SELECT count(*) AS n FROM target").column("n")[0].as_py() == 3
+
+
+def test_type_change_is_an_error_naming_the_column(io_manager, warehouse):
+    data = {"t": pa.table({"id": [1], "v": ["text"]})}
+
+    @dg.asset
+    def evolving() -> pa.Table:
+        return data["t"]
+
+    materialize([evolving], io_manager)
+    data["t"] = pa.table({"id": [2], "v": [1.5]})
+    with pytest.raises(Exception, match=r"column 'v' is STRING in the table, DOUBLE in the output"):
+        materialize([evolving], io_manager)
+    data["t"] = pa.table({"id": pa.array([3], pa.int32()), "v": ["widened id is fine"]})
+    assert materialize([evolving], io_manager).success
+
+
+def test_new_columns_are_added_and_missing_ones_are_null(io_manager, warehouse):
+    data = {"t": pa.table({"id": [1]})}
+
+    @dg.asset(metadata={"write_mode": "append"})
+    def grows() -> pa.Table:
+        return data["t"]
+
+    materialize([grows], io_manager)
+    data["t"] = pa.table({"id": [2], "extra": ["x"]})
+    materialize([grows], io_manager)
+    data["t"] = pa.table({"extra": ["y"]})
+    materialize([grows], io_manager)
+    rows = query(warehouse, "SELECT id, extra FROM grows ORDER BY extra NULLS FIRST").to_pylist()
+    assert rows == [{"id": 1, "extra": None}, {"id": 2, "extra": "x"}, {"id": None, "extra": "y"}]
+
+
+def test_columns_selection_and_table_naming(warehouse):
+    io_manager = DatabricksIOManager(warehouse=warehouse, catalog="main")
+
+    @dg.asset(key_prefix=["Raw", "Shop"], metadata={"table": "Orders_V2"})
+    def orders() -> pa.Table:
+        return BASE
+
+    @dg.asset(ins={"orders": dg.AssetIn(key=["Raw", "Shop", "orders"], metadata={"columns": ["id", "price"]})})
+    def slim(orders: pa.Table) -> pa.Table:
+        assert orders.column_names == ["id", "price"]
+        return orders
+
+    result = materialize([orders, slim], io_manager)
+    assert metadata(result, "orders")["dagster/table_name"] == "main.shop.orders_v2"
+    assert metadata(result, "slim")["dagster/table_name"] == "main.default.slim"
+    with_schema = DatabricksIOManager(warehouse=warehouse, schema="analytics")
+    result = materialize([orders], with_schema)
+    assert metadata(result, "orders")["dagster/table_name"] == "main.analytics.orders_v2"
+
+
+def test_pandas_index_is_dropped_unless_named(io_manager, warehouse):
+    @dg.asset
+    def unnamed() -> pd.DataFrame:
+        return pd.DataFrame({"v": [1, 2, 3]}, index=[10, 20, 30])
+
+    @dg.asset
+    def named() -> pd.DataFrame:
+        return pd.DataFrame({"v": [1, 2]}, index=pd.Index(["a", "b"], name="key"))
+
+    materialize([unnamed, named], io_manager)
+    assert describe(warehouse, "unnamed") == {"v": "bigint"}
+    assert describe(warehouse, "named") == {"key": "string", "v": "bigint"}
+
+
+def test_metadata_is_complete_and_every_statement_parses(io_manager, warehouse):
+    @dg.asset(description="Orders placed in the shop.")
+    def orders() -> pa.Table:
+        return BASE
+
+    result = materialize([orders], io_manager)
+    md = metadata(result, "orders")
+    assert md["dagster/row_count"] == 3
+    assert md["dagster/table_name"] == "main.default.orders"
+    assert [c.name for c in md["dagster/column_schema"].columns] == BASE.column_names
+    assert md["dbload/staged_files"] == 1 and md["dbload/staged_bytes"] > 0
+    assert md["dbload/seconds_staging"] >= 0 and md["dbload/seconds_loading"] > 0
+    assert md["dbload/table_version"] == history_version(warehouse, "orders") == 1
+    statements = md["dbload/sql"]
+    assert [s.split()[0] for s in statements] == ["CREATE", "CREATE", "INSERT", "DESCRIBE"]
+    for statement in statements:
+        sqlglot.parse_one(statement, read="databricks")
+    assert query(warehouse, "DESCRIBE DETAIL orders").column("description")[0].as_py() == "Orders placed in the shop."
+    staging = warehouse.default_staging_url()
+    assert not any(files for _, _, files in os.walk(staging)), "staged files are deleted after a successful load"
+
+    again = metadata(materialize([orders], io_manager), "orders")["dbload/sql"]
+    assert [s.split()[0] for s in again] == ["DESCRIBE", "INSERT", "DESCRIBE"]
+    assert json.dumps(again)
+
+
+def test_a_failed_load_keeps_the_staged_files_and_says_where(io_manager, warehouse):
+    @dg.asset(metadata={"write_mode": "append"})
+    def tz() -> pa.Table:
+        return pa.table({"ts": pa.array([dt.datetime(2024, 1, 1, tzinfo=UTC)])})
+
+    materialize([tz], io_manager)
+    with warehouse.connect() as connection:  # someone changes the table behind our back
+        connection.cursor().execute("CREATE OR REPLACE TABLE tz (ts TIMESTAMP_NTZ)")
+    with pytest.raises(Exception, match=r"column 'ts' is TIMESTAMP_NTZ in the table, TIMESTAMP in the output"):
+        materialize([tz], io_manager)
+    with warehouse.connect() as connection:
+        connection.cursor().execute("CREATE OR REPLACE TABLE tz (ts TIMESTAMP, n INT NOT NULL)")
+    with pytest.raises(DatabricksLoadError) as failure:
+        materialize([tz], io_manager)
+    message = str(failure.value)
+    assert "DELTA_NOT_NULL_CONSTRAINT_VIOLATED" in message and "staged files are kept at" in message
+    kept = message.split("kept at ")[1].split(" ")[0]
+    assert os.listdir(kept) == ["part-00000.parquet"]
