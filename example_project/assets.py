@@ -1,0 +1,77 @@
+"""Shop assets: customers and orders generated with pyarrow, and a daily summary computed from both."""
+
+import datetime as dt
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+import polars as pl
+import pyarrow as pa
+
+SEED = 7
+
+
+@dg.asset(
+    key_prefix=["shop"],
+    description="Customers of the shop.",
+    metadata={
+        "dagster/column_schema": dg.TableSchema(
+            columns=[
+                dg.TableColumn("customer_id", "bigint", description="Customer key"),
+                dg.TableColumn("country", "string", description="ISO country code"),
+            ]
+        )
+    },
+)
+def customers() -> pa.Table:
+    rng = np.random.default_rng(SEED)
+    n = 500
+    return pa.table(
+        {
+            "customer_id": pa.array(np.arange(1, n + 1), pa.int64()),
+            "name": [f"Customer {i}" for i in range(1, n + 1)],
+            "country": pa.array(rng.choice(["DE", "FR", "US", "NL", "JP"], n)),
+            "signed_up": pa.array(
+                [
+                    dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(hours=int(h))
+                    for h in rng.integers(0, 8000, n)
+                ],
+                pa.timestamp("us", "UTC"),
+            ),
+        }
+    )
+
+
+@dg.asset(key_prefix=["shop"], description="Orders placed in the shop, one row per order.")
+def orders() -> pd.DataFrame:
+    rng = np.random.default_rng(SEED + 1)
+    n = 20_000
+    placed = pd.Timestamp("2024-06-01", tz="UTC") + pd.to_timedelta(rng.integers(0, 30 * 24 * 3600, n), unit="s")
+    return pd.DataFrame(
+        {
+            "order_id": np.arange(1, n + 1),
+            "customer_id": rng.integers(1, 501, n),
+            "amount": np.round(rng.gamma(2.0, 30.0, n), 2),
+            "status": rng.choice(["paid", "shipped", "refunded"], n, p=[0.3, 0.65, 0.05]),
+            "placed_at": placed,
+        }
+    )
+
+
+@dg.asset(
+    key_prefix=["shop"],
+    description="Revenue and order counts per day and country.",
+    ins={
+        "orders": dg.AssetIn(key_prefix=["shop"]),
+        "customers": dg.AssetIn(key_prefix=["shop"], metadata={"columns": ["customer_id", "country"]}),
+    },
+)
+def daily_summary(orders: pl.DataFrame, customers: pl.DataFrame) -> pl.LazyFrame:
+    return (
+        orders.lazy()
+        .filter(pl.col("status") != "refunded")
+        .join(customers.lazy(), on="customer_id")
+        .group_by(pl.col("placed_at").dt.date().alias("day"), "country")
+        .agg(pl.len().alias("orders"), pl.col("amount").sum().round(2).alias("revenue"))
+        .sort("day", "country")
+    )
