@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
+import queue
 import re
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from fsspec.implementations.local import LocalFileSystem
 
-MIN_ROW_GROUP_ROWS = 64 * 1024
+ROW_GROUP_ROWS = 512 * 1024
 
 
 @dataclass
@@ -43,65 +45,57 @@ def _slug(text: str) -> str:
 
 
 class Stager:
-    """Writes a record batch stream as parquet parts under `<base_url>/<prefix>/`."""
+    """Writes a record batch stream as parquet parts under `<base_url>/<prefix>/`.
+
+    Row groups go round-robin to `writers` threads, each filling its own part file, so encoding runs on
+    all cores while memory stays near `writers` row groups (plus the parts being uploaded when remote).
+    """
 
     def __init__(
         self,
         base_url: str,
         storage_options: Mapping[str, Any] | None = None,
         target_file_bytes: int = 128 * 1024 * 1024,
-        max_parallel_uploads: int = 4,
+        writers: int | None = None,
     ):
         self.fs, self.base_path = fsspec.core.url_to_fs(base_url, **dict(storage_options or {}))
         self.base_url = base_url.rstrip("/")
         self.local = isinstance(self.fs, LocalFileSystem)
         self.target_file_bytes = target_file_bytes
-        self.max_parallel_uploads = max_parallel_uploads
-        self.compression = "snappy" if self.local else "zstd"
+        self.writers = writers or min(4, os.cpu_count() or 1)
+        # Local parts are read once by a nearby engine: skip compression. Remote parts cross a network.
+        self.compression = "none" if self.local else "zstd"
 
     def url(self, prefix: str) -> str:
         return f"{self.base_url}/{prefix}/"
 
     def write(self, reader: pa.RecordBatchReader, prefix: str) -> StagedFiles:
-        """Stage the stream; memory stays near one part plus the parts being uploaded."""
+        """Stage the stream; file names depend only on the data's order, so a retry reuses them."""
         start = time.perf_counter()
-        staged = StagedFiles(self.url(prefix))
         folder = f"{self.base_path.rstrip('/')}/{prefix}"
         if self.local:
             self.fs.makedirs(folder, exist_ok=True)
-        slots = threading.BoundedSemaphore(self.max_parallel_uploads)
-        uploads: list[Future] = []
-        with ThreadPoolExecutor(self.max_parallel_uploads) as pool:
-            part = _Part(self, folder, 0, reader.schema)
-            pending: list[pa.RecordBatch] = []
-            pending_rows = 0
-            for batch in reader:
-                pending.append(batch)
-                pending_rows += batch.num_rows
-                if pending_rows >= MIN_ROW_GROUP_ROWS:
-                    part.write(pending)
-                    pending, pending_rows = [], 0
-                    if part.size >= self.target_file_bytes:
-                        self._finish(part, staged, pool, slots, uploads)
-                        part = _Part(self, folder, len(staged.files), reader.schema)
-            part.write(pending)
-            if part.rows or not staged.files:
-                self._finish(part, staged, pool, slots, uploads)
-            for upload in uploads:
-                upload.result()
-        staged.seconds = time.perf_counter() - start
-        return staged
-
-    def _finish(self, part: _Part, staged: StagedFiles, pool, slots, uploads: list[Future]) -> None:
-        data = part.close()
-        staged.files.append(part.name)
-        staged.bytes += part.size
-        staged.rows += part.rows
-        if data is not None:
-            slots.acquire()
-            future = pool.submit(self.fs.pipe_file, part.path, data)
-            future.add_done_callback(lambda _: slots.release())
-            uploads.append(future)
+        with ThreadPoolExecutor(self.writers) as uploads:
+            lanes = [_Lane(self, folder, i, reader.schema, uploads) for i in range(self.writers)]
+            try:
+                for n, group in enumerate(_row_groups(reader)):
+                    lanes[n % len(lanes)].put(group)
+            finally:
+                for lane in lanes:
+                    lane.finish()
+            parts = sorted((p for lane in lanes for p in lane.parts), key=lambda p: p.name)
+            if not parts:  # an empty output still stages its schema
+                empty = _Lane(self, folder, 0, reader.schema, uploads, threaded=False)
+                empty.write(pa.Table.from_batches([], reader.schema))
+                empty.finish()
+                parts = empty.parts
+        return StagedFiles(
+            self.url(prefix),
+            [p.name for p in parts],
+            sum(p.size for p in parts),
+            sum(p.rows for p in parts),
+            time.perf_counter() - start,
+        )
 
     def delete(self, prefix: str) -> None:
         folder = f"{self.base_path.rstrip('/')}/{prefix}"
@@ -109,11 +103,78 @@ class Stager:
             self.fs.rm(folder, recursive=True)
 
 
+def _row_groups(reader: pa.RecordBatchReader) -> Iterator[pa.Table]:
+    """The stream regrouped into tables of about ROW_GROUP_ROWS rows (no copies: batches are referenced)."""
+    pending: list[pa.RecordBatch] = []
+    rows = 0
+    for batch in reader:
+        pending.append(batch)
+        rows += batch.num_rows
+        if rows >= ROW_GROUP_ROWS:
+            yield pa.Table.from_batches(pending, reader.schema)
+            pending, rows = [], 0
+    if rows:
+        yield pa.Table.from_batches(pending, reader.schema)
+
+
+class _Lane:
+    """One writer thread: fills part files `part-<seq>-<lane>.parquet` with the row groups it is given."""
+
+    def __init__(self, stager: Stager, folder: str, index: int, schema: pa.Schema, uploads, threaded: bool = True):
+        self.stager, self.folder, self.index, self.schema, self.uploads = stager, folder, index, schema, uploads
+        self.parts: list[_Part] = []
+        self.pending_uploads: list[Future] = []
+        self.current: _Part | None = None
+        self.error: BaseException | None = None
+        self.queue: queue.Queue = queue.Queue(maxsize=1)
+        self.thread = threading.Thread(target=self._run, daemon=True) if threaded else None
+        if self.thread:
+            self.thread.start()
+
+    def put(self, group: pa.Table) -> None:
+        if self.error is not None:
+            raise self.error
+        self.queue.put(group)
+
+    def _run(self) -> None:
+        while (group := self.queue.get()) is not None:
+            if self.error is None:
+                try:
+                    self.write(group)
+                except BaseException as e:  # re-raised in the caller's thread
+                    self.error = e
+
+    def write(self, group: pa.Table) -> None:
+        if self.current is None:
+            self.current = _Part(self.stager, self.folder, f"part-{len(self.parts):05d}-{self.index}", self.schema)
+        self.current.write(group)
+        if self.current.size >= self.stager.target_file_bytes:
+            self._close_part()
+
+    def _close_part(self) -> None:
+        part, self.current = self.current, None
+        data = part.close()
+        self.parts.append(part)
+        if data is not None:
+            self.pending_uploads.append(self.uploads.submit(self.stager.fs.pipe_file, part.path, data))
+
+    def finish(self) -> None:
+        if self.thread:
+            self.queue.put(None)
+            self.thread.join()
+        if self.error is None and self.current is not None:
+            self._close_part()
+        for upload in self.pending_uploads:
+            upload.result()
+        if self.error is not None:
+            raise self.error
+
+
 class _Part:
     """One parquet file being written: straight to disk when local, to memory for an upload otherwise."""
 
-    def __init__(self, stager: Stager, folder: str, index: int, schema: pa.Schema):
-        self.name = f"part-{index:05d}.parquet"
+    def __init__(self, stager: Stager, folder: str, stem: str, schema: pa.Schema):
+        self.name = f"{stem}.parquet"
         self.path = f"{folder}/{self.name}"
         self.sink: Any = stager.fs.open(self.path, "wb") if stager.local else io.BytesIO()
         self.writer = pq.ParquetWriter(
@@ -122,11 +183,10 @@ class _Part:
         self.rows = 0
         self.size = 0
 
-    def write(self, batches: list[pa.RecordBatch]) -> None:
-        if batches:
-            self.writer.write_table(pa.Table.from_batches(batches), row_group_size=1 << 30)
-            self.rows += sum(b.num_rows for b in batches)
-            self.size = self.sink.tell()
+    def write(self, group: pa.Table) -> None:
+        self.writer.write_table(group, row_group_size=1 << 30)
+        self.rows += group.num_rows
+        self.size = self.sink.tell()
 
     def close(self) -> bytes | None:
         """Finish the file; returns its bytes when they still need uploading."""

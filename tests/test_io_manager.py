@@ -400,4 +400,4 @@ def test_a_failed_load_keeps_the_staged_files_and_says_where(io_manager, warehou
     message = str(failure.value)
     assert "DELTA_NOT_NULL_CONSTRAINT_VIOLATED" in message and "staged files are kept at" in message
     kept = message.split("kept at ")[1].split(" ")[0]
-    assert os.listdir(kept) == ["part-00000.parquet"]
+    assert os.listdir(kept) == ["part-00000-0.parquet"]

@@ -1,0 +1,54 @@
+"""Staging writes parquet parts through fsspec with deterministic names and bounded part sizes."""
+
+import fsspec
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from dagster_dbload.staging import Stager, prefix_for
+
+DATA = pa.table({"id": pa.array(range(2_000_000), pa.int64()), "s": pa.array(["x" * 12] * 2_000_000)})
+
+
+@pytest.mark.parametrize("base", ["local", "memory://staging-test"])
+def test_parts_are_sized_named_deterministically_and_hold_all_rows(base, tmp_path):
+    url = str(tmp_path / "stage") if base == "local" else base
+    stager = Stager(url, target_file_bytes=256 * 1024, writers=2)
+    prefix = prefix_for("main.s.t", "run-1", "step", "2024-01-01")
+    first = stager.write(DATA.to_reader(max_chunksize=100_000), prefix)
+    assert first.rows == DATA.num_rows and len(first.files) > 2
+    fs, path = fsspec.core.url_to_fs(first.url)
+    read = pa.concat_tables(pq.read_table(f"{path}/{name}", filesystem=fs) for name in first.files)
+    assert read.sort_by("id").equals(DATA)
+    again = stager.write(DATA.to_reader(max_chunksize=100_000), prefix)
+    assert again.files == first.files and again.url == first.url
+    stager.delete(prefix)
+    assert not fs.exists(path)
+
+
+def test_an_empty_stream_stages_one_file_with_the_schema(tmp_path):
+    stager = Stager(str(tmp_path))
+    staged = stager.write(DATA.slice(0, 0).to_reader(), "empty")
+    assert staged.rows == 0 and len(staged.files) == 1
+    assert pq.read_schema(tmp_path / "empty" / staged.files[0]) == DATA.schema
+
+
+def test_prefixes_are_unique_per_run_step_and_partition():
+    prefixes = {
+        prefix_for("t", run, step, partition)
+        for run in ("r1", "r2")
+        for step in ("a", "a/b")
+        for partition in (None, "2024-01-01", "o'brien; DROP", "2024-01-01|US")
+    }
+    assert len(prefixes) == 16
+    assert all(" " not in p and ";" not in p and "'" not in p for p in prefixes)
+
+
+def test_a_failing_stream_raises_in_the_caller(tmp_path):
+    def broken():
+        yield DATA.to_batches(max_chunksize=600_000)[0]
+        raise RuntimeError("source broke")
+
+    reader = pa.RecordBatchReader.from_batches(DATA.schema, broken())
+    with pytest.raises(RuntimeError, match="source broke"):
+        Stager(str(tmp_path)).write(reader, "broken")
