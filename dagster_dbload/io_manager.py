@@ -17,7 +17,8 @@ from dagster import (
 )
 from pydantic import Field
 
-from . import arrow, loader, sql
+from . import arrow, loader, partitions, sql
+from .keys import KeyCollector
 from .naming import TableRef
 from .sql import ColumnSpec
 from .staging import Stager, prefix_for
@@ -71,18 +72,29 @@ class DatabricksIOManager(ConfigurableIOManager):
             ColumnSpec(f.name, arrow_to_databricks(f.type, f.name), declared.get(f.name.lower(), (None, None))[1])
             for f in schema
         ]
+        partitions.check_columns(_who(context), spec.partitions, {c.name: c.type for c in columns})
+        reader = arrow.cast_reader(reader, schema)
+        if spec.partitions:
+            reader = partitions.guard(reader, spec.partitions, _who(context))
+        collector = KeyCollector(reader, spec.primary_key, _who(context)) if spec.mode == "merge" else None
         stager = self._stager()
         prefix = prefix_for(str(ref), context.run_id, context.step_key, _partition_label(context))
 
         with self.warehouse.connect() as connection:
             session = loader.Session(connection.cursor())
             plan = loader.plan(ref, spec, columns, loader.table_columns(session, ref))
-            staged = stager.write(arrow.cast_reader(reader, schema), prefix)
+            try:
+                staged = stager.write(collector.reader() if collector else reader, prefix)
+                if collector:
+                    collector.check(allow_duplicates=spec.dedupe_by is not None)
+            except BaseException:
+                stager.delete(prefix)  # nothing was loaded: invalid or partial files are of no use
+                raise
             start = time.perf_counter()
             try:
                 for statement in plan.ddl:
                     session.run(statement)
-                session.run(loader.load_statement(ref, spec, [c.name for c in columns], staged.url))
+                session.run(loader.load_statement(ref, spec, columns, staged.url))
             except Exception as e:
                 raise DatabricksLoadError(
                     f"Loading {ref} failed: {sql.redact(str(e))}\nThe staged files are kept at {staged.url} "
@@ -95,7 +107,7 @@ class DatabricksIOManager(ConfigurableIOManager):
             stager.delete(prefix)
         context.add_output_metadata(
             {
-                "dagster/row_count": staged.rows,
+                ("dagster/partition_row_count" if spec.partitions else "dagster/row_count"): staged.rows,
                 "dagster/table_name": str(ref),
                 "dagster/column_schema": TableSchema(
                     columns=[TableColumn(c.name, c.type.lower(), description=c.comment) for c in columns]
@@ -116,17 +128,24 @@ class DatabricksIOManager(ConfigurableIOManager):
         upstream = context.upstream_output
         if upstream is None:
             raise ValueError(f"{_who(context)} has no upstream output to read a table from.")
-        ref = self._table_ref(upstream, dict(upstream.definition_metadata or {}))
+        settings = dict(upstream.definition_metadata or {})
+        ref = self._table_ref(upstream, settings)
         columns = (context.definition_metadata or {}).get("columns")
         with self.warehouse.connect() as connection:
-            cursor = connection.cursor()
-            try:
-                cursor.execute(sql.select(ref, columns))
-            except Exception as e:
-                if "TABLE_OR_VIEW_NOT_FOUND" in str(e):
-                    raise ValueError(f"Table {ref} does not exist: materialize {_who(upstream)} first.") from None
-                raise
-            table: pa.Table = cursor.fetchall_arrow()
+            session = loader.Session(connection.cursor())
+            existing = loader.table_columns(session, ref)
+            if existing is None:
+                raise ValueError(f"Table {ref} does not exist: materialize {_who(upstream)} first.")
+            where = None
+            if context.has_asset_partitions:
+                keys = context.asset_partition_keys
+                if not keys:
+                    return arrow.from_table(_empty(existing, columns), context.dagster_type.typing_type)
+                parts = partitions.slices(
+                    _who(upstream), context.asset_partitions_def, keys, settings.get("partition_expr")
+                )
+                where = partitions.predicate(parts, {c.name: c.type for c in existing})
+            table: pa.Table = session.run(sql.select(ref, columns, where)).fetchall_arrow()
         return arrow.from_table(table, context.dagster_type.typing_type)
 
     # settings
@@ -145,6 +164,20 @@ class DatabricksIOManager(ConfigurableIOManager):
         ):
             if value not in allowed:
                 raise ValueError(f"{_who(context)}: {name}={value!r} is not one of {list(allowed)}.")
+        primary_key = _names(settings.get("primary_key"))
+        if mode == "merge" and not primary_key:
+            raise ValueError(
+                f"{_who(context)}: write_mode='merge' needs the columns that identify a row: add "
+                "metadata={'primary_key': ['<column>', ...]} to its definition."
+            )
+        parts: list[partitions.PartitionSlice] = []
+        if context.has_asset_partitions:
+            parts = partitions.slices(
+                _who(context),
+                context.asset_partitions_def,
+                context.asset_partition_keys,
+                settings.get("partition_expr"),
+            )
         spec = context.asset_spec if context.has_asset_key else None
         return loader.WriteSpec(
             mode=mode,
@@ -152,6 +185,9 @@ class DatabricksIOManager(ConfigurableIOManager):
             partition_by=_names(settings.get("partition_by")),
             cluster_by=_names(settings.get("cluster_by")),
             comment=spec.description if spec is not None else None,
+            primary_key=primary_key,
+            dedupe_by=settings.get("dedupe_by"),
+            partitions=tuple(parts),
         )
 
     def _stager(self) -> Stager:
@@ -191,6 +227,12 @@ def _declared_columns(context: OutputContext) -> dict[str, tuple[str | None, str
     if not isinstance(schema, TableSchema):
         return {}
     return {c.name.lower(): (c.type if c.type and c.type != "?" else None, c.description) for c in schema.columns}
+
+
+def _empty(existing: list[ColumnSpec], columns: list[str] | None) -> pa.Table:
+    wanted = {c.lower() for c in columns} if columns else None
+    fields = [pa.field(c.name, arrow.databricks_to_arrow(c.type)) for c in existing]
+    return pa.schema([f for f in fields if wanted is None or f.name.lower() in wanted]).empty_table()
 
 
 def _partition_label(context: OutputContext) -> str | None:

@@ -6,8 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import sql
+from . import partitions, sql
 from .naming import TableRef
+from .partitions import PartitionSlice
 from .sql import ColumnSpec
 from .types import parse_type
 
@@ -32,6 +33,9 @@ class WriteSpec:
     partition_by: tuple[str, ...] = ()
     cluster_by: tuple[str, ...] = ()
     comment: str | None = None
+    primary_key: tuple[str, ...] = ()
+    dedupe_by: str | None = None
+    partitions: tuple[PartitionSlice, ...] = ()
 
 
 @dataclass
@@ -137,13 +141,18 @@ def _fits(output: str, table: str) -> bool:
     return False
 
 
-def load_statement(ref: TableRef, spec: WriteSpec, columns: Sequence[str], url: str) -> str:
+def load_statement(ref: TableRef, spec: WriteSpec, columns: Sequence[ColumnSpec], url: str) -> str:
     """The one statement that moves the staged rows into the table."""
+    names = [c.name for c in columns]
+    types = {c.name: c.type for c in columns}
     if spec.mode == "append":
         return sql.copy_into(ref, url, merge_schema=spec.schema_evolution == "add_columns")
-    if spec.mode == "replace":
-        return sql.insert_overwrite(ref, columns, url)
-    raise ValueError(f"write_mode {spec.mode!r} is not available yet; use one of 'replace' or 'append'.")
+    if spec.mode == "merge":
+        target = partitions.predicate(spec.partitions, types, qualifier="t.") if spec.partitions else None
+        return sql.merge(ref, names, spec.primary_key, url, target, spec.dedupe_by)
+    if spec.partitions:
+        return sql.replace_where(ref, names, url, partitions.predicate(spec.partitions, types))
+    return sql.insert_overwrite(ref, names, url)
 
 
 def table_version(session: Session, ref: TableRef) -> int | None:

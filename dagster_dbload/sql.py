@@ -95,6 +95,30 @@ def replace_where(ref: TableRef, columns: Sequence[str], url: str, predicate: st
     return f"INSERT INTO {ref.sql} REPLACE WHERE {predicate} SELECT {cols} FROM {read_files(url)}"
 
 
+def merge(
+    ref: TableRef,
+    columns: Sequence[str],
+    keys: Sequence[str],
+    url: str,
+    target_predicate: str | None = None,
+    dedupe_by: str | None = None,
+) -> str:
+    """Upsert the staged rows by `keys` (null-safe); `target_predicate` limits the target to a partition."""
+    cols = _columns(columns)
+    source = f"SELECT {cols} FROM {read_files(url)}"
+    if dedupe_by:
+        source += f" QUALIFY row_number() OVER (PARTITION BY {_columns(keys)} ORDER BY {quote(dedupe_by)} DESC NULLS LAST) = 1"
+    on = " AND ".join(f"t.{quote(k)} <=> s.{quote(k)}" for k in keys)
+    if target_predicate:
+        on += f" AND {target_predicate}"
+    updates = ", ".join(f"{quote(c)} = s.{quote(c)}" for c in columns)
+    values = ", ".join(f"s.{quote(c)}" for c in columns)
+    return (
+        f"MERGE INTO {ref.sql} AS t USING ({source}) AS s ON {on} "
+        f"WHEN MATCHED THEN UPDATE SET {updates} WHEN NOT MATCHED THEN INSERT ({cols}) VALUES ({values})"
+    )
+
+
 def select(ref: TableRef, columns: Sequence[str] | None = None, where: str | None = None) -> str:
     sql = f"SELECT {_columns(columns) if columns else '*'} FROM {ref.sql}"
     return sql + (f" WHERE {where}" if where else "")

@@ -278,7 +278,7 @@ def test_catalogs_schemas_show_and_drop(cursor):
         ("SELEC 1", r"\[PARSE_SYNTAX_ERROR\] Syntax error at or near"),
         ("SELECT 1; SELECT 2", "PARSE_SYNTAX_ERROR.*exactly one statement"),
         ("VACUUM main.default.t", r"\[UNSUPPORTED_STATEMENT\].*VACUUM"),
-        ("MERGE INTO t USING u ON t.a = u.a WHEN MATCHED THEN DELETE", r"\[UNSUPPORTED_STATEMENT\].*MERGE"),
+        ("UPDATE t SET a = 1", r"\[UNSUPPORTED_STATEMENT\].*UPDATE"),
         ("CREATE TABLE p (a INT) USING PARQUET", r"UNSUPPORTED_STATEMENT.*USING PARQUET"),
         ("SELECT * FROM main.default.missing", r"\[TABLE_OR_VIEW_NOT_FOUND\].*`main`.`default`.`missing`"),
         ("SELECT nope FROM t", r"\[UNRESOLVED_COLUMN.*`nope`"),
@@ -320,3 +320,50 @@ def test_a_second_process_waits_for_the_file_then_proceeds(tmp_path):
             assert run(connection.cursor(), "SHOW TABLES")[0].tableName == "held"
     finally:
         holder.join(30)
+
+
+def test_merge_updates_inserts_and_deletes_with_delta_semantics(cursor):
+    run(cursor, "CREATE TABLE t (k INT, v STRING)")
+    run(cursor, "INSERT INTO t VALUES (1, 'a'), (2, 'b'), (3, 'c')")
+    upsert = (
+        "MERGE INTO t USING (SELECT * FROM VALUES (2, 'B'), (4, 'D') AS x(k, v)) s ON t.k <=> s.k "
+        "WHEN MATCHED THEN UPDATE SET k = s.k, v = s.v WHEN NOT MATCHED THEN INSERT (k, v) VALUES (s.k, s.v)"
+    )
+    counts = run(cursor, upsert)[0].asDict()
+    assert counts == {"num_affected_rows": 2, "num_updated_rows": 1, "num_deleted_rows": 0, "num_inserted_rows": 1}
+    assert run(cursor, "SELECT k, v FROM t ORDER BY k") == [(1, "a"), (2, "B"), (3, "c"), (4, "D")]
+    run(
+        cursor,
+        "MERGE INTO t AS tt USING (SELECT * FROM VALUES (2, 'X'), (9, 'Z') AS x(k, v)) s ON tt.k = s.k "
+        "WHEN MATCHED AND s.v = 'X' THEN DELETE WHEN NOT MATCHED THEN INSERT * "
+        "WHEN NOT MATCHED BY SOURCE AND tt.k = 1 THEN DELETE",
+    )
+    assert run(cursor, "SELECT k, v FROM t ORDER BY k") == [(3, "c"), (4, "D"), (9, "Z")]
+    history = run(cursor, "DESCRIBE HISTORY t")[0]
+    assert history.operation == "MERGE"
+    assert dict(history.operationMetrics)["numTargetRowsDeleted"] == "2"
+
+
+def test_merge_with_schema_evolution_adds_source_columns(cursor):
+    run(cursor, "CREATE TABLE t (k INT, v STRING)")
+    run(cursor, "INSERT INTO t VALUES (1, 'a')")
+    run(
+        cursor,
+        "MERGE WITH SCHEMA EVOLUTION INTO t USING (SELECT 1 AS k, 'b' AS v, 2.5D AS score) s ON t.k = s.k "
+        "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *",
+    )
+    assert describe_types(cursor, "t") == {"k": "int", "v": "string", "score": "double"}
+    assert run(cursor, "SELECT k, v, score FROM t") == [(1, "b", 2.5)]
+
+
+def test_merge_refuses_several_source_rows_for_one_target_row(cursor):
+    run(cursor, "CREATE TABLE t (k INT, v STRING)")
+    run(cursor, "INSERT INTO t VALUES (1, 'a')")
+    with pytest.raises(ServerOperationError, match="DELTA_MULTIPLE_SOURCE_ROW_MATCHING_TARGET_ROW_IN_MERGE"):
+        run(
+            cursor,
+            "MERGE INTO t USING (SELECT * FROM VALUES (1, 'x'), (1, 'y') AS x(k, v)) s ON t.k = s.k "
+            "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *",
+        )
+    assert run(cursor, "SELECT v FROM t") == [("a",)]
+    assert run(cursor, "DESCRIBE HISTORY t")[0].version == 1

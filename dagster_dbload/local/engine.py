@@ -27,6 +27,7 @@ from .files import FileResolver
 
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
+_SCHEMA_EVOLUTION = re.compile(r"MERGE\s+WITH\s+SCHEMA\s+EVOLUTION\s+", re.I)
 _LEADING_COMMENTS = re.compile(r"^(\s*(--[^\n]*\n|/\*.*?\*/))*\s*", re.S)
 _WIDENINGS = {
     ("TINYINT", "SMALLINT"),
@@ -79,6 +80,9 @@ class LocalEngine:
         special = self._special(body)
         if special is not None:
             return special
+        evolve = _SCHEMA_EVOLUTION.match(body)
+        if evolve:
+            body = "MERGE " + body[evolve.end() :]
         try:
             statements = [s for s in sqlglot.parse(body, read="databricks") if s is not None]
         except ParseError as e:
@@ -87,6 +91,8 @@ class LocalEngine:
             raise LocalSQLError("PARSE_SYNTAX_ERROR", "Send exactly one statement per execute() call.", "42601")
         statement = _bind(statements[0], parameters)
         try:
+            if isinstance(statement, exp.Merge):
+                return self._merge(statement, schema_evolution=evolve is not None)
             return self._dispatch(statement)
         except duckdb.Error as e:
             raise _from_duckdb(e) from None
@@ -499,6 +505,70 @@ class LocalEngine:
             self.meta.commit(meta, "WRITE", params, {"numOutputRows": inserted, "numFiles": 1})
         return _counts(num_affected_rows=inserted, num_inserted_rows=inserted)
 
+    def _merge(self, e: exp.Merge, schema_evolution: bool) -> Result:
+        """MERGE with Delta semantics: a target row matched by several source rows is an error."""
+        meta = self._lookup(e.this)
+        if schema_evolution:
+            with self._transaction():
+                self._evolve(meta, self._source_schema(exp.select("*").from_(e.args["using"].copy())), True)
+                self.meta.commit(meta, "ADD COLUMNS", {"source": "MERGE WITH SCHEMA EVOLUTION"}, {})
+        rewritten = sqlglot.parse_one(self._to_duckdb(e), read="duckdb")
+        target, source, on = (
+            rewritten.this.sql("duckdb"),
+            rewritten.args["using"].sql("duckdb"),
+            rewritten.args["on"].sql("duckdb"),
+        )
+        whens = list(e.args["whens"].expressions)
+        with self._transaction():
+            if any(w.args.get("matched") for w in whens):
+                repeated = self.con.execute(
+                    f"SELECT count(*) FROM (SELECT 1 FROM {target} JOIN {source} ON {on} "
+                    f"GROUP BY {_alias(rewritten.this)}.rowid HAVING count(*) > 1)"
+                ).fetchall()[0][0]
+                if repeated:
+                    raise LocalSQLError(
+                        "DELTA_MULTIPLE_SOURCE_ROW_MATCHING_TARGET_ROW_IN_MERGE",
+                        f"Cannot perform Merge as multiple source rows matched and attempted to modify the same "
+                        f"target row in the Delta table {meta.display} ({repeated} target rows affected). "
+                        "Preprocess the source table to eliminate the possibility of multiple matches.",
+                        "21506",
+                    )
+            if _replaces_whole_rows(whens, meta):
+                counts = self._merge_by_delete_insert(meta, rewritten, target, source, on)
+            else:
+                actions = [
+                    r[0] for r in self.con.execute(f"{rewritten.sql('duckdb')} RETURNING merge_action").fetchall()
+                ]
+                counts = {k: actions.count(k) for k in ("UPDATE", "DELETE", "INSERT")}
+            updated, deleted, inserted = counts["UPDATE"], counts["DELETE"], counts["INSERT"]
+            self.meta.commit(
+                meta,
+                "MERGE",
+                {"predicate": e.args["on"].sql("databricks")},
+                {
+                    "numTargetRowsUpdated": updated,
+                    "numTargetRowsDeleted": deleted,
+                    "numTargetRowsInserted": inserted,
+                    "numOutputRows": updated + inserted,
+                },
+            )
+        return _counts(
+            num_affected_rows=updated + deleted + inserted,
+            num_updated_rows=updated,
+            num_deleted_rows=deleted,
+            num_inserted_rows=inserted,
+        )
+
+    def _merge_by_delete_insert(self, meta: TableMeta, merge: exp.Merge, target: str, source: str, on: str) -> dict:
+        """UPDATE of every column + INSERT as DELETE of matched rows + INSERT: same result, much faster on DuckDB."""
+        source_alias = _alias(merge.args["using"])
+        deleted = self.con.execute(f"DELETE FROM {target} WHERE EXISTS (SELECT 1 FROM {source} WHERE {on})").fetchall()[
+            0
+        ][0]
+        values = ", ".join(f"{source_alias}.{quote_duck(c.name)}" for c in meta.columns)
+        written = self._append(meta, meta.columns, f"SELECT {values} FROM {source}")
+        return {"UPDATE": deleted, "DELETE": 0, "INSERT": written - deleted}
+
     def _append(self, meta: TableMeta, columns: list[Column], select_sql: str) -> int:
         cols = ", ".join(quote_duck(c.name) for c in columns)
         return self.con.execute(f"INSERT INTO {meta.duck} ({cols}) {select_sql}").fetchall()[0][0]
@@ -663,6 +733,41 @@ class LocalEngine:
 # helpers
 def _raise(error: Exception) -> Any:
     raise error
+
+
+def _alias(node: exp.Expression) -> str:
+    alias = node.args.get("alias")
+    return quote_duck(alias.name) if alias is not None else quote_duck(node.name)
+
+
+def _replaces_whole_rows(whens: list[exp.When], meta: TableMeta) -> bool:
+    """WHEN MATCHED THEN UPDATE of all columns from the source + WHEN NOT MATCHED THEN INSERT of all columns."""
+    if len(whens) != 2 or any(w.args.get("condition") or w.args.get("source") for w in whens):
+        return False
+    matched = next((w for w in whens if w.args.get("matched")), None)
+    inserted = next((w for w in whens if not w.args.get("matched")), None)
+    if matched is None or inserted is None:
+        return False
+    names = {c.name.lower() for c in meta.columns}
+    update, insert = matched.args["then"], inserted.args["then"]
+    if not isinstance(update, exp.Update) or not isinstance(insert, exp.Insert):
+        return False
+    if isinstance(update.expressions[0] if update.expressions else None, exp.Star):
+        return False  # SET * depends on the source having every column; let DuckDB check it
+    set_cols = {
+        a.this.name.lower()
+        for a in update.expressions
+        if isinstance(a, exp.EQ)
+        and isinstance(a.expression, exp.Column)
+        and a.expression.name.lower() == a.this.name.lower()
+    }
+    if set_cols != names or len(update.expressions) != len(names):
+        return False
+    if not isinstance(insert.this, exp.Tuple):
+        return False
+    insert_cols = [c.name.lower() for c in insert.this.expressions]
+    values = [v.name.lower() if isinstance(v, exp.Column) else None for v in insert.expression.expressions]
+    return set(insert_cols) == names and insert_cols == values
 
 
 def _table_arg(text: str) -> exp.Table:

@@ -35,13 +35,14 @@ class LocalSQLWarehouse(SQLWarehouse):
       - `COPY INTO t FROM '<dir|file|glob>' FILEFORMAT = PARQUET [FILES = (..) | PATTERN = '..']
         [FORMAT_OPTIONS (..)] [COPY_OPTIONS ('mergeSchema'='true', 'force'='true')]` (idempotent per file);
       - `INSERT INTO|OVERWRITE t [(cols)] [BY NAME] SELECT ..|VALUES ..`, `INSERT INTO t REPLACE WHERE ..`,
-        `DELETE FROM t [WHERE ..]`;
+        `DELETE FROM t [WHERE ..]`, `MERGE [WITH SCHEMA EVOLUTION] INTO t USING .. ON .. WHEN [NOT] MATCHED
+        [BY SOURCE] [AND ..] THEN UPDATE|INSERT|DELETE` (a target row matched twice is an error);
       - `SELECT` of any shape DuckDB runs after transpiling, reading tables, `read_files('<path>',
         format => 'parquet')` and parquet.`<path>` over local paths, `/Volumes/...` and fsspec URLs
         (`memory://`, `s3://`, `az://`, `abfss://` with `storage_options` per protocol);
       - `DESCRIBE [TABLE] [EXTENDED] t`, `DESCRIBE HISTORY t`, `DESCRIBE DETAIL t`.
 
-    Only on Databricks: MERGE, UPDATE, views, functions, grants, OPTIMIZE/VACUUM, time travel, non-parquet
+    Only on Databricks: UPDATE, views, functions, grants, OPTIMIZE/VACUUM, time travel, non-parquet
     formats, `COPY INTO ... WITH (CREDENTIAL ...)`; each fails with an error naming the statement.
     Several processes may share the file one after another: a connect waits up to `lock_timeout_seconds`
     for another process to release it.
