@@ -90,11 +90,9 @@ def plan(ref: TableRef, spec: WriteSpec, columns: Sequence[ColumnSpec], existing
     output = {c.name.lower() for c in columns}
     new = [c for c in columns if c.name.lower() not in by_name]
     missing = [c.name for c in existing if c.name.lower() not in output]
-    changed = [
-        (c, by_name[c.name.lower()])
-        for c in columns
-        if c.name.lower() in by_name and not _fits(c.type, by_name[c.name.lower()].type)
-    ]
+    shared = [(c, by_name[c.name.lower()]) for c in columns if c.name.lower() in by_name]
+    widened = [(c, t) for c, t in shared if _fits(t.type, c.type) and not _fits(c.type, t.type)]
+    changed = [(c, t) for c, t in shared if not _fits(c.type, t.type) and (c, t) not in widened]
     if changed:
         details = "; ".join(
             f"column {t.name!r} is {t.type.upper()} in the table, {c.type} in the output" for c, t in changed
@@ -117,6 +115,9 @@ def plan(ref: TableRef, spec: WriteSpec, columns: Sequence[ColumnSpec], existing
             + ". Make the output match the table, or set schema_evolution='add_columns'."
         )
     ddl = [sql.add_columns(ref, new)] if new else []
+    if widened:  # e.g. INT -> BIGINT: Delta type widening keeps the data and history
+        ddl.append(sql.enable_type_widening(ref))
+        ddl += [sql.widen_column(ref, t.name, c.type) for c, t in widened]
     ddl += [
         sql.comment_column(ref, c.name, c.comment)
         for c in columns
@@ -134,6 +135,8 @@ def _fits(output: str, table: str) -> bool:
     source, target = _canonical(output), _canonical(table)
     if source == target or (source, target) in _WIDENS:
         return True
+    if "(" in source and source.split("(")[0] != "decimal":
+        return False
     s, t = parse_type(source), parse_type(target)
     if s.is_type("decimal") and t.is_type("decimal"):
         (sp, ss), (tp, ts) = ([int(p.name) for p in d.expressions] for d in (s, t))

@@ -62,6 +62,14 @@ def comment_column(ref: TableRef, column: str, comment: str) -> str:
     return f"ALTER TABLE {ref.sql} ALTER COLUMN {quote(column)} COMMENT {literal(comment)}"
 
 
+def enable_type_widening(ref: TableRef) -> str:
+    return f"ALTER TABLE {ref.sql} SET TBLPROPERTIES ('delta.enableTypeWidening' = 'true')"
+
+
+def widen_column(ref: TableRef, column: str, type_sql: str) -> str:
+    return f"ALTER TABLE {ref.sql} ALTER COLUMN {quote(column)} TYPE {type_sql}"
+
+
 def describe_table(ref: TableRef) -> str:
     return f"DESCRIBE TABLE {ref.sql}"
 

@@ -303,8 +303,24 @@ def test_type_change_is_an_error_naming_the_column(io_manager, warehouse):
     data["t"] = pa.table({"id": [2], "v": [1.5]})
     with pytest.raises(Exception, match=r"column 'v' is STRING in the table, DOUBLE in the output"):
         materialize([evolving], io_manager)
-    data["t"] = pa.table({"id": pa.array([3], pa.int32()), "v": ["widened id is fine"]})
+    data["t"] = pa.table({"id": pa.array([3], pa.int32()), "v": ["a narrower output type is cast"]})
     assert materialize([evolving], io_manager).success
+    assert describe(warehouse, "evolving")["id"] == "bigint"
+
+
+def test_safe_widenings_are_applied_to_the_table(io_manager, warehouse):
+    data = {"t": pa.table({"n": pa.array([1], pa.int32()), "x": pa.array([1.5], pa.float32())})}
+
+    @dg.asset(metadata={"write_mode": "append"})
+    def widening() -> pa.Table:
+        return data["t"]
+
+    materialize([widening], io_manager)
+    data["t"] = pa.table({"n": pa.array([2**40], pa.int64()), "x": pa.array([0.1], pa.float64())})
+    result = materialize([widening], io_manager)
+    assert describe(warehouse, "widening") == {"n": "bigint", "x": "double"}
+    assert sorted(query(warehouse, "SELECT n FROM widening").column("n").to_pylist()) == [1, 2**40]
+    assert any("ALTER COLUMN `n` TYPE BIGINT" in s for s in metadata(result, "widening")["dbload/sql"])
 
 
 def test_new_columns_are_added_and_missing_ones_are_null(io_manager, warehouse):

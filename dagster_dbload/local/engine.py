@@ -380,18 +380,22 @@ class LocalEngine:
         meta = self._lookup(e.this)
         with self._transaction():
             for action in e.args.get("actions", []):
+                given = {k for k, v in action.args.items() if v}
                 if isinstance(action, exp.Schema):
                     self._add_columns(meta, [_column(c) for c in action.expressions])
                     self.meta.commit(meta, "ADD COLUMNS", {"columns": [c.name for c in action.expressions]}, {})
-                elif isinstance(action, exp.AlterColumn) and {k for k, v in action.args.items() if v} == {
-                    "this",
-                    "comment",
-                }:
-                    column = meta.column(action.name)
-                    if column is None:
-                        raise _unresolved_column(action.name, meta)
+                elif isinstance(action, exp.AlterColumn) and given == {"this", "comment"}:
+                    column = meta.column(action.name) or _raise(_unresolved_column(action.name, meta))
                     column.comment = action.args["comment"].name
                     self.meta.commit(meta, "CHANGE COLUMN", {"column": column.name}, {})
+                elif isinstance(action, exp.AlterColumn) and given == {"this", "dtype"}:
+                    self._widen(meta, action.name, action.args["dtype"].sql("databricks"))
+                elif isinstance(action, exp.AlterSet) and all(
+                    isinstance(p, exp.Properties) for p in action.expressions
+                ):
+                    for properties in action.expressions:
+                        self._apply_properties(meta, properties)
+                    self.meta.commit(meta, "SET TBLPROPERTIES", {"properties": sorted(meta.properties)}, {})
                 else:
                     raise unsupported(f"ALTER TABLE {action.sql('databricks')}")
         return Result()
@@ -414,6 +418,27 @@ class LocalEngine:
             self.con.execute(
                 f"ALTER TABLE {meta.duck} ADD COLUMN {quote_duck(column.name)} {databricks_to_duckdb(column.type)}"
             )
+
+    def _widen(self, meta: TableMeta, name: str, new_type: str) -> None:
+        """ALTER COLUMN ... TYPE: only Delta's type widening (e.g. INT -> BIGINT), only when it is enabled."""
+        column = meta.column(name)
+        if column is None:
+            raise _unresolved_column(name, meta)
+        new_type = parse_type(new_type).sql("databricks")
+        if meta.properties.get("delta.enableTypeWidening", "false").lower() != "true" or not _assignable(
+            column.type, new_type
+        ):
+            raise LocalSQLError(
+                "DELTA_UNSUPPORTED_ALTER_TABLE_CHANGE_COL_OP",
+                f"ALTER TABLE ALTER COLUMN is not supported for changing column {quote_dbx(column.name)} from "
+                f"{column.type} to {new_type}: only widening with 'delta.enableTypeWidening' = 'true' is.",
+                "0AKDC",
+            )
+        self.con.execute(
+            f"ALTER TABLE {meta.duck} ALTER COLUMN {quote_duck(column.name)} TYPE {databricks_to_duckdb(new_type)}"
+        )
+        column.type = new_type
+        self.meta.commit(meta, "CHANGE COLUMN", {"column": column.name, "type": new_type}, {})
 
     def _drop(self, e: exp.Drop) -> Result:
         kind = str(e.args.get("kind", "")).upper()

@@ -31,7 +31,8 @@ class LocalSQLWarehouse(SQLWarehouse):
         `SHOW CATALOGS|SCHEMAS|TABLES`, `CREATE VOLUME` (a folder beside the database file);
       - `CREATE [OR REPLACE] TABLE [IF NOT EXISTS] t (cols) [USING DELTA] [PARTITIONED BY] [CLUSTER BY]
         [COMMENT] [TBLPROPERTIES]`, schemaless `CREATE TABLE IF NOT EXISTS t`, `CREATE TABLE t AS SELECT`;
-      - `ALTER TABLE t ADD COLUMNS (..)`, `ALTER TABLE t ALTER COLUMN c COMMENT '..'`;
+      - `ALTER TABLE t ADD COLUMNS (..)`, `ALTER COLUMN c COMMENT '..'`, `SET TBLPROPERTIES (..)`,
+        `ALTER COLUMN c TYPE ..` (type widening such as INT -> BIGINT, with delta.enableTypeWidening);
       - `COPY INTO t FROM '<dir|file|glob>' FILEFORMAT = PARQUET [FILES = (..) | PATTERN = '..']
         [FORMAT_OPTIONS (..)] [COPY_OPTIONS ('mergeSchema'='true', 'force'='true')]` (idempotent per file);
       - `INSERT INTO|OVERWRITE t [(cols)] [BY NAME] SELECT ..|VALUES ..`, `INSERT INTO t REPLACE WHERE ..`,
