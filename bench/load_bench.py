@@ -9,22 +9,18 @@ the RSS just before it, sampled every 5 ms.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import statistics
-import subprocess
 import sys
-import tempfile
-import threading
-import time
 from collections.abc import Callable, Iterator
 
 import numpy as np
-import psutil
 import pyarrow as pa
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
 CASES = ["floor", "io_manager", "io_manager_reader", "dlt", "dagster_duckdb_pandas"]
+# Not in the default set: `--cases staging_lazy_reader --rows 20000000` shows staging memory stays flat.
 BATCH = 250_000
 
 
@@ -55,28 +51,6 @@ def batches(rows: int) -> Iterator[pa.RecordBatch]:
 
 def table(rows: int) -> pa.Table:
     return pa.Table.from_batches(list(batches(rows)))
-
-
-class PeakRSS:
-    """Samples this process's RSS in a thread; `peak` is the maximum above the level at start."""
-
-    def __init__(self) -> None:
-        self.process = psutil.Process()
-        self.base = self.process.memory_info().rss
-        self.peak = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self.process.memory_info().rss - self.base)
-            time.sleep(0.005)
-
-    def stop(self) -> float:
-        self._stop.set()
-        self._thread.join()
-        return self.peak / 2**20
 
 
 def case_floor(rows: int, work: str) -> Callable[[], None]:
@@ -123,6 +97,19 @@ def case_io_manager_reader(rows: int, work: str) -> Callable[[], None]:
     return _io_manager_case(rows, work, lambda: data.to_reader())
 
 
+def case_staging_lazy_reader(rows: int, work: str) -> Callable[[], None]:
+    """Staging alone, from a reader whose batches are generated on the fly (nothing held in memory)."""
+    from dagster_dbload.staging import Stager
+
+    schema = next(batches(1)).schema
+
+    def run() -> None:
+        reader = pa.RecordBatchReader.from_batches(schema, batches(rows))
+        Stager(os.path.join(work, "stage")).write(reader, "lazy")
+
+    return run
+
+
 def case_dlt(rows: int, work: str) -> Callable[[], None]:
     import dlt
 
@@ -159,47 +146,11 @@ def case_dagster_duckdb_pandas(rows: int, work: str) -> Callable[[], None]:
     return run
 
 
-def run_case(name: str, rows: int) -> dict:
-    import logging
-
-    logging.disable(logging.WARNING)
-    with tempfile.TemporaryDirectory() as work:
-        run = globals()[f"case_{name}"](rows, work)
-        rss = PeakRSS()
-        start = time.perf_counter()
-        run()
-        seconds = time.perf_counter() - start
-        return {"case": name, "seconds": seconds, "peak_mib": rss.stop()}
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--rows", type=int, default=5_000_000)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--cases", default=",".join(CASES))
-    parser.add_argument("--one", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.one:
-        print(json.dumps(run_case(args.one, args.rows)))
-        return
-    results: dict[str, list[dict]] = {}
-    for _ in range(args.runs):
-        for name in args.cases.split(","):
-            out = subprocess.run(
-                [sys.executable, __file__, "--one", name, "--rows", str(args.rows)],
-                capture_output=True, text=True, check=True,
-            ).stdout  # fmt: skip
-            results.setdefault(name, []).append(json.loads(out.strip().splitlines()[-1]))
-    floor = statistics.median(r["seconds"] for r in results["floor"]) if "floor" in results else None
-    print(f"\n{args.rows:,} rows, 8 columns, median of {args.runs} runs (fresh process each)\n")
-    print("| case | seconds | rows/s | peak MiB | x floor |")
-    print("|---|---:|---:|---:|---:|")
-    for name, runs in results.items():
-        seconds = statistics.median(r["seconds"] for r in runs)
-        peak = statistics.median(r["peak_mib"] for r in runs)
-        ratio = f"{seconds / floor:.2f}" if floor else "-"
-        print(f"| {name} | {seconds:.2f} | {args.rows / seconds:,.0f} | {peak:.0f} | {ratio} |")
-
-
 if __name__ == "__main__":
-    main()
+    harness.main(
+        __file__,
+        {name[len("case_") :]: fn for name, fn in dict(globals()).items() if name.startswith("case_")},
+        CASES,
+        floor="floor",
+        title="{rows:,} rows, 8 columns, median of {runs} runs (fresh process each)",
+    )

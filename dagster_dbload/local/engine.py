@@ -15,6 +15,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError
@@ -139,13 +140,7 @@ class LocalEngine:
             raise _syntax_error(body)
         name = check_name(_table_arg(m.group(2)).name, "catalog")
         if self.meta.catalog_exists(name):
-            if m.group(1):
-                return Result()
-            raise LocalSQLError(
-                "CATALOG_ALREADY_EXISTS",
-                f"Cannot create catalog {quote_dbx(name)} because it already exists.",
-                "42P04",
-            )
+            return _exists("CATALOG", f"catalog {quote_dbx(name)}", bool(m.group(1)), "42P04")
         with self._transaction():
             self.meta.create_catalog(name)
             self.meta.create_schema(name, "default")
@@ -158,12 +153,8 @@ class LocalEngine:
         catalog, schema, volume = self._resolve(_table_arg(m.group(2)))
         self.meta.require_schema(catalog, schema)
         path = self.files.volume_dir(catalog, schema, volume)
-        if not m.group(1) and os.path.isdir(path):
-            raise LocalSQLError(
-                "VOLUME_ALREADY_EXISTS",
-                f"Volume {quote_dbx(catalog, schema, volume)} already exists.",
-                "42000",
-            )
+        if os.path.isdir(path):
+            return _exists("VOLUME", f"volume {quote_dbx(catalog, schema, volume)}", bool(m.group(1)), "42000")
         os.makedirs(path, exist_ok=True)
         return Result()
 
@@ -301,13 +292,7 @@ class LocalEngine:
         self.meta.require_schema(catalog, schema)
         existing = self.meta.get_table(catalog, schema, name)
         if existing is not None and not e.args.get("replace"):
-            if e.args.get("exists"):
-                return Result()
-            raise LocalSQLError(
-                "TABLE_OR_VIEW_ALREADY_EXISTS",
-                f"Cannot create table or view {existing.display} because it already exists.",
-                "42P07",
-            )
+            return _exists("TABLE_OR_VIEW", f"table or view {existing.display}", bool(e.args.get("exists")), "42P07")
         meta = TableMeta(catalog, schema, name)
         self._apply_properties(meta, e.args.get("properties"))
         if isinstance(e.this, exp.Schema):
@@ -366,13 +351,7 @@ class LocalEngine:
         if not self.meta.catalog_exists(catalog):
             raise _no_catalog(catalog)
         if self.meta.schema_exists(catalog, schema):
-            if e.args.get("exists"):
-                return Result()
-            raise LocalSQLError(
-                "SCHEMA_ALREADY_EXISTS",
-                f"Cannot create schema {quote_dbx(catalog, schema)} because it already exists.",
-                "42P06",
-            )
+            return _exists("SCHEMA", f"schema {quote_dbx(catalog, schema)}", bool(e.args.get("exists")), "42P06")
         self.meta.create_schema(catalog, schema)
         return Result()
 
@@ -531,7 +510,7 @@ class LocalEngine:
         return _counts(num_affected_rows=inserted, num_inserted_rows=inserted)
 
     def _merge(self, e: exp.Merge, schema_evolution: bool) -> Result:
-        """MERGE with Delta semantics: a target row matched by several source rows is an error."""
+        """MERGE with Delta semantics (a target row matched by several source rows is an error) on DuckDB's MERGE."""
         meta = self._lookup(e.this)
         if schema_evolution:
             with self._transaction():
@@ -558,14 +537,9 @@ class LocalEngine:
                         "Preprocess the source table to eliminate the possibility of multiple matches.",
                         "21506",
                     )
-            if _replaces_whole_rows(whens, meta):
-                counts = self._merge_by_delete_insert(meta, rewritten, target, source, on)
-            else:
-                actions = [
-                    r[0] for r in self.con.execute(f"{rewritten.sql('duckdb')} RETURNING merge_action").fetchall()
-                ]
-                counts = {k: actions.count(k) for k in ("UPDATE", "DELETE", "INSERT")}
-            updated, deleted, inserted = counts["UPDATE"], counts["DELETE"], counts["INSERT"]
+            actions = self.con.sql(f"{rewritten.sql('duckdb')} RETURNING merge_action").to_arrow_table()
+            counts = {row["values"]: row["counts"] for row in pc.value_counts(actions.column(0)).to_pylist()}
+            updated, deleted, inserted = (counts.get(k, 0) for k in ("UPDATE", "DELETE", "INSERT"))
             self.meta.commit(
                 meta,
                 "MERGE",
@@ -583,16 +557,6 @@ class LocalEngine:
             num_deleted_rows=deleted,
             num_inserted_rows=inserted,
         )
-
-    def _merge_by_delete_insert(self, meta: TableMeta, merge: exp.Merge, target: str, source: str, on: str) -> dict:
-        """UPDATE of every column + INSERT as DELETE of matched rows + INSERT: same result, much faster on DuckDB."""
-        source_alias = _alias(merge.args["using"])
-        deleted = self.con.execute(f"DELETE FROM {target} WHERE EXISTS (SELECT 1 FROM {source} WHERE {on})").fetchall()[
-            0
-        ][0]
-        values = ", ".join(f"{source_alias}.{quote_duck(c.name)}" for c in meta.columns)
-        written = self._append(meta, meta.columns, f"SELECT {values} FROM {source}")
-        return {"UPDATE": deleted, "DELETE": 0, "INSERT": written - deleted}
 
     def _append(self, meta: TableMeta, columns: list[Column], select_sql: str) -> int:
         cols = ", ".join(quote_duck(c.name) for c in columns)
@@ -765,41 +729,18 @@ def _alias(node: exp.Expression) -> str:
     return quote_duck(alias.name) if alias is not None else quote_duck(node.name)
 
 
-def _replaces_whole_rows(whens: list[exp.When], meta: TableMeta) -> bool:
-    """WHEN MATCHED THEN UPDATE of all columns from the source + WHEN NOT MATCHED THEN INSERT of all columns."""
-    if len(whens) != 2 or any(w.args.get("condition") or w.args.get("source") for w in whens):
-        return False
-    matched = next((w for w in whens if w.args.get("matched")), None)
-    inserted = next((w for w in whens if not w.args.get("matched")), None)
-    if matched is None or inserted is None:
-        return False
-    names = {c.name.lower() for c in meta.columns}
-    update, insert = matched.args["then"], inserted.args["then"]
-    if not isinstance(update, exp.Update) or not isinstance(insert, exp.Insert):
-        return False
-    if isinstance(update.expressions[0] if update.expressions else None, exp.Star):
-        return False  # SET * depends on the source having every column; let DuckDB check it
-    set_cols = {
-        a.this.name.lower()
-        for a in update.expressions
-        if isinstance(a, exp.EQ)
-        and isinstance(a.expression, exp.Column)
-        and a.expression.name.lower() == a.this.name.lower()
-    }
-    if set_cols != names or len(update.expressions) != len(names):
-        return False
-    if not isinstance(insert.this, exp.Tuple):
-        return False
-    insert_cols = [c.name.lower() for c in insert.this.expressions]
-    values = [v.name.lower() if isinstance(v, exp.Column) else None for v in insert.expression.expressions]
-    return set(insert_cols) == names and insert_cols == values
-
-
 def _table_arg(text: str) -> exp.Table:
     try:
         return sqlglot.parse_one(text.strip(), into=exp.Table, read="databricks")
     except ParseError as e:
         raise _syntax_error(e) from None
+
+
+def _exists(kind: str, what: str, if_not_exists: bool, sqlstate: str) -> Result:
+    """CREATE of something that exists: nothing to do with IF NOT EXISTS, else Databricks' error."""
+    if if_not_exists:
+        return Result()
+    raise LocalSQLError(f"{kind}_ALREADY_EXISTS", f"Cannot create {what} because it already exists.", sqlstate)
 
 
 def _no_catalog(name: str) -> LocalSQLError:
