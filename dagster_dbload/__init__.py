@@ -2,13 +2,16 @@
 
 from .io_manager import DatabricksIOManager, DatabricksLoadError
 from .local import LocalSQLError, LocalSQLWarehouse
+from .resource import DatabricksConnectionError, DatabricksResource
 from .warehouse import SQLWarehouse
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "DatabricksConnectionError",
     "DatabricksIOManager",
     "DatabricksLoadError",
+    "DatabricksResource",
     "LocalSQLError",
     "LocalSQLWarehouse",
     "SQLWarehouse",

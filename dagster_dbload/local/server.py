@@ -1,0 +1,437 @@
+"""The local warehouse behind databricks-sql-connector's wire protocol: Thrift TCLIService over HTTP."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import decimal
+import json
+import os
+import re
+import secrets
+import shutil
+import threading
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, quote, urlparse
+
+import lz4.frame
+import pyarrow as pa
+from databricks.sql.thrift_api.TCLIService import TCLIService
+from databricks.sql.thrift_api.TCLIService import ttypes as T
+from thrift.protocol import TBinaryProtocol
+from thrift.transport import TTransport
+
+from .dbapi import LocalConnection
+from .errors import LocalSQLError
+from .files import FileResolver
+from .warehouse import LocalSQLWarehouse
+
+HTTP_PATH = "/sql/1.0/warehouses/local"
+_PUT = re.compile(r"\s*PUT\s+'((?:[^'\\]|\\.)*)'\s+INTO\s+'((?:[^'\\]|\\.)*)'(\s+OVERWRITE)?\s*;?\s*$", re.I | re.S)
+_GET = re.compile(r"\s*GET\s+'((?:[^'\\]|\\.)*)'\s+TO\s+'((?:[^'\\]|\\.)*)'\s*;?\s*$", re.I | re.S)
+_REMOVE = re.compile(r"\s*REMOVE\s+'((?:[^'\\]|\\.)*)'\s*;?\s*$", re.I | re.S)
+
+_TYPE_IDS = [
+    (pa.types.is_boolean, T.TTypeId.BOOLEAN_TYPE),
+    (pa.types.is_int8, T.TTypeId.TINYINT_TYPE),
+    (pa.types.is_int16, T.TTypeId.SMALLINT_TYPE),
+    (pa.types.is_int32, T.TTypeId.INT_TYPE),
+    (pa.types.is_int64, T.TTypeId.BIGINT_TYPE),
+    (pa.types.is_float32, T.TTypeId.FLOAT_TYPE),
+    (pa.types.is_float64, T.TTypeId.DOUBLE_TYPE),
+    (pa.types.is_decimal, T.TTypeId.DECIMAL_TYPE),
+    (pa.types.is_timestamp, T.TTypeId.TIMESTAMP_TYPE),
+    (pa.types.is_date, T.TTypeId.DATE_TYPE),
+    (pa.types.is_binary, T.TTypeId.BINARY_TYPE),
+    (pa.types.is_list, T.TTypeId.ARRAY_TYPE),
+    (pa.types.is_struct, T.TTypeId.STRUCT_TYPE),
+    (pa.types.is_map, T.TTypeId.MAP_TYPE),
+    (pa.types.is_null, T.TTypeId.NULL_TYPE),
+]
+
+
+def _ok() -> T.TStatus:
+    return T.TStatus(statusCode=T.TStatusCode.SUCCESS_STATUS)
+
+
+def _handle() -> T.THandleIdentifier:
+    return T.THandleIdentifier(guid=uuid.uuid4().bytes, secret=uuid.uuid4().bytes)
+
+
+def _table_schema(schema: pa.Schema) -> T.TTableSchema:
+    columns = []
+    for position, f in enumerate(schema, start=1):
+        type_id = next((t for test, t in _TYPE_IDS if test(f.type)), T.TTypeId.STRING_TYPE)
+        qualifiers = None
+        if type_id == T.TTypeId.DECIMAL_TYPE:
+            qualifiers = T.TTypeQualifiers(
+                qualifiers={
+                    "precision": T.TTypeQualifierValue(i32Value=f.type.precision),
+                    "scale": T.TTypeQualifierValue(i32Value=f.type.scale),
+                }
+            )
+        entry = T.TTypeEntry(primitiveEntry=T.TPrimitiveTypeEntry(type=type_id, typeQualifiers=qualifiers))
+        columns.append(T.TColumnDesc(columnName=f.name, typeDesc=T.TTypeDesc(types=[entry]), position=position))
+    return T.TTableSchema(columns=columns)
+
+
+def _parameter_value(p: T.TSparkParameter) -> Any:
+    """A native (`:name` / `?`) parameter as a Python value, from its type name and string value."""
+    if p.value is None or p.type in (None, "VOID"):
+        return None
+    raw = p.value.stringValue
+    kind = (p.type or "STRING").upper()
+    if kind in ("TINYINT", "SMALLINT", "INT", "INTEGER", "BIGINT"):
+        return int(raw)
+    if kind in ("FLOAT", "DOUBLE"):
+        return float(raw)
+    if kind.startswith("DECIMAL"):
+        return decimal.Decimal(raw)
+    if kind == "BOOLEAN":
+        return raw.lower() == "true"
+    if kind == "DATE":
+        return dt.date.fromisoformat(raw)
+    if kind in ("TIMESTAMP", "TIMESTAMP_NTZ"):
+        value = dt.datetime.fromisoformat(raw)
+        return value.replace(tzinfo=dt.timezone.utc) if kind == "TIMESTAMP" and value.tzinfo is None else value
+    return raw
+
+
+@dataclass
+class _Operation:
+    table: pa.Table
+    lz4: bool
+    offset: int = 0
+    rowcount: int | None = None
+
+
+@dataclass
+class _Session:
+    connection: LocalConnection
+    stack: contextlib.ExitStack
+    operations: dict[bytes, _Operation] = field(default_factory=dict)
+
+
+class _Service:
+    """TCLIService handlers: sessions are local warehouse connections, results go back as Arrow batches."""
+
+    def __init__(self, server: LocalSQLWarehouseServer):
+        self.server = server
+        self.sessions: dict[bytes, _Session] = {}
+        self.lock = threading.Lock()
+
+    def OpenSession(self, req: T.TOpenSessionReq) -> T.TOpenSessionResp:
+        stack = contextlib.ExitStack()
+        connection = stack.enter_context(self.server.warehouse.connect())
+        namespace = req.initialNamespace
+        try:
+            if namespace is not None and namespace.catalogName:
+                connection.cursor().execute(f"USE CATALOG `{namespace.catalogName.replace('`', '``')}`")
+            if namespace is not None and namespace.schemaName:
+                connection.cursor().execute(f"USE SCHEMA `{namespace.schemaName.replace('`', '``')}`")
+        except LocalSQLError as e:
+            stack.close()
+            return T.TOpenSessionResp(
+                status=T.TStatus(statusCode=T.TStatusCode.ERROR_STATUS, errorMessage=str(e), sqlState=e.sqlstate)
+            )
+        handle = T.TSessionHandle(sessionId=_handle())
+        with self.lock:
+            self.sessions[handle.sessionId.guid] = _Session(connection, stack)
+        return T.TOpenSessionResp(
+            status=_ok(),
+            serverProtocolVersion=T.TProtocolVersion.SPARK_CLI_SERVICE_PROTOCOL_V8,
+            sessionHandle=handle,
+            canUseMultipleCatalogs=True,
+        )
+
+    def CloseSession(self, req: T.TCloseSessionReq) -> T.TCloseSessionResp:
+        with self.lock:
+            session = self.sessions.pop(req.sessionHandle.sessionId.guid, None)
+        if session is not None:
+            session.stack.close()
+        return T.TCloseSessionResp(status=_ok())
+
+    def _session(self, handle: T.TSessionHandle) -> _Session:
+        return self.sessions[handle.sessionId.guid]
+
+    def ExecuteStatement(self, req: T.TExecuteStatementReq) -> T.TExecuteStatementResp:
+        session = self._session(req.sessionHandle)
+        statement = req.statement
+        self.server.statements.append(statement)
+        op = T.TOperationHandle(
+            operationId=_handle(), operationType=T.TOperationType.EXECUTE_STATEMENT, hasResultSet=True
+        )
+        lz4_ok = bool(req.canDecompressLZ4Result)
+        try:
+            staging = self.server._staging(statement)
+            if staging is not None:
+                return self._direct(session, op, _Operation(staging, lz4_ok), req, staging=True)
+            cursor = session.connection.cursor()
+            cursor.execute(statement, self._parameters(req.parameters))
+            table = cursor._result.table if cursor._result and cursor._result.table is not None else pa.table({})
+            rowcount = cursor.rowcount if cursor.rowcount >= 0 else None
+        except LocalSQLError as e:
+            status = T.TGetOperationStatusResp(
+                status=_ok(),
+                operationState=T.TOperationState.ERROR_STATE,
+                errorMessage=str(e),
+                displayMessage=str(e),
+                sqlState=e.sqlstate,
+            )
+            return T.TExecuteStatementResp(
+                status=_ok(), operationHandle=op, directResults=T.TSparkDirectResults(operationStatus=status)
+            )
+        return self._direct(session, op, _Operation(table, lz4_ok, rowcount=rowcount), req)
+
+    @staticmethod
+    def _parameters(parameters: list[T.TSparkParameter] | None) -> dict[str, Any] | list[Any] | None:
+        if not parameters:
+            return None
+        if all(p.name for p in parameters):
+            return {p.name: _parameter_value(p) for p in parameters}
+        return [_parameter_value(p) for p in sorted(parameters, key=lambda p: p.ordinal or 0)]
+
+    def _metadata(self, operation: _Operation, staging: bool = False) -> T.TGetResultSetMetadataResp:
+        return T.TGetResultSetMetadataResp(
+            status=_ok(),
+            schema=_table_schema(operation.table.schema),
+            resultFormat=T.TSparkRowSetType.ARROW_BASED_SET,
+            lz4Compressed=operation.lz4,
+            arrowSchema=operation.table.schema.serialize().to_pybytes(),
+            isStagingOperation=staging,
+        )
+
+    def _page(self, operation: _Operation, max_rows: int, max_bytes: int | None) -> T.TRowSet:
+        """The next rows from the operation's offset, as schema-less Arrow IPC batches."""
+        start = operation.offset
+        chunk = operation.table.slice(start, max(1, max_rows))
+        if max_bytes and chunk.nbytes > max_bytes and chunk.num_rows > 1:
+            per_row = max(1, chunk.nbytes // chunk.num_rows)
+            chunk = chunk.slice(0, max(1, max_bytes // per_row))
+        operation.offset += chunk.num_rows
+        batches = []
+        for batch in chunk.combine_chunks().to_batches(max_chunksize=max(1, max_rows)):
+            payload = batch.serialize().to_pybytes()
+            batches.append(
+                T.TSparkArrowBatch(
+                    batch=lz4.frame.compress(payload) if operation.lz4 else payload, rowCount=batch.num_rows
+                )
+            )
+        return T.TRowSet(startRowOffset=start, rows=[], arrowBatches=batches)
+
+    def _direct(self, session: _Session, op, operation: _Operation, req, staging: bool = False):
+        limits = req.getDirectResults
+        rows = self._page(operation, limits.maxRows if limits else 10000, limits.maxBytes if limits else None)
+        session.operations[op.operationId.guid] = operation
+        status = T.TGetOperationStatusResp(
+            status=_ok(), operationState=T.TOperationState.FINISHED_STATE, numModifiedRows=operation.rowcount
+        )
+        results = T.TFetchResultsResp(
+            status=_ok(), hasMoreRows=operation.offset < operation.table.num_rows, results=rows
+        )
+        direct = T.TSparkDirectResults(
+            operationStatus=status, resultSetMetadata=self._metadata(operation, staging), resultSet=results
+        )
+        return T.TExecuteStatementResp(status=_ok(), operationHandle=op, directResults=direct)
+
+    def _operation(self, handle: T.TOperationHandle) -> _Operation:
+        for session in list(self.sessions.values()):
+            if handle.operationId.guid in session.operations:
+                return session.operations[handle.operationId.guid]
+        raise KeyError("unknown operation")
+
+    def GetOperationStatus(self, req: T.TGetOperationStatusReq) -> T.TGetOperationStatusResp:
+        operation = self._operation(req.operationHandle)
+        return T.TGetOperationStatusResp(
+            status=_ok(), operationState=T.TOperationState.FINISHED_STATE, numModifiedRows=operation.rowcount
+        )
+
+    def GetResultSetMetadata(self, req: T.TGetResultSetMetadataReq) -> T.TGetResultSetMetadataResp:
+        return self._metadata(self._operation(req.operationHandle))
+
+    def FetchResults(self, req: T.TFetchResultsReq) -> T.TFetchResultsResp:
+        operation = self._operation(req.operationHandle)
+        rows = self._page(operation, req.maxRows or 10000, getattr(req, "maxBytes", None))
+        return T.TFetchResultsResp(
+            status=_ok(),
+            hasMoreRows=operation.offset < operation.table.num_rows,
+            results=rows,
+            resultSetMetadata=self._metadata(operation) if req.includeResultSetMetadata else None,
+        )
+
+    def CloseOperation(self, req: T.TCloseOperationReq) -> T.TCloseOperationResp:
+        for session in list(self.sessions.values()):
+            session.operations.pop(req.operationHandle.operationId.guid, None)
+        return T.TCloseOperationResp(status=_ok())
+
+    def CancelOperation(self, req: T.TCancelOperationReq) -> T.TCancelOperationResp:
+        return T.TCancelOperationResp(status=_ok())
+
+
+class LocalSQLWarehouseServer:
+    """The local SQL warehouse served over databricks-sql-connector's real protocol, on 127.0.0.1.
+
+    Use it as a context manager; `.resource()` gives a DatabricksResource that reaches it through the
+    unmodified connector. `.statements` lists the SQL received; `.fail_next(status, times, retry_after)`
+    makes the next HTTP requests fail (429/503) to exercise the connector's retries. Volume `PUT`, `GET`
+    and `REMOVE` work through presigned URLs it also serves.
+    """
+
+    def __init__(self, path: str, access_token: str = "dapi-local-test-token", **warehouse_options: Any):
+        self.warehouse = LocalSQLWarehouse(path=path, **warehouse_options)
+        self.access_token = access_token
+        self.statements: list[str] = []
+        self._faults: list[tuple[int, float | None]] = []
+        self._signatures: dict[str, tuple[str, str]] = {}  # signature -> (method, local path)
+        self._http: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        assert self._http is not None, "start the server first (use it as a context manager)"
+        return f"http://127.0.0.1:{self._http.server_address[1]}"
+
+    def resource(self, **overrides: Any):
+        from ..resource import DatabricksResource
+
+        options = {
+            "server_hostname": "127.0.0.1",
+            "http_path": HTTP_PATH,
+            "access_token": self.access_token,
+            "connection_uri": self.url + HTTP_PATH,
+            "retry_duration_seconds": 60.0,
+        }
+        return DatabricksResource(**{**options, **overrides})
+
+    def fail_next(self, status: int = 503, times: int = 1, retry_after: float | None = 1) -> None:
+        """The next `times` Thrift requests get `status` (with a Retry-After header unless None)."""
+        self._faults.extend([(status, retry_after)] * times)
+
+    def __enter__(self) -> LocalSQLWarehouseServer:
+        service = _Service(self)
+        processor = TCLIService.Processor(service)
+        factory = TBinaryProtocol.TBinaryProtocolFactory()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _reply(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
+                self.send_response(status)
+                for key, value in (headers or {}).items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def _body(self) -> bytes:
+                return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+            def do_POST(self) -> None:
+                body = self._body()
+                if urlparse(self.path).path != HTTP_PATH:
+                    return self._reply(404, b"no such warehouse", {"x-databricks-reason-phrase": "Not Found"})
+                if self.headers.get("Authorization") != f"Bearer {server.access_token}":
+                    return self._reply(401, b"", {"x-databricks-reason-phrase": "Invalid access token"})
+                if server._faults:
+                    status, retry_after = server._faults.pop(0)
+                    headers = {"x-databricks-reason-phrase": "injected fault"}
+                    if retry_after is not None:
+                        headers["Retry-After"] = str(int(retry_after))
+                    return self._reply(status, b"", headers)
+                out = TTransport.TMemoryBuffer()
+                processor.process(factory.getProtocol(TTransport.TMemoryBuffer(body)), factory.getProtocol(out))
+                self._reply(200, out.getvalue(), {"Content-Type": "application/x-thrift"})
+
+            def _volume_file(self, method: str) -> str | None:
+                url = urlparse(self.path)
+                signature = parse_qs(url.query).get("sig", [""])[0]
+                expected = server._signatures.pop(signature, None)
+                if expected is None or expected[0] != method:
+                    return None
+                return expected[1]
+
+            def do_PUT(self) -> None:
+                body = self._body()
+                target = self._volume_file("PUT")
+                if target is None:
+                    return self._reply(403, b"bad signature")
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                with open(target, "wb") as fh:
+                    fh.write(body)
+                self._reply(201)
+
+            def do_GET(self) -> None:
+                target = self._volume_file("GET")
+                if target is None or not os.path.isfile(target):
+                    return self._reply(404)
+                with open(target, "rb") as fh:
+                    self._reply(200, fh.read())
+
+            def do_DELETE(self) -> None:
+                target = self._volume_file("DELETE")
+                if target is None:
+                    return self._reply(403, b"bad signature")
+                if os.path.isdir(target):
+                    shutil.rmtree(target)
+                elif os.path.exists(target):
+                    os.remove(target)
+                self._reply(204)
+
+        self._http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._http.daemon_threads = True
+        self._service = service
+        threading.Thread(target=self._http.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._http is not None:
+            self._http.shutdown()
+            self._http.server_close()
+        for session in list(self._service.sessions.values()):
+            session.stack.close()
+        self._service.sessions.clear()
+
+    # volume staging operations answered with a presigned URL the connector then calls
+    def _presign(self, method: str, local: str) -> str:
+        signature = secrets.token_urlsafe(16)
+        self._signatures[signature] = (method, local)
+        return f"{self.url}/__volume__/{quote(os.path.basename(local))}?sig={signature}"
+
+    def _volume_path(self, path: str) -> str:
+        return FileResolver(self.warehouse.volumes_root).resolve(path)[1]
+
+    def _staging(self, statement: str) -> pa.Table | None:
+        """The one-row result of a PUT/GET/REMOVE, or None for other statements."""
+        for pattern, operation in ((_PUT, "PUT"), (_GET, "GET"), (_REMOVE, "REMOVE")):
+            m = pattern.match(statement)
+            if not m:
+                continue
+            if operation == "PUT":
+                local_file, target = m.group(1), self._volume_path(m.group(2))
+                if os.path.exists(target) and not m.group(3):
+                    raise LocalSQLError(
+                        "FILE_ALREADY_EXISTS", f"{m.group(2)} already exists; add OVERWRITE to replace it.", "42000"
+                    )
+                url = self._presign("PUT", target)
+            elif operation == "GET":
+                target, local_file = self._volume_path(m.group(1)), m.group(2)
+                if not os.path.isfile(target):
+                    raise LocalSQLError("PATH_NOT_FOUND", f"Path does not exist: {m.group(1)}.", "42K03")
+                url = self._presign("GET", target)
+            else:
+                local_file, url = None, self._presign("DELETE", self._volume_path(m.group(1)))
+            return pa.table(
+                {
+                    "operation": [operation],
+                    "presignedUrl": [url],
+                    "localFile": pa.array([local_file], pa.string()),
+                    "headers": [json.dumps({})],
+                }
+            )
+        return None
