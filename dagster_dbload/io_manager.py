@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -52,6 +53,9 @@ class DatabricksIOManager(ConfigurableIOManager):
     write_mode: str = Field(default="replace", description="Default write mode: replace | append | merge.")
     keep_staged_files: bool = Field(default=False, description="Keep staged files after a successful load.")
     target_file_mb: int = Field(default=128, description="Size of each staged parquet file, in MiB.")
+    create_volume: bool = Field(
+        default=False, description="With a /Volumes/<c>/<s>/<v>/... staging_url: CREATE VOLUME IF NOT EXISTS first."
+    )
 
     # output
     def handle_output(self, context: OutputContext, obj: Any) -> None:
@@ -80,9 +84,12 @@ class DatabricksIOManager(ConfigurableIOManager):
         stager = self._stager()
         prefix = prefix_for(str(ref), context.run_id, context.step_key, _partition_label(context))
 
-        with self.warehouse.connect() as connection:
+        with self.warehouse.connect() as connection, contextlib.closing(stager):
             session = loader.Session(connection.cursor())
             plan = loader.plan(ref, spec, columns, loader.table_columns(session, ref))
+            volume = _volume(stager.base_url)
+            if volume and self.create_volume:
+                session.run(sql.create_volume(volume))
             try:
                 staged = stager.write(collector.reader() if collector else reader, prefix)
                 if collector:
@@ -102,9 +109,9 @@ class DatabricksIOManager(ConfigurableIOManager):
                 ) from e
             load_seconds = time.perf_counter() - start
             version = loader.table_version(session, ref)
+            if not self.keep_staged_files:
+                stager.delete(prefix)
 
-        if not self.keep_staged_files:
-            stager.delete(prefix)
         context.add_output_metadata(
             {
                 ("dagster/partition_row_count" if spec.partitions else "dagster/row_count"): staged.rows,
@@ -197,7 +204,22 @@ class DatabricksIOManager(ConfigurableIOManager):
                 "DatabricksIOManager needs staging_url for this warehouse: an s3://, abfss:// or az:// prefix the "
                 "warehouse can read, or a Unity Catalog Volume path /Volumes/<catalog>/<schema>/<volume>/<dir>."
             )
-        return Stager(url, self.staging_storage_options, self.target_file_mb * 1024 * 1024)
+        return Stager(
+            url,
+            self.staging_storage_options,
+            self.target_file_mb * 1024 * 1024,
+            filesystem=self.warehouse.staging_filesystem(url),
+        )
+
+
+def _volume(url: str) -> TableRef | None:
+    """The catalog.schema.volume of a /Volumes/... URL, as a three-part name."""
+    parts = url.removeprefix("dbfs:").split("/")
+    return (
+        TableRef(parts[2], parts[3], parts[4])
+        if url.removeprefix("dbfs:").startswith("/Volumes/") and len(parts) > 4
+        else None
+    )
 
 
 def _who(context: OutputContext | InputContext) -> str:

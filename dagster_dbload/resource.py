@@ -34,6 +34,13 @@ class DatabricksResource(SQLWarehouse):
         default=None, description="Advanced: the full http(s) endpoint URI, e.g. of LocalSQLWarehouseServer."
     )
 
+    def staging_filesystem(self, url: str) -> tuple[Any, str] | None:
+        if not url.startswith(("/Volumes/", "dbfs:/Volumes/")):
+            return None
+        from .volumes import VolumeFileSystem
+
+        return VolumeFileSystem(self), url.removeprefix("dbfs:")
+
     def _auth(self) -> dict[str, Any]:
         token = bool(self.access_token)
         oauth = bool(self.client_id or self.client_secret)

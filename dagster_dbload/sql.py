@@ -37,6 +37,10 @@ def create_schema(ref: TableRef) -> str:
     return f"CREATE SCHEMA IF NOT EXISTS {ref.schema_sql}"
 
 
+def create_volume(volume: TableRef) -> str:
+    return f"CREATE VOLUME IF NOT EXISTS {volume.sql}"
+
+
 def create_table(
     ref: TableRef,
     columns: Sequence[ColumnSpec],

@@ -19,6 +19,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from fsspec.implementations.local import LocalFileSystem
 
+from .volumes import VolumeFileSystem
+
 ROW_GROUP_ROWS = 512 * 1024
 
 
@@ -57,8 +59,10 @@ class Stager:
         storage_options: Mapping[str, Any] | None = None,
         target_file_bytes: int = 128 * 1024 * 1024,
         writers: int | None = None,
+        filesystem: tuple[Any, str] | None = None,
     ):
-        self.fs, self.base_path = fsspec.core.url_to_fs(base_url, **dict(storage_options or {}))
+        """`filesystem` (fs, path) overrides fsspec's choice for the URL, e.g. for Unity Catalog Volumes."""
+        self.fs, self.base_path = filesystem or fsspec.core.url_to_fs(base_url, **dict(storage_options or {}))
         self.base_url = base_url.rstrip("/")
         self.local = isinstance(self.fs, LocalFileSystem)
         self.target_file_bytes = target_file_bytes
@@ -96,6 +100,11 @@ class Stager:
             sum(p.rows for p in parts),
             time.perf_counter() - start,
         )
+
+    def close(self) -> None:
+        """Release what the filesystem holds (connections of a Volume filesystem)."""
+        if isinstance(self.fs, VolumeFileSystem):
+            self.fs.close()
 
     def delete(self, prefix: str) -> None:
         folder = f"{self.base_path.rstrip('/')}/{prefix}"

@@ -14,6 +14,10 @@ class SQLWarehouse(ConfigurableResource):
     def connect(self) -> AbstractContextManager[Any]:
         raise NotImplementedError
 
+    def staging_filesystem(self, url: str) -> tuple[Any, str] | None:
+        """(filesystem, path) for staging at `url` when plain fsspec cannot reach it, e.g. a Volume path."""
+        return None
+
     def default_staging_url(self) -> str | None:
         """Where to stage files when the IO manager sets no `staging_url` (None: it must be set)."""
         return None

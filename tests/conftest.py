@@ -16,3 +16,30 @@ def warehouse(tmp_path) -> LocalSQLWarehouse:
 def cursor(warehouse):
     with warehouse.connect() as connection:
         yield connection.cursor()
+
+
+@pytest.fixture(scope="session")
+def s3_options():
+    from backends import moto_s3
+
+    with moto_s3() as options:
+        yield options
+
+
+@pytest.fixture(scope="session")
+def azure_options():
+    from backends import azurite
+
+    with azurite() as options:
+        yield options
+
+
+@pytest.fixture(params=["local", "server", "s3", "azure", "volume"])
+def backend(request, tmp_path):
+    """The IO manager suites run against each of these."""
+    from backends import backend as make
+
+    s3 = request.getfixturevalue("s3_options") if request.param == "s3" else None
+    azure = request.getfixturevalue("azure_options") if request.param == "azure" else None
+    with make(request.param, tmp_path, s3, azure) as value:
+        yield value

@@ -14,14 +14,19 @@ import pytest
 import sqlglot
 from dagster import AssetExecutionContext
 
-from dagster_dbload import DatabricksIOManager, DatabricksLoadError, LocalSQLWarehouse
+from dagster_dbload import DatabricksIOManager, DatabricksLoadError
 
 UTC = dt.timezone.utc
 
 
 @pytest.fixture
-def io_manager(warehouse) -> DatabricksIOManager:
-    return DatabricksIOManager(warehouse=warehouse)
+def warehouse(backend):
+    return backend.warehouse
+
+
+@pytest.fixture
+def io_manager(backend) -> DatabricksIOManager:
+    return backend.io_manager()
 
 
 def materialize(assets, io_manager, **kwargs):
@@ -33,7 +38,7 @@ def metadata(result, asset_name: str) -> dict:
     return {k: v.value for k, v in mat.materialization.metadata.items()}
 
 
-def query(warehouse: LocalSQLWarehouse, statement: str):
+def query(warehouse, statement: str):
     with warehouse.connect() as connection:
         cursor = connection.cursor()
         cursor.execute(statement)
@@ -339,8 +344,8 @@ def test_new_columns_are_added_and_missing_ones_are_null(io_manager, warehouse):
     assert rows == [{"id": 1, "extra": None}, {"id": 2, "extra": "x"}, {"id": None, "extra": "y"}]
 
 
-def test_columns_selection_and_table_naming(warehouse):
-    io_manager = DatabricksIOManager(warehouse=warehouse, catalog="main")
+def test_columns_selection_and_table_naming(backend):
+    io_manager = backend.io_manager(catalog="main")
 
     @dg.asset(key_prefix=["Raw", "Shop"], metadata={"table": "Orders_V2"})
     def orders() -> pa.Table:
@@ -354,7 +359,7 @@ def test_columns_selection_and_table_naming(warehouse):
     result = materialize([orders, slim], io_manager)
     assert metadata(result, "orders")["dagster/table_name"] == "main.shop.orders_v2"
     assert metadata(result, "slim")["dagster/table_name"] == "main.default.slim"
-    with_schema = DatabricksIOManager(warehouse=warehouse, schema="analytics")
+    with_schema = backend.io_manager(schema="analytics")
     result = materialize([orders], with_schema)
     assert metadata(result, "orders")["dagster/table_name"] == "main.analytics.orders_v2"
 
@@ -373,7 +378,7 @@ def test_pandas_index_is_dropped_unless_named(io_manager, warehouse):
     assert describe(warehouse, "named") == {"key": "string", "v": "bigint"}
 
 
-def test_metadata_is_complete_and_every_statement_parses(io_manager, warehouse):
+def test_metadata_is_complete_and_every_statement_parses(io_manager, warehouse, backend):
     @dg.asset(description="Orders placed in the shop.")
     def orders() -> pa.Table:
         return BASE
@@ -386,20 +391,19 @@ def test_metadata_is_complete_and_every_statement_parses(io_manager, warehouse):
     assert md["dbload/staged_files"] == 1 and md["dbload/staged_bytes"] > 0
     assert md["dbload/seconds_staging"] >= 0 and md["dbload/seconds_loading"] > 0
     assert md["dbload/table_version"] == history_version(warehouse, "orders") == 1
-    statements = md["dbload/sql"]
+    statements = [s for s in md["dbload/sql"] if not s.startswith("CREATE VOLUME")]
     assert [s.split()[0] for s in statements] == ["CREATE", "CREATE", "INSERT", "DESCRIBE"]
     for statement in statements:
         sqlglot.parse_one(statement, read="databricks")
     assert query(warehouse, "DESCRIBE DETAIL orders").column("description")[0].as_py() == "Orders placed in the shop."
-    staging = warehouse.default_staging_url()
-    assert not any(files for _, _, files in os.walk(staging)), "staged files are deleted after a successful load"
+    assert backend.staged_files() == [], "staged files are deleted after a successful load"
 
-    again = metadata(materialize([orders], io_manager), "orders")["dbload/sql"]
+    again = [s for s in metadata(materialize([orders], io_manager), "orders")["dbload/sql"] if "VOLUME" not in s]
     assert [s.split()[0] for s in again] == ["DESCRIBE", "INSERT", "DESCRIBE"]
     assert json.dumps(again)
 
 
-def test_a_failed_load_keeps_the_staged_files_and_says_where(io_manager, warehouse):
+def test_a_failed_load_keeps_the_staged_files_and_says_where(io_manager, warehouse, backend):
     @dg.asset(metadata={"write_mode": "append"})
     def tz() -> pa.Table:
         return pa.table({"ts": pa.array([dt.datetime(2024, 1, 1, tzinfo=UTC)])})
@@ -416,4 +420,5 @@ def test_a_failed_load_keeps_the_staged_files_and_says_where(io_manager, warehou
     message = str(failure.value)
     assert "DELTA_NOT_NULL_CONSTRAINT_VIOLATED" in message and "staged files are kept at" in message
     kept = message.split("kept at ")[1].split(" ")[0]
-    assert os.listdir(kept) == ["part-00000-0.parquet"]
+    assert kept.startswith(backend.staging_url)
+    assert [os.path.basename(f) for f in backend.staged_files()] == ["part-00000-0.parquet"]

@@ -15,8 +15,13 @@ LA = ZoneInfo("America/Los_Angeles")
 
 
 @pytest.fixture
-def io_manager(warehouse) -> DatabricksIOManager:
-    return DatabricksIOManager(warehouse=warehouse)
+def warehouse(backend):
+    return backend.warehouse
+
+
+@pytest.fixture
+def io_manager(backend) -> DatabricksIOManager:
+    return backend.io_manager()
 
 
 def run(warehouse, statement: str) -> list[dict]:

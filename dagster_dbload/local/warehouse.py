@@ -67,6 +67,13 @@ class LocalSQLWarehouse(SQLWarehouse):
     def volumes_root(self) -> str:
         return os.path.join(self.root, "volumes")
 
+    def staging_filesystem(self, url: str) -> tuple[Any, str] | None:
+        if not url.startswith(("/Volumes/", "dbfs:/Volumes/")):
+            return None
+        import fsspec
+
+        return fsspec.filesystem("file"), FileResolver(self.volumes_root).resolve(url)[1]
+
     def default_staging_url(self) -> str:
         return os.path.join(self.root, "staging")
 

@@ -1,0 +1,158 @@
+"""Where the IO manager suites run: the local engine directly, or the wire server with each staging kind."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import fsspec
+import pytest
+
+from dagster_dbload import DatabricksIOManager, LocalSQLWarehouse
+from dagster_dbload.testing import LocalSQLWarehouseServer
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+AZURITE = os.path.join(ROOT, ".tools", "node_modules", ".bin", "azurite-blob")
+AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+S3_SECRET = "s3-secret-7f3a9c0e1d"  # moto accepts any; distinctive so tests can look for leaks
+TOKEN = "dapi-test-4b1d8e2f9a"
+NAMES = ["local", "server", "s3", "azure", "volume"]
+
+
+@dataclass
+class Backend:
+    """A warehouse plus the IO manager settings that stage where it can read."""
+
+    name: str
+    warehouse: Any
+    staging_url: str
+    storage_options: dict[str, Any] = field(default_factory=dict)
+    server: LocalSQLWarehouseServer | None = None
+    secrets: list[str] = field(default_factory=list)
+
+    def io_manager(self, **overrides: Any) -> DatabricksIOManager:
+        options = {
+            "warehouse": self.warehouse,
+            "staging_url": self.staging_url,
+            "staging_storage_options": self.storage_options,
+            "create_volume": self.name == "volume",
+        }
+        return DatabricksIOManager(**{**options, **overrides})
+
+    def staged_files(self) -> list[str]:
+        """Every file left under the staging root."""
+        if self.name == "volume":
+            local = self.server.warehouse.staging_filesystem(self.staging_url)[1]
+            return [os.path.join(d, f) for d, _, files in os.walk(local) for f in files]
+        fs, path = fsspec.core.url_to_fs(self.staging_url, **self.storage_options)
+        return fs.find(path) if fs.exists(path) else []
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for_port(port: int, proc: subprocess.Popen, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited early with code {proc.returncode}")
+        with contextlib.suppress(OSError):
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"nothing listened on 127.0.0.1:{port} within {seconds}s")
+
+
+@contextlib.contextmanager
+def moto_s3() -> Iterator[dict[str, Any]]:
+    """moto's S3 server on 127.0.0.1; yields s3fs options."""
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=_free_port(), verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield {
+            "endpoint_url": f"http://{host}:{port}",
+            "key": "AKIADBLOADTEST",
+            "secret": S3_SECRET,
+            "client_kwargs": {"region_name": "us-east-1"},
+        }
+    finally:
+        server.stop()
+
+
+@contextlib.contextmanager
+def azurite() -> Iterator[dict[str, Any]]:
+    """Azurite's blob service on 127.0.0.1; yields adlfs options."""
+    if not os.path.exists(AZURITE):
+        pytest.fail(f"Azurite is not installed at {AZURITE}: run ./scripts/test, which installs it with npm.")
+    port = _free_port()
+    folder = tempfile.mkdtemp(prefix="azurite-")
+    log = open(os.path.join(folder, "azurite.log"), "w")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [AZURITE, "--blobHost", "127.0.0.1", "--blobPort", str(port), "--location", folder,
+         "--skipApiVersionCheck", "--loose", "--silent"],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    try:
+        _wait_for_port(port, proc)
+        yield {
+            "connection_string": "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
+            f"AccountKey={AZURITE_KEY};BlobEndpoint=http://127.0.0.1:{port}/devstoreaccount1;"
+        }
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        log.close()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def backend(name: str, tmp_path, s3_options=None, azure_options=None) -> Iterator[Backend]:
+    path = str(tmp_path / "wh" / "warehouse.duckdb")
+    if name == "local":
+        warehouse = LocalSQLWarehouse(path=path)
+        yield Backend(name, warehouse, str(tmp_path / "wh" / "staging"))
+        return
+    unique = uuid.uuid4().hex[:12]
+    storage: dict[str, Any] = {}
+    secrets = [TOKEN]
+    if name == "s3":
+        import boto3
+
+        boto3.client(
+            "s3", endpoint_url=s3_options["endpoint_url"], region_name="us-east-1",
+            aws_access_key_id=s3_options["key"], aws_secret_access_key=S3_SECRET,
+        ).create_bucket(Bucket=f"b-{unique}")  # fmt: skip
+        url, storage, secrets = f"s3://b-{unique}/staging", s3_options, [TOKEN, S3_SECRET]
+        warehouse_options = {"storage_options": {"s3": s3_options}}
+    elif name == "azure":
+        fs = fsspec.filesystem("az", **azure_options)
+        fs.mkdir(f"c-{unique}")
+        url, storage, secrets = f"az://c-{unique}/staging", azure_options, [TOKEN, AZURITE_KEY]
+        warehouse_options = {"storage_options": {"az": azure_options}}
+    elif name == "volume":
+        url, warehouse_options = "/Volumes/main/default/dbload_staging/runs", {}
+    else:
+        url, warehouse_options = str(tmp_path / "staging"), {}
+    with LocalSQLWarehouseServer(path=path, access_token=TOKEN, **warehouse_options) as server:
+        yield Backend(name, server.resource(), url, storage, server, secrets)
