@@ -30,6 +30,9 @@ class DatabricksResource(SQLWarehouse):
     schema_: str | None = Field(default=None, alias="schema", description="Session default schema.")
     socket_timeout_seconds: float = Field(default=900.0, description="Read timeout of one HTTP request.")
     retry_duration_seconds: float = Field(default=900.0, description="How long to retry 429/503 responses.")
+    retry_delay_max_seconds: float = Field(
+        default=60.0, ge=5, description="Longest wait between retries (the connector waits at least this long)."
+    )
     connection_uri: str | None = Field(
         default=None, description="Advanced: the full http(s) endpoint URI, e.g. of LocalSQLWarehouseServer."
     )
@@ -51,12 +54,14 @@ class DatabricksResource(SQLWarehouse):
             )
         if token:
             return {"access_token": self.access_token}
-        from databricks.sdk.core import Config, oauth_service_principal
+        host, client_id, client_secret = f"https://{self.server_hostname}", self.client_id, self.client_secret
 
-        config = Config(
-            host=f"https://{self.server_hostname}", client_id=self.client_id, client_secret=self.client_secret
-        )
-        return {"credentials_provider": lambda: oauth_service_principal(config)}
+        def credentials_provider() -> Any:  # called by the connector when it connects
+            from databricks.sdk.core import Config, oauth_service_principal
+
+            return oauth_service_principal(Config(host=host, client_id=client_id, client_secret=client_secret))
+
+        return {"credentials_provider": credentials_provider}
 
     @contextlib.contextmanager
     def connect(self) -> Iterator[Any]:
@@ -74,6 +79,7 @@ class DatabricksResource(SQLWarehouse):
             "schema": self.schema_,
             "_socket_timeout": self.socket_timeout_seconds,
             "_retry_stop_after_attempts_duration": self.retry_duration_seconds,
+            "_retry_delay_max": self.retry_delay_max_seconds,
             **self._auth(),
         }
         if self.connection_uri:
@@ -91,6 +97,12 @@ class DatabricksResource(SQLWarehouse):
         """Which setting to check, from the connector's error, without repeating any credential."""
         text = str(error)
         where = f"{self.server_hostname}{self.http_path}"
+        context = getattr(error, "context", None) or {}
+        if type(error).__name__ == "RequestError" and not context.get("http-code"):
+            return (
+                f"Cannot reach {self.server_hostname!r} (no HTTP answer): check server_hostname (the workspace host, "
+                "no https://) and that this machine can reach it."
+            )
         if any(s in text for s in ("401", "403", "Unauthorized", "Forbidden", "Invalid access token", "credential")):
             what = "access_token" if self.access_token else "client_id / client_secret"
             return f"Databricks refused the credentials for {where}: check {what} (and that it is not expired)."

@@ -303,6 +303,7 @@ class LocalSQLWarehouseServer:
             "access_token": self.access_token,
             "connection_uri": self.url + HTTP_PATH,
             "retry_duration_seconds": 60.0,
+            "retry_delay_max_seconds": 5.0,
         }
         return DatabricksResource(**{**options, **overrides})
 
