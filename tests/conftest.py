@@ -43,3 +43,9 @@ def backend(request, tmp_path):
     azure = request.getfixturevalue("azure_options") if request.param == "azure" else None
     with make(request.param, tmp_path, s3, azure) as value:
         yield value
+
+
+@pytest.fixture
+def io_manager(backend):
+    """A DatabricksIOManager staging where the backend's warehouse reads."""
+    return backend.io_manager()

@@ -14,7 +14,7 @@ import pytest
 import sqlglot
 from dagster import AssetExecutionContext
 
-from dagster_dbload import DatabricksIOManager, DatabricksLoadError
+from dagster_dbload import DatabricksLoadError
 
 UTC = dt.timezone.utc
 
@@ -22,11 +22,6 @@ UTC = dt.timezone.utc
 @pytest.fixture
 def warehouse(backend):
     return backend.warehouse
-
-
-@pytest.fixture
-def io_manager(backend) -> DatabricksIOManager:
-    return backend.io_manager()
 
 
 def materialize(assets, io_manager, **kwargs):

@@ -9,19 +9,12 @@ import pytest
 import sqlglot
 from dagster import AssetExecutionContext
 
-from dagster_dbload import DatabricksIOManager
-
 LA = ZoneInfo("America/Los_Angeles")
 
 
 @pytest.fixture
 def warehouse(backend):
     return backend.warehouse
-
-
-@pytest.fixture
-def io_manager(backend) -> DatabricksIOManager:
-    return backend.io_manager()
 
 
 def run(warehouse, statement: str) -> list[dict]:
