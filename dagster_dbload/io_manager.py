@@ -36,7 +36,8 @@ class DatabricksIOManager(ConfigurableIOManager):
 
     Per-asset definition metadata (output metadata overrides it for one run): `write_mode`, `table`,
     `schema`, `catalog`, `partition_by`, `cluster_by`, `schema_evolution` ("add_columns" | "strict"),
-    and `dagster/column_schema` descriptions, which become column comments.
+    `primary_key`, `dedupe_by`, `create_table` (False: a missing table is an error), `staging_url` and
+    `create_volume`, and `dagster/column_schema` descriptions, which become column comments.
     """
 
     warehouse: SQLWarehouse = Field(description="LocalSQLWarehouse or DatabricksResource.")
@@ -77,19 +78,48 @@ class DatabricksIOManager(ConfigurableIOManager):
             for f in schema
         ]
         partitions.check_columns(_who(context), spec.partitions, {c.name: c.type for c in columns})
+        untyped = {f.name for f in reader.schema if pa.types.is_null(f.type) and not declared.get(f.name.lower())}
         reader = arrow.cast_reader(reader, schema)
         if spec.partitions:
             reader = partitions.guard(reader, spec.partitions, _who(context))
-        collector = KeyCollector(reader, spec.primary_key, _who(context)) if spec.mode == "merge" else None
-        stager = self._stager()
+        staging_url = self._staging_url(settings)
         prefix = prefix_for(str(ref), context.run_id, context.step_key, _partition_label(context))
 
-        with self.warehouse.connect() as connection, contextlib.closing(stager):
+        with self.warehouse.connect() as connection, contextlib.ExitStack() as cleanup:
             session = loader.Session(connection.cursor())
-            plan = loader.plan(ref, spec, columns, loader.table_columns(session, ref))
-            volume = _volume(stager.base_url)
-            if volume and self.create_volume:
+            existing = loader.table_columns(session, ref)
+            table_types = {c.name.lower(): c.type for c in existing or []}
+            # all-null columns take the table's type rather than STRING
+            retyped = {c for c in untyped if c.lower() in table_types}
+            plan = loader.plan(
+                ref,
+                spec,
+                [
+                    ColumnSpec(c.name, table_types[c.name.lower()], c.comment) if c.name in retyped else c
+                    for c in columns
+                ],
+                existing,
+            )
+            if retyped or plan.casts:  # e.g. BIGINT values for a DOUBLE column: staged as the table's type
+                retyped |= set(plan.casts)
+                columns = [ColumnSpec(c.name, table_types[c.name.lower()], c.comment) if c.name in retyped else c
+                           for c in columns]  # fmt: skip
+                target = {c.name: c.type for c in columns}
+                reader = arrow.cast_reader(
+                    reader,
+                    pa.schema(
+                        [
+                            pa.field(f.name, arrow.databricks_to_arrow(target[f.name])) if f.name in retyped else f
+                            for f in reader.schema
+                        ]
+                    ),
+                )
+            collector = KeyCollector(reader, spec.primary_key, _who(context)) if spec.mode == "merge" else None
+            volume = _volume(staging_url)
+            if volume and settings.get("create_volume", self.create_volume):
+                session.run(sql.create_schema(volume))
                 session.run(sql.create_volume(volume))
+            stager = cleanup.enter_context(contextlib.closing(self._stager(staging_url)))
             try:
                 staged = stager.write(collector.reader() if collector else reader, prefix)
                 if collector:
@@ -100,7 +130,8 @@ class DatabricksIOManager(ConfigurableIOManager):
             start = time.perf_counter()
             try:
                 for statement in plan.ddl:
-                    session.run(statement)
+                    if statement not in session.statements:  # CREATE SCHEMA may have run for the volume
+                        session.run(statement)
                 session.run(loader.load_statement(ref, spec, columns, staged.url))
             except Exception as e:
                 raise DatabricksLoadError(
@@ -195,15 +226,19 @@ class DatabricksIOManager(ConfigurableIOManager):
             primary_key=primary_key,
             dedupe_by=settings.get("dedupe_by"),
             partitions=tuple(parts),
+            create_table=bool(settings.get("create_table", True)),
         )
 
-    def _stager(self) -> Stager:
-        url = self.staging_url or self.warehouse.default_staging_url()
+    def _staging_url(self, settings: Mapping[str, Any]) -> str:
+        url = settings.get("staging_url") or self.staging_url or self.warehouse.default_staging_url()
         if url is None:
             raise ValueError(
                 "DatabricksIOManager needs staging_url for this warehouse: an s3://, abfss:// or az:// prefix the "
                 "warehouse can read, or a Unity Catalog Volume path /Volumes/<catalog>/<schema>/<volume>/<dir>."
             )
+        return url
+
+    def _stager(self, url: str) -> Stager:
         return Stager(
             url,
             self.staging_storage_options,

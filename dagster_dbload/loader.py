@@ -18,6 +18,7 @@ _WIDENS = {
     ("tinyint", "smallint"), ("tinyint", "int"), ("tinyint", "bigint"), ("smallint", "int"),
     ("smallint", "bigint"), ("int", "bigint"), ("float", "double"),
 }  # fmt: skip
+_CASTS = {("tinyint", "double"), ("smallint", "double"), ("int", "double"), ("bigint", "double")}  # written as-is
 
 
 class SchemaMismatchError(ValueError):
@@ -36,6 +37,7 @@ class WriteSpec:
     primary_key: tuple[str, ...] = ()
     dedupe_by: str | None = None
     partitions: tuple[PartitionSlice, ...] = ()
+    create_table: bool = True
 
 
 @dataclass
@@ -44,6 +46,7 @@ class Plan:
 
     create: bool
     ddl: list[str] = field(default_factory=list)
+    casts: dict[str, str] = field(default_factory=dict)  # output column -> the table's wider type
 
 
 class Session:
@@ -79,6 +82,11 @@ def table_columns(session: Session, ref: TableRef) -> list[ColumnSpec] | None:
 def plan(ref: TableRef, spec: WriteSpec, columns: Sequence[ColumnSpec], existing: list[ColumnSpec] | None) -> Plan:
     """DDL that makes the table fit the output; mismatches raise before anything is written."""
     if existing is None:
+        if not spec.create_table:
+            raise SchemaMismatchError(
+                f"Table {ref} does not exist and this asset may not create it (create_table=False). Create the "
+                "table first, or allow creating it (create_table=True; create_delta_table=True for SuperAnnotate)."
+            )
         return Plan(
             create=True,
             ddl=[
@@ -91,7 +99,7 @@ def plan(ref: TableRef, spec: WriteSpec, columns: Sequence[ColumnSpec], existing
     new = [c for c in columns if c.name.lower() not in by_name]
     missing = [c.name for c in existing if c.name.lower() not in output]
     shared = [(c, by_name[c.name.lower()]) for c in columns if c.name.lower() in by_name]
-    widened = [(c, t) for c, t in shared if _fits(t.type, c.type) and not _fits(c.type, t.type)]
+    widened = [(c, t) for c, t in shared if _fits(t.type, c.type, cast=False) and not _fits(c.type, t.type)]
     changed = [(c, t) for c, t in shared if not _fits(c.type, t.type) and (c, t) not in widened]
     if changed:
         details = "; ".join(
@@ -123,17 +131,18 @@ def plan(ref: TableRef, spec: WriteSpec, columns: Sequence[ColumnSpec], existing
         for c in columns
         if c.comment and c.name.lower() in by_name and by_name[c.name.lower()].comment != c.comment
     ]
-    return Plan(create=False, ddl=ddl)
+    casts = {c.name: t.type for c, t in shared if _canonical(c.type) != _canonical(t.type) and (c, t) not in widened}
+    return Plan(create=False, ddl=ddl, casts=casts)
 
 
 def _canonical(type_sql: str) -> str:
     return parse_type(type_sql).sql("databricks").lower()
 
 
-def _fits(output: str, table: str) -> bool:
-    """Whether values of the output type can be written to a table column without loss."""
+def _fits(output: str, table: str, cast: bool = True) -> bool:
+    """Whether values of the output type can be written to a table column without loss (`cast`: by casting)."""
     source, target = _canonical(output), _canonical(table)
-    if source == target or (source, target) in _WIDENS:
+    if source == target or (source, target) in _WIDENS or (cast and (source, target) in _CASTS):
         return True
     if "(" in source and source.split("(")[0] != "decimal":
         return False

@@ -1,17 +1,72 @@
-"""The example code location: the shop assets stored by DatabricksIOManager in the local warehouse."""
+"""The example code location: shop assets and a SuperAnnotate flow, stored by DatabricksIOManager.
 
+With no settings it runs on embedded stand-ins: the local SQL warehouse in `.dbload/` and the bundled
+SuperAnnotate export in `superannotate_export/`. Set DATABRICKS_SERVER_HOSTNAME, DATABRICKS_HTTP_PATH,
+DATABRICKS_TOKEN (or DATABRICKS_CLIENT_ID/SECRET) and DBLOAD_STAGING_URL to use a real workspace, and
+SA_TOKEN plus SA_PROJECT to read a real SuperAnnotate project. DBLOAD_WAREHOUSE and DBLOAD_SA_EXPORT move
+the embedded warehouse file and export folder.
+"""
+
+import os
 from pathlib import Path
 
 import dagster as dg
 
-from dagster_dbload import DatabricksIOManager, LocalSQLWarehouse
+from dagster_dbload import DatabricksIOManager, DatabricksResource, LocalSQLWarehouse, SQLWarehouse
+from dagster_dbload.superannotate import (
+    LocalSuperAnnotateExport,
+    SuperAnnotateResource,
+    SuperAnnotateSource,
+    build_superannotate_asset,
+    build_superannotate_sensor,
+)
 
 from . import assets
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-warehouse = LocalSQLWarehouse(path=str(PROJECT_DIR / ".dbload" / "warehouse.duckdb"))
+EXPORT_DIR = Path(__file__).resolve().parent / "superannotate_export"
+
+
+def _warehouse() -> SQLWarehouse:
+    if os.environ.get("DATABRICKS_SERVER_HOSTNAME") and os.environ.get("DATABRICKS_HTTP_PATH"):
+        oauth = bool(os.environ.get("DATABRICKS_CLIENT_ID"))
+        return DatabricksResource(
+            server_hostname=dg.EnvVar("DATABRICKS_SERVER_HOSTNAME"),
+            http_path=dg.EnvVar("DATABRICKS_HTTP_PATH"),
+            access_token=None if oauth else dg.EnvVar("DATABRICKS_TOKEN"),
+            client_id=dg.EnvVar("DATABRICKS_CLIENT_ID") if oauth else None,
+            client_secret=dg.EnvVar("DATABRICKS_CLIENT_SECRET") if oauth else None,
+        )
+    return LocalSQLWarehouse(path=os.environ.get("DBLOAD_WAREHOUSE", str(PROJECT_DIR / ".dbload" / "warehouse.duckdb")))
+
+
+def _superannotate() -> SuperAnnotateSource:
+    if os.environ.get("SA_TOKEN"):
+        return SuperAnnotateResource(token=dg.EnvVar("SA_TOKEN"), project=os.environ.get("SA_PROJECT", "qa-review"))
+    return LocalSuperAnnotateExport(path=os.environ.get("DBLOAD_SA_EXPORT", str(EXPORT_DIR)), project="qa-review")
+
+
+warehouse = _warehouse()
+
+qa_review = build_superannotate_asset(
+    sa_component_ids="prompt, answer, quality, issues, score, confidence, reviewed_on, turn_rating, notes",
+    databricks_columns="prompt, answer, quality, issues, score, confidence, reviewed_date, turn_ratings, notes",
+    column_types={"reviewed_date": "DATE"},
+    db_catalog="main",
+    db_schema="annotations",
+    db_table="qa_review",
+    db_volume="superannotate_staging",
+    create_delta_table=True,
+    statuses=["Completed"],
+    batch_size=200,
+)
+qa_review_sensor = build_superannotate_sensor(qa_review, batch_size=10, minimum_interval_seconds=5)
 
 defs = dg.Definitions(
-    assets=dg.load_assets_from_modules([assets]),
-    resources={"io_manager": DatabricksIOManager(warehouse=warehouse)},
+    assets=[*dg.load_assets_from_modules([assets]), qa_review],
+    sensors=[qa_review_sensor],
+    resources={
+        "io_manager": DatabricksIOManager(warehouse=warehouse, staging_url=os.environ.get("DBLOAD_STAGING_URL")),
+        "superannotate": _superannotate(),
+    },
 )

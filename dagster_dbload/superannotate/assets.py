@@ -1,0 +1,241 @@
+"""Dagster glue: the asset that loads annotations into a Delta table, and the sensor that asks for runs."""
+
+
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from typing import Any
+
+import pyarrow as pa
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
+    Config,
+    DefaultSensorStatus,
+    RunRequest,
+    SensorDefinition,
+    SensorEvaluationContext,
+    SensorResult,
+    SkipReason,
+    TableColumn,
+    TableSchema,
+    asset,
+    sensor,
+)
+from pydantic import Field
+
+from ..naming import TableRef
+from ..types import arrow_to_databricks
+from .cursor import Cursor, advance, run_key
+from .extract import ITEM_COLUMNS, SuperAnnotateConfigError, column_mapping, to_table
+from .sources import SAItem, SuperAnnotateSource, check_statuses
+
+_SETTINGS = "dbload/superannotate"  # definition metadata the sensor reads back from the asset
+
+
+class SuperAnnotateItem(Config):
+    """One item version, as the sensor saw it."""
+
+    id: int
+    name: str
+    folder: str
+    status: str
+    updated_at: str
+
+
+class SuperAnnotateRun(Config):
+    """Which items to load; empty (the Materialize button) loads every item in the asset's statuses."""
+
+    items: list[SuperAnnotateItem] = Field(default_factory=list, description="Item versions to load.")
+
+
+def build_superannotate_asset(
+    *,
+    sa_component_ids: str | Sequence[str],
+    databricks_columns: str | Sequence[str] | None = None,
+    db_catalog: str = "main",
+    db_schema: str = "superannotate",
+    db_table: str = "annotations",
+    db_volume: str | None = None,
+    create_delta_table: bool | str = True,
+    project: str | None = None,
+    statuses: Sequence[str] = ("Completed",),
+    batch_size: int = 500,
+    column_types: Mapping[str, str] | None = None,
+    key: AssetKey | Sequence[str] | None = None,
+    group_name: str | None = "superannotate",
+    source_key: str = "superannotate",
+    io_manager_key: str = "io_manager",
+    description: str | None = None,
+) -> AssetsDefinition:
+    """An asset that merges annotation components, one typed column each, into one Delta table on sa_item_id.
+
+    Parameters keep the SuperAnnotate action template's names: `sa_component_ids` map by position to
+    `databricks_columns` (lists or comma-separated strings), the table is `db_catalog`.`db_schema`.`db_table`,
+    `db_volume` stages the parquet in that Unity Catalog Volume, and `create_delta_table=False` makes a
+    missing table an error. `column_types` declares a column's Databricks type (e.g. {"due": "DATE"});
+    otherwise types are inferred over the batch. Reads items through the resource at `source_key`
+    (SuperAnnotateResource or LocalSuperAnnotateExport) and writes through the IO manager at `io_manager_key`.
+    """
+    mapping = column_mapping(sa_component_ids, databricks_columns, column_types)
+    create = _flag("create_delta_table", create_delta_table)
+    wanted = _config(lambda: check_statuses(statuses))
+    if batch_size < 1:
+        raise SuperAnnotateConfigError(f"batch_size={batch_size}: give a positive number of items per batch.")
+    ref = _config(lambda: TableRef(db_catalog, db_schema, db_table))
+    metadata: dict[str, Any] = {
+        "catalog": ref.catalog,
+        "schema": ref.schema,
+        "table": ref.table,
+        "write_mode": "merge",
+        "primary_key": ["sa_item_id"],
+        "create_table": create,
+        _SETTINGS: {"project": project, "statuses": wanted, "source_key": source_key},
+        "dagster/column_schema": TableSchema(
+            columns=[TableColumn(name, arrow_to_databricks(t).lower()) for name, t in ITEM_COLUMNS.items()]
+            + [
+                TableColumn(col, mapping.declared.get(col, "?").lower(), description=f"SuperAnnotate component {c}")
+                for c, col in zip(mapping.components, mapping.columns, strict=True)
+            ]
+        ),
+    }
+    if db_volume:
+        volume = _config(lambda: TableRef(ref.catalog, ref.schema, db_volume))
+        metadata["staging_url"] = f"/Volumes/{volume.catalog}/{volume.schema}/{volume.table}/superannotate"
+        metadata["create_volume"] = create
+
+    @asset(
+        key=AssetKey(key) if key is not None else AssetKey([ref.schema, ref.table]),
+        description=description or f"SuperAnnotate annotations ({', '.join(mapping.components)}) in {ref}.",
+        metadata=metadata,
+        group_name=group_name,
+        io_manager_key=io_manager_key,
+        required_resource_keys={source_key},
+        kinds={"superannotate", "databricks"},
+    )
+    def _superannotate_asset(context: AssetExecutionContext, config: SuperAnnotateRun) -> pa.Table:
+        source: SuperAnnotateSource = getattr(context.resources, source_key)
+        name = source_project(source, project)
+        if config.items:
+            items = [SAItem(**i.model_dump()) for i in config.items]
+        else:
+            items = [i for page in source.list_items(wanted, None, batch_size) for i in page]
+        annotations: dict[int, dict[str, Any]] = {}
+        for start in range(0, len(items), batch_size):
+            annotations.update(source.get_annotations([i.id for i in items[start : start + batch_size]]))
+        missing = [i.id for i in items if i.id not in annotations]
+        if missing:
+            context.log.warning(f"SuperAnnotate returned no annotations for items {missing}; they are not loaded.")
+        table = to_table(items, annotations, mapping, name)
+        context.add_output_metadata(
+            {
+                "superannotate/project": name,
+                "superannotate/items": table.num_rows,
+                "superannotate/missing": len(missing),
+            }
+        )
+        return table
+
+    return _superannotate_asset
+
+
+def build_superannotate_sensor(
+    asset_def: AssetsDefinition,
+    *,
+    batch_size: int = 100,
+    lookback_seconds: int = 300,
+    minimum_interval_seconds: int = 30,
+    name: str | None = None,
+    default_status: DefaultSensorStatus = DefaultSensorStatus.RUNNING,
+) -> SensorDefinition:
+    """A sensor that requests runs of `asset_def` for items whose updatedAt moved, `batch_size` items a run.
+
+    Its cursor keeps a watermark on updatedAt; each tick lists items updated since the watermark minus
+    `lookback_seconds` (SuperAnnotate's timestamps have second precision) and skips versions it already
+    requested, so no item version is requested twice. run_key is `project:item:updatedAt` (a digest of
+    those for a batch), which Dagster also refuses to launch twice.
+    """
+    settings = (asset_def.metadata_by_key[asset_def.key] or {}).get(_SETTINGS)
+    settings = getattr(settings, "value", settings)
+    if not isinstance(settings, Mapping):
+        raise SuperAnnotateConfigError("build_superannotate_sensor needs an asset made by build_superannotate_asset.")
+    if batch_size < 1:
+        raise SuperAnnotateConfigError(f"batch_size={batch_size}: give a positive number of items per run.")
+    lookback = timedelta(seconds=lookback_seconds)
+    op_name = asset_def.op.name
+    source_key = settings["source_key"]
+
+    @sensor(
+        name=name or f"{op_name}_sensor",
+        target=asset_def,
+        minimum_interval_seconds=minimum_interval_seconds,
+        default_status=default_status,
+        required_resource_keys={source_key},
+        description=f"Requests runs of {asset_def.key.to_user_string()} when SuperAnnotate items change.",
+    )
+    def _superannotate_sensor(context: SensorEvaluationContext) -> SensorResult | SkipReason:
+        source: SuperAnnotateSource = getattr(context.resources, source_key)
+        project = source_project(source, settings["project"])
+        cursor = Cursor.loads(context.cursor)
+        since = cursor.since(lookback)
+        seen = [i for page in source.list_items(settings["statuses"], since) for i in page]
+        new, after = advance(cursor, seen, lookback)
+        if not new:
+            window = f"updated since {since.isoformat()}" if since else "in total"
+            return SensorResult(
+                skip_reason=SkipReason(
+                    f"No new item versions in {project}: {len(seen)} item(s) in {settings['statuses']} {window}, "
+                    "all already requested."
+                ),
+                cursor=after.dumps(),
+            )
+        requests = [
+            RunRequest(
+                run_key=run_key(project, batch),
+                run_config={"ops": {op_name: {"config": {"items": [_config_item(i) for i in batch]}}}},
+                tags={"superannotate/project": project, "superannotate/items": str(len(batch))},
+            )
+            for batch in (new[i : i + batch_size] for i in range(0, len(new), batch_size))
+        ]
+        return SensorResult(run_requests=requests, cursor=after.dumps())
+
+    return _superannotate_sensor
+
+
+def source_project(source: SuperAnnotateSource, project: str | None) -> str:
+    """The project the resource reads; a different `project` given to the builder is a config error."""
+    actual = getattr(source, "project_name", None) or source.project
+    if project and project != actual:
+        raise SuperAnnotateConfigError(
+            f"This SuperAnnotate asset is for project {project!r} but its resource reads {actual!r}; set the "
+            "resource's `project` to match."
+        )
+    return actual
+
+
+def _config_item(item: SAItem) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "name": item.name,
+        "folder": item.folder,
+        "status": item.status,
+        "updated_at": item.updated_at,
+    }
+
+
+def _flag(name: str, value: bool | str) -> bool:
+    """Booleans, or the template's strings 'True' / 'False'."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise SuperAnnotateConfigError(f"{name}={value!r}: use True or False.")
+
+
+def _config(build: Any) -> Any:
+    try:
+        return build()
+    except SuperAnnotateConfigError:
+        raise
+    except ValueError as e:
+        raise SuperAnnotateConfigError(str(e)) from None

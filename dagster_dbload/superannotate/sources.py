@@ -1,0 +1,264 @@
+"""Where annotated items come from: the SuperAnnotate SDK, or a local folder in the SDK's export shape.
+
+Both sources offer the same two calls: `list_items` (items in a status, changed since a time, in pages)
+and `get_annotations` (the multimodal `data` of items, by id).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, TypeVar
+
+from dagster import ConfigurableResource
+from pydantic import Field, PrivateAttr
+
+STATUSES = ("NotStarted", "InProgress", "QualityCheck", "Returned", "Completed", "Skipped")
+_T = TypeVar("_T")
+log = logging.getLogger(__name__)
+
+
+class SuperAnnotateError(RuntimeError):
+    """SuperAnnotate could not be read; the message says what to check."""
+
+
+@dataclass(frozen=True)
+class SAItem:
+    """One version of an item: `updated_at` is SuperAnnotate's ISO timestamp (second precision)."""
+
+    id: int
+    name: str
+    folder: str
+    status: str
+    updated_at: str
+
+    @property
+    def updated(self) -> datetime:
+        return parse_time(self.updated_at)
+
+
+def parse_time(value: str) -> datetime:
+    """An ISO timestamp (`2024-05-01T10:00:00.000Z`) as an aware UTC datetime."""
+    stamp = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return stamp.replace(tzinfo=timezone.utc) if stamp.tzinfo is None else stamp.astimezone(timezone.utc)
+
+
+def check_statuses(statuses: Sequence[str]) -> list[str]:
+    unknown = [s for s in statuses if s not in STATUSES]
+    if unknown or not statuses:
+        raise ValueError(f"statuses {list(statuses)!r}: each must be one of {list(STATUSES)} (at least one).")
+    return list(statuses)
+
+
+class SuperAnnotateSource(ConfigurableResource):
+    """The interface the sensor and the asset use; `project` names the SuperAnnotate project."""
+
+    project: str = Field(description="SuperAnnotate project name.")
+
+    def list_items(
+        self, statuses: Sequence[str], updated_since: datetime | None = None, page_size: int = 500
+    ) -> Iterator[list[SAItem]]:
+        """Items whose status is in `statuses` and updatedAt >= `updated_since`, in pages of `page_size`."""
+        raise NotImplementedError
+
+    def get_annotations(self, item_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+        """Item id -> the multimodal `data` dict ({component_id: {"value": ...} | [{"value", "element_path"}]})."""
+        raise NotImplementedError
+
+
+def _pages(items: Iterator[SAItem], page_size: int) -> Iterator[list[SAItem]]:
+    page: list[SAItem] = []
+    for item in items:
+        page.append(item)
+        if len(page) >= page_size:
+            yield page
+            page = []
+    if page:
+        yield page
+
+
+class LocalSuperAnnotateExport(SuperAnnotateSource):
+    """A folder of item JSON files, `{"metadata": {id, name, folder_name, status, updatedAt}, "data": {...}}`.
+
+    The SDK's `get_annotations(..., data_spec="multimodal")` shape plus item metadata; files may sit in
+    sub-folders. `project` defaults to the folder's name.
+    """
+
+    path: str = Field(description="Folder holding one JSON file per item.")
+    project: str = Field(default="", description="Project name (default: the folder's name).")
+
+    @property
+    def project_name(self) -> str:
+        return self.project or Path(self.path).name
+
+    def _read(self) -> Iterator[tuple[SAItem, dict[str, Any]]]:
+        root = Path(self.path)
+        if not root.is_dir():
+            raise SuperAnnotateError(f"LocalSuperAnnotateExport: {root} is not a folder; set `path` to the export.")
+        for file in sorted(root.rglob("*.json")):
+            try:
+                doc = json.loads(file.read_text())
+                meta = doc["metadata"]
+                item = SAItem(
+                    id=int(meta["id"]),
+                    name=str(meta["name"]),
+                    folder=str(meta.get("folder_name") or "root"),
+                    status=str(meta.get("status") or "NotStarted"),
+                    updated_at=str(meta["updatedAt"]),
+                )
+                parse_time(item.updated_at)
+                data = doc.get("data") or {}
+                if not isinstance(data, dict):
+                    raise TypeError("`data` must be an object keyed by component id")
+            except (ValueError, KeyError, TypeError, AttributeError) as e:
+                raise SuperAnnotateError(
+                    f"{file} is not an item export: {type(e).__name__}: {e}. Each file needs "
+                    '{"metadata": {"id": <int>, "name", "folder_name", "status", "updatedAt": "<ISO time>"}, '
+                    '"data": {<component_id>: {"value": ...}}}.'
+                ) from e
+            yield item, data
+
+    def list_items(
+        self, statuses: Sequence[str], updated_since: datetime | None = None, page_size: int = 500
+    ) -> Iterator[list[SAItem]]:
+        wanted = set(check_statuses(statuses))
+        chosen = (
+            item
+            for item, _ in self._read()
+            if item.status in wanted and (updated_since is None or item.updated >= updated_since)
+        )
+        yield from _pages(chosen, page_size)
+
+    def get_annotations(self, item_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+        wanted = set(item_ids)
+        return {item.id: data for item, data in self._read() if item.id in wanted}
+
+
+class SuperAnnotateResource(SuperAnnotateSource):
+    """A SuperAnnotate project through the `superannotate` SDK (install `dagster-dbload[superannotate]`).
+
+    Lists items across every folder, fetches annotations with `data_spec="multimodal"`, and retries
+    429 and 5xx answers with exponential backoff (the SDK itself does not retry 429). The SDK's version
+    check and usage metrics are turned off.
+    """
+
+    token: str = Field(description='SuperAnnotate SDK token or API key, e.g. EnvVar("SA_TOKEN").')
+    team_id: int | None = Field(default=None, description="Team, for organization-scoped API keys.")
+    max_attempts: int = Field(default=5, description="Attempts per call on 429/5xx and connection errors.")
+    backoff_seconds: float = Field(default=1.0, description="First retry delay; doubles on each attempt.")
+    _client: Any = PrivateAttr(default=None)
+
+    def client(self) -> Any:
+        if self._client is None:
+            os.environ.setdefault("SA_VERSION_CHECK", "false")
+            os.environ.setdefault("SA_SKIP_METRICS", "true")
+            try:
+                from superannotate import SAClient
+            except ImportError as e:
+                raise SuperAnnotateError(
+                    "SuperAnnotateResource needs the SDK: pip install 'dagster-dbload[superannotate]'."
+                ) from e
+            try:
+                self._client = SAClient(token=self.token, team_id=self.team_id)
+            except Exception as e:
+                raise SuperAnnotateError(
+                    f"SuperAnnotate refused the token ({type(e).__name__}: {_redact(str(e), self.token)}). Check "
+                    "SA_TOKEN: an SDK token or API key from the team's settings (and team_id for an organization key)."
+                ) from None
+        return self._client
+
+    def _call(self, what: str, fn: Callable[[], _T]) -> _T:
+        """Run one SDK call, retrying 429/5xx (counted at the HTTP layer) and connection errors."""
+        client = self.client()
+        for attempt in range(1, self.max_attempts + 1):
+            statuses = _StatusLog.install(client)
+            try:
+                return fn()
+            except Exception as e:
+                transient = any(s == 429 or s >= 500 for s in statuses) or _is_connection_error(e)
+                if not transient or attempt == self.max_attempts:
+                    seen = f" (HTTP {sorted(set(statuses))})" if statuses else ""
+                    raise SuperAnnotateError(
+                        f"SuperAnnotate {what} failed{seen} after {attempt} attempt(s): "
+                        f"{_redact(str(e), self.token)}. Check that project {self.project!r} exists and the token "
+                        "can read it."
+                    ) from None
+                delay = self.backoff_seconds * 2 ** (attempt - 1) * (1 + random.random() / 4)
+                log.warning("SuperAnnotate %s: HTTP %s, retrying in %.1fs", what, sorted(set(statuses)), delay)
+                time.sleep(delay)
+            finally:
+                statuses.clear()
+        raise AssertionError("unreachable")
+
+    def list_items(
+        self, statuses: Sequence[str], updated_since: datetime | None = None, page_size: int = 500
+    ) -> Iterator[list[SAItem]]:
+        wanted = check_statuses(statuses)
+        client = self.client()
+        folders = self._call("list_folders", lambda: client.list_folders(self.project))
+        names = ["root"] + sorted({f["name"] for f in folders} - {"root"})
+
+        def changed() -> Iterator[SAItem]:
+            for folder in names:
+                rows = self._call(
+                    f"list_items({folder})",
+                    lambda folder=folder: client.list_items(
+                        self.project, None if folder == "root" else folder, annotation_status__in=wanted
+                    ),
+                )
+                for row in rows:
+                    item = SAItem(int(row["id"]), row["name"], folder, row["annotation_status"], row["updatedAt"])
+                    if updated_since is None or item.updated >= updated_since:
+                        yield item
+
+        yield from _pages(changed(), page_size)
+
+    def get_annotations(self, item_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+        if not item_ids:
+            return {}
+        client = self.client()
+        annotations = self._call(
+            "get_annotations",
+            lambda: client.get_annotations(self.project, items=list(item_ids), data_spec="multimodal"),
+        )
+        return {int(a["metadata"]["id"]): a.get("data") or {} for a in annotations}
+
+
+class _StatusLog(list):
+    """HTTP statuses the SDK's sync session received during one call (it hides them in its errors)."""
+
+    @classmethod
+    def install(cls, client: Any) -> _StatusLog:
+        log = cls()
+        session = client.controller.service_provider.client.get_session()
+        session.hooks["response"] = [h for h in session.hooks["response"] if not isinstance(h, _StatusHook)]
+        session.hooks["response"].append(_StatusHook(log))
+        return log
+
+
+class _StatusHook:
+    def __init__(self, log: list[int]):
+        self.log = log
+
+    def __call__(self, response: Any, *args: Any, **kwargs: Any) -> Any:
+        if response.status_code >= 400:
+            self.log.append(response.status_code)
+        return response
+
+
+def _is_connection_error(error: Exception) -> bool:
+    text = str(error)
+    return isinstance(error, ConnectionError) or any(
+        s in text for s in ("Connection aborted", "Max retries exceeded", "Can't get annotations")
+    )
+
+
+def _redact(text: str, secret: str) -> str:
+    return text.replace(secret, "***") if secret else text
