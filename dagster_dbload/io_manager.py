@@ -78,7 +78,9 @@ class DatabricksIOManager(ConfigurableIOManager):
             for f in schema
         ]
         partitions.check_columns(_who(context), spec.partitions, {c.name: c.type for c in columns})
-        untyped = {f.name for f in reader.schema if pa.types.is_null(f.type) and not declared.get(f.name.lower())}
+        untyped = {
+            f.name for f in reader.schema if pa.types.is_null(f.type) and not declared.get(f.name.lower(), (None,))[0]
+        }
         reader = arrow.cast_reader(reader, schema)
         if spec.partitions:
             reader = partitions.guard(reader, spec.partitions, _who(context))

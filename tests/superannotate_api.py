@@ -33,7 +33,7 @@ class FakeSuperAnnotate:
         self.folders: dict[str, int] = {"root": 100}
         self.items: dict[int, dict] = {}  # id -> {"metadata": {...}, "data": {...}}
         self.requests: list[tuple[str, str]] = []
-        self._failures: list[int] = []
+        self._failures: list[tuple[int, str]] = []
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.url = f"http://127.0.0.1:{self._server.server_port}"
@@ -44,9 +44,10 @@ class FakeSuperAnnotate:
         self.folders.setdefault(folder, 100 + len(self.folders))
         self.items[int(item["metadata"]["id"])] = item
 
-    def fail_next(self, status: int, times: int = 1) -> None:
+    def fail_next(self, status: int, times: int = 1, path: str = "") -> None:
+        """Answer the next `times` requests whose path contains `path` with `status`."""
         with self._lock:
-            self._failures.extend([status] * times)
+            self._failures.extend([(status, path)] * times)
 
     def start(self) -> FakeSuperAnnotate:
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
@@ -64,8 +65,10 @@ class FakeSuperAnnotate:
     def handle(self, method: str, path: str, query: dict, headers: dict, body: bytes) -> tuple[int, object]:
         self.requests.append((method, path))
         with self._lock:
-            if self._failures:
-                return self._failures.pop(0), {"error": "Too many requests"}
+            for i, (status, where) in enumerate(self._failures):
+                if where in path:
+                    del self._failures[i]
+                    return status, {"error": "Too many requests" if status == 429 else "Internal error"}
         if headers.get("authorization") != self.token:
             return 401, {"error": "Not authorized"}
         context = json.loads(base64.b64decode(headers.get("x-sa-entity-context", "e30="))) or {}
@@ -90,7 +93,10 @@ class FakeSuperAnnotate:
         ]
 
     def _me(self, **_):
-        return {"token": {"scope_type": "team", "scope": {"team_id": TEAM_ID}}, "user": {"id": "u1", "email": "qa@example.com"}}
+        return {
+            "token": {"scope_type": "team", "scope": {"team_id": TEAM_ID}},
+            "user": {"id": "u1", "email": "qa@example.com"},
+        }
 
     def _team(self, team, **_):
         return {"id": int(team), "name": "Annotation team"}
@@ -153,7 +159,9 @@ class FakeSuperAnnotate:
             item = self.items[item_id]
             meta = item["metadata"]
             metadata = {"id": item_id, "name": meta["name"], "folder_name": meta.get("folder_name") or "root"}
-            body = {"metadata": metadata, "data": item["data"]} if multimodal else {"metadata": metadata, "instances": []}
+            body = (
+                {"metadata": metadata, "data": item["data"]} if multimodal else {"metadata": metadata, "instances": []}
+            )
             parts.append(json.dumps(body))
         return "\\n;)\\n".join(parts).encode()
 

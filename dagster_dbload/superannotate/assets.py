@@ -1,6 +1,5 @@
 """Dagster glue: the asset that loads annotations into a Delta table, and the sensor that asks for runs."""
 
-
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
@@ -173,7 +172,7 @@ def build_superannotate_sensor(
         required_resource_keys={source_key},
         description=f"Requests runs of {asset_def.key.to_user_string()} when SuperAnnotate items change.",
     )
-    def _superannotate_sensor(context: SensorEvaluationContext) -> SensorResult | SkipReason:
+    def _superannotate_sensor(context: SensorEvaluationContext, **_: Any) -> SensorResult | SkipReason:
         source: SuperAnnotateSource = getattr(context.resources, source_key)
         project = source_project(source, settings["project"])
         cursor = Cursor.loads(context.cursor)

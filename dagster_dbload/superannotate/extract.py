@@ -107,11 +107,11 @@ def component_value(entry: Any) -> Any:
 def infer_type(values: Sequence[Any], column: str) -> pa.DataType:
     """The Arrow type of a column over the whole batch: text STRING, numbers BIGINT/DOUBLE, lists ARRAY<...>."""
     present = [v for v in values if v is not None]
-    if not present:
-        return pa.string()
+    if not present:  # no values yet: the table's type when it exists, else STRING
+        return pa.null()
     if all(isinstance(v, list) for v in present):
-        inner = [x for v in present for x in v]
-        return pa.list_(infer_type(inner, f"{column}[]"))
+        inner = infer_type([x for v in present for x in v], f"{column}[]")
+        return pa.list_(pa.string() if pa.types.is_null(inner) else inner)
     if all(isinstance(v, bool) for v in present):
         return pa.bool_()
     if all(isinstance(v, int) and not isinstance(v, bool) for v in present):
