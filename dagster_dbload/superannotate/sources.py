@@ -236,10 +236,17 @@ class _StatusLog(list):
 
     @classmethod
     def install(cls, client: Any) -> _StatusLog:
+        """Hook this thread's session of each of the SDK's HTTP clients (one per SuperAnnotate service)."""
         log = cls()
-        session = client.controller.service_provider.client.get_session()
-        session.hooks["response"] = [h for h in session.hooks["response"] if not isinstance(h, _StatusHook)]
-        session.hooks["response"].append(_StatusHook(log))
+        provider = client.controller.service_provider
+        http_clients = {
+            id(c): c for c in [provider.client, *(getattr(s, "client", None) for s in vars(provider).values())]
+        }
+        for http in http_clients.values():
+            if hasattr(http, "get_session"):
+                session = http.get_session()
+                hooks = [h for h in session.hooks["response"] if not isinstance(h, _StatusHook)]
+                session.hooks["response"] = [*hooks, _StatusHook(log)]
         return log
 
 
