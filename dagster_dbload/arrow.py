@@ -169,6 +169,11 @@ def cast_reader(reader: pa.RecordBatchReader, schema: pa.Schema) -> pa.RecordBat
     return pa.RecordBatchReader.from_batches(schema, batches())
 
 
+def with_types(schema: pa.Schema, types: Mapping[str, str]) -> pa.Schema:
+    """`schema` with each field set to the Arrow type of its Databricks type in `types`."""
+    return pa.schema([pa.field(f.name, databricks_to_arrow(types[f.name])) if f.name in types else f for f in schema])
+
+
 _ARROW_OF = {
     "BOOLEAN": pa.bool_(), "TINYINT": pa.int8(), "SMALLINT": pa.int16(), "INT": pa.int32(),
     "BIGINT": pa.int64(), "FLOAT": pa.float32(), "DOUBLE": pa.float64(), "TEXT": pa.string(),

@@ -89,33 +89,11 @@ class DatabricksIOManager(ConfigurableIOManager):
 
         with self.warehouse.connect() as connection, contextlib.ExitStack() as cleanup:
             session = loader.Session(connection.cursor())
-            existing = loader.table_columns(session, ref)
-            table_types = {c.name.lower(): c.type for c in existing or []}
-            # all-null columns take the table's type rather than STRING
-            retyped = {c for c in untyped if c.lower() in table_types}
-            plan = loader.plan(
-                ref,
-                spec,
-                [
-                    ColumnSpec(c.name, table_types[c.name.lower()], c.comment) if c.name in retyped else c
-                    for c in columns
-                ],
-                existing,
-            )
-            if retyped or plan.casts:  # e.g. BIGINT values for a DOUBLE column: staged as the table's type
-                retyped |= set(plan.casts)
-                columns = [ColumnSpec(c.name, table_types[c.name.lower()], c.comment) if c.name in retyped else c
-                           for c in columns]  # fmt: skip
-                target = {c.name: c.type for c in columns}
-                reader = arrow.cast_reader(
-                    reader,
-                    pa.schema(
-                        [
-                            pa.field(f.name, arrow.databricks_to_arrow(target[f.name])) if f.name in retyped else f
-                            for f in reader.schema
-                        ]
-                    ),
-                )
+            plan = loader.plan(ref, spec, columns, loader.table_columns(session, ref), frozenset(untyped))
+            retyped = {c.name: c.type for c, before in zip(plan.columns, columns, strict=True) if c != before}
+            if retyped:  # typed as the table: all-null columns, BIGINT into DOUBLE, ...
+                columns = plan.columns
+                reader = arrow.cast_reader(reader, arrow.with_types(reader.schema, retyped))
             collector = KeyCollector(reader, spec.primary_key, _who(context)) if spec.mode == "merge" else None
             volume = _volume(staging_url)
             if volume and settings.get("create_volume", self.create_volume):

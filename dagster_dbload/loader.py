@@ -45,8 +45,8 @@ class Plan:
     """The statements to run before the load (table creation or evolution), decided before staging."""
 
     create: bool
+    columns: list[ColumnSpec]  # the output's columns, typed as they are staged
     ddl: list[str] = field(default_factory=list)
-    casts: dict[str, str] = field(default_factory=dict)  # output column -> the table's wider type
 
 
 class Session:
@@ -79,8 +79,18 @@ def table_columns(session: Session, ref: TableRef) -> list[ColumnSpec] | None:
     return columns
 
 
-def plan(ref: TableRef, spec: WriteSpec, columns: Sequence[ColumnSpec], existing: list[ColumnSpec] | None) -> Plan:
-    """DDL that makes the table fit the output; mismatches raise before anything is written."""
+def plan(
+    ref: TableRef,
+    spec: WriteSpec,
+    columns: Sequence[ColumnSpec],
+    existing: list[ColumnSpec] | None,
+    untyped: frozenset[str] = frozenset(),
+) -> Plan:
+    """DDL that makes the table fit the output; mismatches raise before anything is written.
+
+    `untyped` output columns (all null, no declared type) take the table's type; output columns that fit a
+    wider table type (INT -> BIGINT, BIGINT -> DOUBLE) are staged as that type."""
+    columns = list(columns)
     if existing is None:
         if not spec.create_table:
             raise SchemaMismatchError(
@@ -89,12 +99,18 @@ def plan(ref: TableRef, spec: WriteSpec, columns: Sequence[ColumnSpec], existing
             )
         return Plan(
             create=True,
+            columns=columns,
             ddl=[
                 sql.create_schema(ref),
                 sql.create_table(ref, columns, spec.partition_by, spec.cluster_by, spec.comment),
             ],
         )
     by_name = {c.name.lower(): c for c in existing}
+    columns = [
+        ColumnSpec(c.name, by_name[c.name.lower()].type, c.comment) if c.name in untyped and c.name.lower() in by_name
+        else c
+        for c in columns
+    ]  # fmt: skip
     output = {c.name.lower() for c in columns}
     new = [c for c in columns if c.name.lower() not in by_name]
     missing = [c.name for c in existing if c.name.lower() not in output]
@@ -132,7 +148,8 @@ def plan(ref: TableRef, spec: WriteSpec, columns: Sequence[ColumnSpec], existing
         if c.comment and c.name.lower() in by_name and by_name[c.name.lower()].comment != c.comment
     ]
     casts = {c.name: t.type for c, t in shared if _canonical(c.type) != _canonical(t.type) and (c, t) not in widened}
-    return Plan(create=False, ddl=ddl, casts=casts)
+    staged = [ColumnSpec(c.name, casts.get(c.name, c.type), c.comment) for c in columns]
+    return Plan(create=False, columns=staged, ddl=ddl)
 
 
 def _canonical(type_sql: str) -> str:

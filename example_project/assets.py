@@ -13,6 +13,7 @@ SEED = 7
 
 @dg.asset(
     key_prefix=["shop"],
+    group_name="shop",
     description="Customers of the shop.",
     metadata={
         "dagster/column_schema": dg.TableSchema(
@@ -42,7 +43,7 @@ def customers() -> pa.Table:
     )
 
 
-@dg.asset(key_prefix=["shop"], description="Orders placed in the shop, one row per order.")
+@dg.asset(key_prefix=["shop"], group_name="shop", description="Orders placed in the shop, one row per order.")
 def orders() -> pd.DataFrame:
     rng = np.random.default_rng(SEED + 1)
     n = 20_000
@@ -60,6 +61,7 @@ def orders() -> pd.DataFrame:
 
 @dg.asset(
     key_prefix=["shop"],
+    group_name="shop",
     description="Revenue and order counts per day and country.",
     ins={
         "orders": dg.AssetIn(key_prefix=["shop"]),

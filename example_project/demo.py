@@ -1,25 +1,46 @@
-"""Materializes the example project into its local warehouse and prints each table."""
+"""Materializes the shop assets, runs one tick of the SuperAnnotate sensor and the runs it asks for, then
+prints each table."""
 
 import dagster as dg
 
-from .definitions import defs, warehouse
+from .definitions import defs, qa_review, qa_review_sensor, warehouse
+
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
 def main() -> None:
+    instance = dg.DagsterInstance.ephemeral()
     job = defs.resolve_implicit_global_asset_job_def()
-    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-    result = job.execute_in_process(run_config=quiet, instance=dg.DagsterInstance.ephemeral())
+    shop = [key for key in job.asset_layer.executable_asset_keys if key.path[0] == "shop"]
+    result = job.execute_in_process(run_config=QUIET, instance=instance, asset_selection=shop)
     assert result.success
-    print(f"\nMaterialized into {warehouse.path}\n")
+    tables = [e.materialization.metadata["dagster/table_name"].value for e in result.get_asset_materialization_events()]
+
+    context = dg.build_sensor_context(instance=instance, resources={"superannotate": defs.resources["superannotate"]})
+    tick = qa_review_sensor(context)
+    requests = tick.run_requests or []
+    skipped = tick.skip_reason.skip_message if tick.skip_reason else ""
+    print(f"\nSensor {qa_review_sensor.name}: {len(requests)} run request(s). {skipped}")
+    for request in requests:
+        run = job.execute_in_process(
+            run_config={**request.run_config, **QUIET}, instance=instance, asset_selection=[qa_review.key],
+            tags=request.tags,
+        )  # fmt: skip
+        items = run.asset_materializations_for_node(qa_review.op.name)[0].metadata["superannotate/items"].value
+        print(f"  run {request.run_key}: {items} item(s) {'loaded' if run.success else 'FAILED'}")
+    settings = {k: getattr(v, "value", v) for k, v in qa_review.metadata_by_key[qa_review.key].items()}
+    tables.append(f"{settings['catalog']}.{settings['schema']}.{settings['table']}")
+
+    where = getattr(warehouse, "path", None) or getattr(warehouse, "server_hostname", "the warehouse")
+    print(f"\nMaterialized into {where}\n")
     with warehouse.connect() as connection:
         cursor = connection.cursor()
-        for event in result.get_asset_materialization_events():
-            table = event.materialization.metadata["dagster/table_name"].value
+        for table in tables:
             cursor.execute(f"SELECT * FROM {table} LIMIT 5")
             head = cursor.fetchall_arrow().to_pandas()
             cursor.execute(f"SELECT count(*) AS n FROM {table}")
             print(f"{table}: {cursor.fetchone().n} rows")
-            print(head.to_string(index=False), "\n")
+            print(head.to_string(index=False, max_colwidth=28), "\n")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,10 @@
 """The example code location loads and materializes into a fresh local warehouse."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import dagster as dg
 
 from dagster_dbload import DatabricksIOManager, LocalSQLWarehouse
@@ -23,3 +28,35 @@ def test_assets_materialize_with_expected_tables(tmp_path):
         summarized = cursor.fetchone().n
         cursor.execute("SELECT count(*) AS n FROM main.shop.orders WHERE status <> 'refunded'")
         assert summarized == cursor.fetchone().n > 0
+
+
+def test_dagster_definitions_validate_passes():
+    repo = Path(__file__).resolve().parent.parent
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABRICKS_", "SA_"))}
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "dagster"), "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=repo, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Validation successful" in result.stdout + result.stderr
+
+
+def test_real_services_are_used_when_their_settings_are_set():
+    env = {
+        **os.environ,
+        "DATABRICKS_SERVER_HOSTNAME": "adb-1.azuredatabricks.net",
+        "DATABRICKS_HTTP_PATH": "/sql/1.0/warehouses/abc",
+        "DATABRICKS_TOKEN": "dapi-not-a-real-token",
+        "DBLOAD_STAGING_URL": "/Volumes/main/landing/files/dagster",
+        "SA_TOKEN": "sa_not_a_real_token_0123456789abcdef",
+        "SA_PROJECT": "QA Review",
+    }
+    code = (
+        "from example_project.definitions import defs;"
+        "print(type(defs.resources['io_manager'].warehouse).__name__, defs.resources['io_manager'].staging_url,"
+        " type(defs.resources['superannotate']).__name__, defs.resources['superannotate'].project)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.stdout.split() == [
+        "DatabricksResource", "/Volumes/main/landing/files/dagster", "SuperAnnotateResource", "QA", "Review"
+    ]  # fmt: skip

@@ -24,17 +24,35 @@ def item(n: int, folder: str, status: str, updated: str, data: dict) -> dict:
 def fake():
     fake = FakeSuperAnnotate("QA Review", TOKEN).start()
     # the SDK's tests/data_set/multimodal fixture: multi-select, text input and number components
-    fake.add_item(item(1, "test_folder", "Completed", "2024-05-01T10:00:00.000Z", {
-        "component_id_0": {"value": ["Partially complete, needs review"]},
-        "component_id_1": {"value": "I am a text input 001"},
-        "component_id_2": {"value": 11},
-    }))
-    fake.add_item(item(2, "root", "Completed", "2024-05-01T11:00:00.000Z", {
-        "component_id_1": {"value": "root item"},
-        "component_id_2": {"value": 12},
-        "turn_rating": [{"value": 3, "element_path": ["turns", 0, "turn_rating"]},
-                        {"value": 5, "element_path": ["turns", 1, "turn_rating"]}],
-    }))
+    fake.add_item(
+        item(
+            1,
+            "test_folder",
+            "Completed",
+            "2024-05-01T10:00:00.000Z",
+            {
+                "component_id_0": {"value": ["Partially complete, needs review"]},
+                "component_id_1": {"value": "I am a text input 001"},
+                "component_id_2": {"value": 11},
+            },
+        )
+    )
+    fake.add_item(
+        item(
+            2,
+            "root",
+            "Completed",
+            "2024-05-01T11:00:00.000Z",
+            {
+                "component_id_1": {"value": "root item"},
+                "component_id_2": {"value": 12},
+                "turn_rating": [
+                    {"value": 3, "element_path": ["turns", 0, "turn_rating"]},
+                    {"value": 5, "element_path": ["turns", 1, "turn_rating"]},
+                ],
+            },
+        )
+    )
     fake.add_item(item(3, "other", "InProgress", "2024-05-01T12:00:00.000Z", {"component_id_1": {"value": "wip"}}))
     fake.add_item(item(4, "other", "Completed", "2024-05-01T09:00:00.000Z", {"component_id_2": {"value": 13}}))
     with route_sdk_to(fake):

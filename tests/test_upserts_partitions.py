@@ -281,3 +281,22 @@ def test_layout_metadata_becomes_partitioned_by_and_cluster_by(io_manager, wareh
     dg.materialize([laid_out], resources={"io_manager": io_manager})
     (detail,) = run(warehouse, "DESCRIBE DETAIL laid_out")
     assert detail["partitionColumns"] == ["region"] and detail["clusteringColumns"] == ["day"]
+
+
+def test_plan_types_all_null_and_narrower_columns_as_the_table():
+    from dagster_dbload.loader import WriteSpec, plan
+    from dagster_dbload.naming import TableRef
+    from dagster_dbload.sql import ColumnSpec
+
+    ref = TableRef("main", "s", "t")
+    table = [ColumnSpec("id", "bigint"), ColumnSpec("tags", "array<string>"), ColumnSpec("score", "double")]
+    output = [ColumnSpec("id", "BIGINT"), ColumnSpec("tags", "STRING"), ColumnSpec("score", "BIGINT")]
+    result = plan(ref, WriteSpec(), output, table, untyped=frozenset({"tags"}))
+    assert result.ddl == []  # nothing to alter: the output is staged as the table's types
+    assert result.columns == [
+        ColumnSpec("id", "BIGINT"), ColumnSpec("tags", "array<string>"), ColumnSpec("score", "double")
+    ]  # fmt: skip
+    with pytest.raises(ValueError, match="'tags' is ARRAY<STRING> in the table, STRING in the output"):
+        plan(ref, WriteSpec(), output, table)  # a typed STRING column is a real mismatch
+    with pytest.raises(ValueError, match=r"Table main.s.t does not exist .*create_table=False"):
+        plan(ref, WriteSpec(create_table=False), output, None)
