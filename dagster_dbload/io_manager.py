@@ -97,8 +97,14 @@ class DatabricksIOManager(ConfigurableIOManager):
             collector = KeyCollector(reader, spec.primary_key, _who(context)) if spec.mode == "merge" else None
             volume = _volume(staging_url)
             if volume and settings.get("create_volume", self.create_volume):
-                session.run(sql.create_schema(volume))
-                session.run(sql.create_volume(volume))
+                try:
+                    session.run(sql.create_volume(volume))
+                except Exception as e:  # a new schema: create it once, then the volume
+                    if "SCHEMA_NOT_FOUND" not in str(e):
+                        raise
+                    session.statements.pop()
+                    session.run(sql.create_schema(volume))
+                    session.run(sql.create_volume(volume))
             stager = cleanup.enter_context(contextlib.closing(self._stager(staging_url)))
             try:
                 staged = stager.write(collector.reader() if collector else reader, prefix)

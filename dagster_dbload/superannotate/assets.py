@@ -203,7 +203,7 @@ def build_superannotate_sensor(
 
 def source_project(source: SuperAnnotateSource, project: str | None) -> str:
     """The project the resource reads; a different `project` given to the builder is a config error."""
-    actual = getattr(source, "project_name", None) or source.project
+    actual = source.project_name
     if project and project != actual:
         raise SuperAnnotateConfigError(
             f"This SuperAnnotate asset is for project {project!r} but its resource reads {actual!r}; set the "

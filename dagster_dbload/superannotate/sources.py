@@ -62,6 +62,10 @@ class SuperAnnotateSource(ConfigurableResource):
 
     project: str = Field(description="SuperAnnotate project name.")
 
+    @property
+    def project_name(self) -> str:
+        return self.project
+
     def list_items(
         self, statuses: Sequence[str], updated_since: datetime | None = None, page_size: int = 500
     ) -> Iterator[list[SAItem]]:
@@ -237,7 +241,7 @@ class _StatusLog(list):
     @classmethod
     def install(cls, client: Any) -> _StatusLog:
         """Hook this thread's session of each of the SDK's HTTP clients (one per SuperAnnotate service)."""
-        log = cls()
+        statuses = cls()
         provider = client.controller.service_provider
         http_clients = {
             id(c): c for c in [provider.client, *(getattr(s, "client", None) for s in vars(provider).values())]
@@ -246,8 +250,8 @@ class _StatusLog(list):
             if hasattr(http, "get_session"):
                 session = http.get_session()
                 hooks = [h for h in session.hooks["response"] if not isinstance(h, _StatusHook)]
-                session.hooks["response"] = [*hooks, _StatusHook(log)]
-        return log
+                session.hooks["response"] = [*hooks, _StatusHook(statuses)]
+        return statuses
 
 
 class _StatusHook:
