@@ -172,7 +172,7 @@ class _Service:
                 return self._direct(session, op, _Operation(staging, lz4_ok), req, staging=True)
             cursor = session.connection.cursor()
             cursor.execute(statement, self._parameters(req.parameters))
-            table = cursor._result.table if cursor._result and cursor._result.table is not None else pa.table({})
+            table = cursor.fetchall_arrow() if cursor.description is not None else pa.table({})
             rowcount = cursor.rowcount if cursor.rowcount >= 0 else None
         except LocalSQLError as e:
             status = T.TGetOperationStatusResp(
