@@ -151,20 +151,13 @@ def _safe(dtype: pa.DataType, column: str) -> pa.DataType:
 
 
 def cast_reader(reader: pa.RecordBatchReader, schema: pa.Schema) -> pa.RecordBatchReader:
-    """The stream cast batch by batch to `schema` (no-op when it already matches); all-null columns
-    become nulls of the target type whatever their type."""
+    """The stream cast batch by batch to `schema` (no-op when it already matches)."""
     if reader.schema.equals(schema):
         return reader
 
     def batches() -> Iterator[pa.RecordBatch]:
         for batch in reader:
-            columns = [
-                pa.nulls(batch.num_rows, f.type)
-                if column.null_count == batch.num_rows
-                else column.cast(f.type, safe=False)
-                for column, f in zip(batch.columns, schema, strict=True)
-            ]
-            yield pa.RecordBatch.from_arrays(columns, schema=schema)
+            yield batch.cast(schema, safe=False)
 
     return pa.RecordBatchReader.from_batches(schema, batches())
 

@@ -81,19 +81,18 @@ class DatabricksIOManager(ConfigurableIOManager):
         untyped = {
             f.name for f in reader.schema if pa.types.is_null(f.type) and not declared.get(f.name.lower(), (None,))[0]
         }
-        reader = arrow.cast_reader(reader, schema)
-        if spec.partitions:
-            reader = partitions.guard(reader, spec.partitions, _who(context))
         staging_url = self._staging_url(settings)
         prefix = prefix_for(str(ref), context.run_id, context.step_key, _partition_label(context))
 
         with self.warehouse.connect() as connection, contextlib.ExitStack() as cleanup:
             session = loader.Session(connection.cursor())
             plan = loader.plan(ref, spec, columns, loader.table_columns(session, ref), frozenset(untyped))
+            # typed as the table where the plan says so: all-null columns, BIGINT into DOUBLE, ...
             retyped = {c.name: c.type for c, before in zip(plan.columns, columns, strict=True) if c != before}
-            if retyped:  # typed as the table: all-null columns, BIGINT into DOUBLE, ...
-                columns = plan.columns
-                reader = arrow.cast_reader(reader, arrow.with_types(reader.schema, retyped))
+            columns = plan.columns
+            reader = arrow.cast_reader(reader, arrow.with_types(schema, retyped))
+            if spec.partitions:
+                reader = partitions.guard(reader, spec.partitions, _who(context))
             collector = KeyCollector(reader, spec.primary_key, _who(context)) if spec.mode == "merge" else None
             volume = _volume(staging_url)
             if volume and settings.get("create_volume", self.create_volume):

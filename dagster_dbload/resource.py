@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import Field
 
+from .sql import redact_secrets
 from .warehouse import SQLWarehouse
 
 
@@ -111,11 +112,4 @@ class DatabricksResource(SQLWarehouse):
         if any(s in text.lower() for s in ("name or service not known", "nodename", "resolve", "connection refused",
                                                "max retries", "failed to establish")):  # fmt: skip
             return f"Cannot reach {self.server_hostname!r}: check server_hostname (the workspace host, no https://)."
-        return f"Connecting to Databricks at {where} failed: {type(error).__name__}: {_redact(text, self)}"
-
-
-def _redact(text: str, resource: DatabricksResource) -> str:
-    for secret in (resource.access_token, resource.client_secret):
-        if secret:
-            text = text.replace(secret, "<redacted>")
-    return text
+        return f"Connecting to Databricks at {where} failed: {type(error).__name__}: {redact_secrets(text, self.access_token, self.client_secret)}"

@@ -145,3 +145,11 @@ _SAS = re.compile(r"([?&](?:sig|se|sv|sp|st|spr|srt|ss|sr|skoid|sktid|skt|ske|sk
 def redact(sql: str) -> str:
     """The statement with credentials and SAS signatures replaced by <redacted>."""
     return _SAS.sub(r"\1<redacted>", _SECRET.sub(r"\1'<redacted>'", sql))
+
+
+def redact_secrets(text: str, *secrets: str | None) -> str:
+    """`text` with each given secret replaced by <redacted>."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "<redacted>")
+    return text

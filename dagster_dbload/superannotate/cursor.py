@@ -44,13 +44,11 @@ def advance(cursor: Cursor, seen: Sequence[SAItem], lookback: timedelta) -> tupl
         ):
             fresh[item.id] = item
     new = sorted(fresh.values(), key=lambda i: (i.updated, i.id))
-    stamps = [parse_time(cursor.watermark)] if cursor.watermark else []
-    stamps += [i.updated for i in seen]
+    stamps = [s for s in (cursor.watermark, *(i.updated_at for i in seen)) if s]
     if not stamps:
         return new, cursor
-    top = max(stamps)
-    watermark = next((s for s in [cursor.watermark, *(i.updated_at for i in seen)] if s and parse_time(s) == top), None)
-    floor = top - lookback
+    watermark = max(stamps, key=parse_time)
+    floor = parse_time(watermark) - lookback
     requested = {**cursor.requested, **{str(i.id): i.updated_at for i in new}}
     kept = {k: v for k, v in requested.items() if parse_time(v) >= floor}
     return new, Cursor(watermark, dict(sorted(kept.items(), key=lambda kv: int(kv[0]))))

@@ -132,14 +132,15 @@ def to_table(
 ) -> pa.Table:
     """One row per item: item metadata plus one typed column per mapped component (missing -> NULL)."""
     kept = [i for i in items if i.id in annotations]
-    columns: dict[str, pa.Array] = {
-        "sa_item_id": pa.array([i.id for i in kept], pa.int64()),
-        "sa_item_name": pa.array([i.name for i in kept], pa.string()),
-        "sa_folder": pa.array([i.folder for i in kept], pa.string()),
-        "sa_status": pa.array([i.status for i in kept], pa.string()),
-        "sa_updated_at": pa.array([i.updated for i in kept], ITEM_COLUMNS["sa_updated_at"]),
-        "sa_project": pa.array([project] * len(kept), pa.string()),
+    metadata = {
+        "sa_item_id": [i.id for i in kept],
+        "sa_item_name": [i.name for i in kept],
+        "sa_folder": [i.folder for i in kept],
+        "sa_status": [i.status for i in kept],
+        "sa_updated_at": [i.updated for i in kept],
+        "sa_project": [project] * len(kept),
     }
+    columns = {name: pa.array(metadata[name], dtype) for name, dtype in ITEM_COLUMNS.items()}
     for component, column in zip(mapping.components, mapping.columns, strict=True):
         values = [component_value(annotations[i.id].get(component)) for i in kept]
         declared = mapping.declared.get(column)

@@ -20,6 +20,8 @@ from typing import Any, TypeVar
 from dagster import ConfigurableResource
 from pydantic import Field, PrivateAttr
 
+from ..sql import redact_secrets
+
 STATUSES = ("NotStarted", "InProgress", "QualityCheck", "Returned", "Completed", "Skipped")
 _T = TypeVar("_T")
 log = logging.getLogger(__name__)
@@ -173,7 +175,7 @@ class SuperAnnotateResource(SuperAnnotateSource):
                 self._client = SAClient(token=self.token, team_id=self.team_id)
             except Exception as e:
                 raise SuperAnnotateError(
-                    f"SuperAnnotate refused the token ({type(e).__name__}: {_redact(str(e), self.token)}). Check "
+                    f"SuperAnnotate refused the token ({type(e).__name__}: {redact_secrets(str(e), self.token)}). Check "
                     "SA_TOKEN: an SDK token or API key from the team's settings (and team_id for an organization key)."
                 ) from None
         return self._client
@@ -182,7 +184,7 @@ class SuperAnnotateResource(SuperAnnotateSource):
         """Run one SDK call, retrying 429/5xx (counted at the HTTP layer) and connection errors."""
         client = self.client()
         for attempt in range(1, self.max_attempts + 1):
-            statuses = _StatusLog.install(client)
+            statuses = _watch_statuses(client)
             try:
                 return fn()
             except Exception as e:
@@ -191,14 +193,12 @@ class SuperAnnotateResource(SuperAnnotateSource):
                     seen = f" (HTTP {sorted(set(statuses))})" if statuses else ""
                     raise SuperAnnotateError(
                         f"SuperAnnotate {what} failed{seen} after {attempt} attempt(s): "
-                        f"{_redact(str(e), self.token)}. Check that project {self.project!r} exists and the token "
+                        f"{redact_secrets(str(e), self.token)}. Check that project {self.project!r} exists and the token "
                         "can read it."
                     ) from None
                 delay = self.backoff_seconds * 2 ** (attempt - 1) * (1 + random.random() / 4)
                 log.warning("SuperAnnotate %s: HTTP %s, retrying in %.1fs", what, sorted(set(statuses)), delay)
                 time.sleep(delay)
-            finally:
-                statuses.clear()
         raise AssertionError("unreachable")
 
     def list_items(
@@ -235,33 +235,25 @@ class SuperAnnotateResource(SuperAnnotateSource):
         return {int(a["metadata"]["id"]): a.get("data") or {} for a in annotations}
 
 
-class _StatusLog(list):
-    """HTTP statuses the SDK's sync session received during one call (it hides them in its errors)."""
+def _watch_statuses(client: Any) -> list[int]:
+    """HTTP error statuses the SDK receives from now on (it hides them in its errors): a response hook on this
+    thread's session of each of its HTTP clients, one per SuperAnnotate service."""
+    statuses: list[int] = []
 
-    @classmethod
-    def install(cls, client: Any) -> _StatusLog:
-        """Hook this thread's session of each of the SDK's HTTP clients (one per SuperAnnotate service)."""
-        statuses = cls()
-        provider = client.controller.service_provider
-        http_clients = {
-            id(c): c for c in [provider.client, *(getattr(s, "client", None) for s in vars(provider).values())]
-        }
-        for http in http_clients.values():
-            if hasattr(http, "get_session"):
-                session = http.get_session()
-                hooks = [h for h in session.hooks["response"] if not isinstance(h, _StatusHook)]
-                session.hooks["response"] = [*hooks, _StatusHook(statuses)]
-        return statuses
-
-
-class _StatusHook:
-    def __init__(self, log: list[int]):
-        self.log = log
-
-    def __call__(self, response: Any, *args: Any, **kwargs: Any) -> Any:
+    def record(response: Any, *args: Any, **kwargs: Any) -> Any:
         if response.status_code >= 400:
-            self.log.append(response.status_code)
+            statuses.append(response.status_code)
         return response
+
+    record.dbload_status_hook = True  # type: ignore[attr-defined]
+    provider = client.controller.service_provider
+    http_clients = {id(c): c for c in [provider.client, *(getattr(s, "client", None) for s in vars(provider).values())]}
+    for http in http_clients.values():
+        if hasattr(http, "get_session"):
+            session = http.get_session()
+            hooks = [h for h in session.hooks["response"] if not getattr(h, "dbload_status_hook", False)]
+            session.hooks["response"] = [*hooks, record]  # replaces the previous call's hook
+    return statuses
 
 
 def _is_connection_error(error: Exception) -> bool:
@@ -269,7 +261,3 @@ def _is_connection_error(error: Exception) -> bool:
     return isinstance(error, ConnectionError) or any(
         s in text for s in ("Connection aborted", "Max retries exceeded", "Can't get annotations")
     )
-
-
-def _redact(text: str, secret: str) -> str:
-    return text.replace(secret, "***") if secret else text
