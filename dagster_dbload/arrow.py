@@ -17,8 +17,12 @@ from .types import arrow_to_databricks, parse_type
 BATCH_ROWS = 128 * 1024
 
 
-def to_reader(obj: Any, batch_rows: int = BATCH_ROWS) -> pa.RecordBatchReader:
-    """A record batch stream over a pyarrow Table/RecordBatchReader, pandas DataFrame or polars (Lazy)Frame."""
+def to_reader(
+    obj: Any, batch_rows: int = BATCH_ROWS, who: str = "The output", declared: Mapping[str, str] | None = None
+) -> pa.RecordBatchReader:
+    """A record batch stream over a pyarrow Table/RecordBatchReader, pandas DataFrame or polars (Lazy)Frame.
+
+    `declared` Databricks types (lower-cased column name -> type) convert pandas object columns."""
     if isinstance(obj, pa.RecordBatchReader):
         return obj
     if isinstance(obj, pa.Table):
@@ -27,7 +31,7 @@ def to_reader(obj: Any, batch_rows: int = BATCH_ROWS) -> pa.RecordBatchReader:
         return pa.RecordBatchReader.from_batches(obj.schema, [obj])
     pd = sys.modules.get("pandas")
     if pd is not None and isinstance(obj, pd.DataFrame):
-        return _from_pandas(obj, batch_rows)
+        return _from_pandas(obj, batch_rows, who, {k.lower(): v for k, v in (declared or {}).items()})
     pl = sys.modules.get("polars")
     if pl is not None and isinstance(obj, pl.LazyFrame):
         return _from_polars_lazy(obj, batch_rows)
@@ -39,25 +43,42 @@ def to_reader(obj: Any, batch_rows: int = BATCH_ROWS) -> pa.RecordBatchReader:
     )
 
 
-def _from_pandas(df: Any, batch_rows: int) -> pa.RecordBatchReader:
+_PANDAS_ERRORS = (pa.ArrowTypeError, pa.ArrowInvalid, OverflowError)
+
+
+def _from_pandas(df: Any, batch_rows: int, who: str, declared: Mapping[str, str]) -> pa.RecordBatchReader:
     if any(name is not None for name in df.index.names):
         df = df.reset_index()
+    typed = {str(c): databricks_to_arrow(declared[str(c).lower()]) for c in df.columns if str(c).lower() in declared}
     try:
-        table = pa.Table.from_pandas(df, preserve_index=False)
-    except (pa.ArrowTypeError, pa.ArrowInvalid) as e:
-        column = next((c for c in df.columns if _pandas_column_fails(df[c])), None)
+        if typed and any(df[c].dtype == object for c in typed):  # e.g. Python ints beyond int64 as DECIMAL(38,0)
+            arrays = [_pandas_column(df[c], typed.get(str(c))) for c in df.columns]
+            table = pa.Table.from_arrays(arrays, names=[str(c) for c in df.columns])
+        else:
+            table = pa.Table.from_pandas(df, preserve_index=False)
+    except _PANDAS_ERRORS as e:
+        column = next((c for c in df.columns if _pandas_column_fails(df[c], typed.get(str(c)))), None)
         where = f" in column {column!r}" if column is not None else ""
-        raise TypeError(
-            f"Cannot convert the pandas DataFrame to Arrow{where}: {e}. Give the column one type "
-            "(e.g. df[col].astype(str)) before returning it."
-        ) from None
+        fix = "Give the column one type (e.g. df[col].astype(str)) before returning it."
+        if isinstance(e, OverflowError) or "too large" in str(e) or "out of bounds" in str(e):
+            fix = (
+                "It holds integers beyond 64 bits: declare the column DECIMAL(38,0) in dagster/column_schema "
+                "(dg.TableColumn(name, 'DECIMAL(38,0)')), or convert it to strings (df[col].astype(str))."
+            )
+        raise TypeError(f"{who}: cannot convert the pandas DataFrame to Arrow{where}: {e}. {fix}") from None
     return to_reader(table.replace_schema_metadata(None), batch_rows)
 
 
-def _pandas_column_fails(series: Any) -> bool:
+def _pandas_column(series: Any, dtype: pa.DataType | None) -> pa.Array:
+    if dtype is None:
+        return pa.Table.from_pandas(series.to_frame(), preserve_index=False).column(0).combine_chunks()
+    return pa.array(series, type=dtype, from_pandas=True)
+
+
+def _pandas_column_fails(series: Any, dtype: pa.DataType | None) -> bool:
     try:
-        pa.array(series, from_pandas=True)
-    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        _pandas_column(series, dtype)
+    except _PANDAS_ERRORS:
         return True
     return False
 
@@ -93,12 +114,19 @@ def from_table(table: pa.Table, target_type: Any) -> Any:
     )
 
 
-def databricks_schema(schema: pa.Schema, declared: Mapping[str, str] | None = None) -> pa.Schema:
-    """The Arrow schema staged for Databricks; bad column names and unsupported types raise before any write.
+def databricks_schema(
+    schema: pa.Schema, declared: Mapping[str, str] | None = None, who: str = "The output"
+) -> pa.Schema:
+    """The Arrow schema staged for Databricks; no columns, bad column names and unsupported types raise
+    before any write.
 
     Timestamps become microseconds (tz-aware -> UTC), unsigned ints widen, dictionaries decode, and
     all-null columns take their declared Databricks type (from `dagster/column_schema`), else STRING.
     """
+    if not len(schema):
+        raise ValueError(
+            f"{who} has no columns: a Delta table needs at least one. Return a frame with the columns to store."
+        )
     declared = {k.lower(): v for k, v in (declared or {}).items()}
     seen: dict[str, str] = {}
     fields = []
@@ -174,6 +202,9 @@ _ARROW_OF = {
     "TIMESTAMPTZ": pa.timestamp("us", "UTC"), "TIMESTAMP": pa.timestamp("us", "UTC"),
     "TIMESTAMPNTZ": pa.timestamp("us"), "NULL": pa.string(),
 }  # fmt: skip
+
+
+TYPE_NAMES = "BOOLEAN, TINYINT, SMALLINT, INT, BIGINT, FLOAT, DOUBLE, STRING, BINARY, DATE, TIMESTAMP, TIMESTAMP_NTZ"
 
 
 def databricks_to_arrow(type_sql: str) -> pa.DataType:

@@ -10,6 +10,7 @@ from typing import Any
 import pyarrow as pa
 from dagster import (
     ConfigurableIOManager,
+    DagsterInvariantViolationError,
     InputContext,
     MetadataValue,
     OutputContext,
@@ -22,7 +23,7 @@ from . import arrow, loader, partitions, sql
 from .keys import KeyCollector
 from .naming import TableRef
 from .sql import ColumnSpec
-from .staging import Stager, prefix_for
+from .staging import Stager, attempt_prefix, prefix_for
 from .types import arrow_to_databricks
 from .warehouse import SQLWarehouse
 
@@ -57,6 +58,12 @@ class DatabricksIOManager(ConfigurableIOManager):
     create_volume: bool = Field(
         default=False, description="With a /Volumes/<c>/<s>/<v>/... staging_url: CREATE VOLUME IF NOT EXISTS first."
     )
+    conflict_retries: int = Field(
+        default=8,
+        ge=0,
+        description="How often a statement that lost to a concurrent writer (DELTA_CONCURRENT_*, "
+        "DELTA_METADATA_CHANGED, ...) runs again, with jittered exponential backoff. Nothing was committed.",
+    )
 
     # output
     def handle_output(self, context: OutputContext, obj: Any) -> None:
@@ -67,67 +74,69 @@ class DatabricksIOManager(ConfigurableIOManager):
                 f"{_who(context)} returned None; DatabricksIOManager stores tables. Return a DataFrame, or annotate "
                 "the function `-> None` if it writes nothing."
             )
+        who = _who(context)
         settings = _settings(context)
         ref = self._table_ref(context, settings)
         spec = self._write_spec(context, settings)
         declared = _declared_columns(context)
-        reader = arrow.to_reader(obj)
-        schema = arrow.databricks_schema(reader.schema, {n: t for n, (t, _) in declared.items() if t})
+        declared_types = {n: t for n, (t, _) in declared.items() if t}
+        reader = arrow.to_reader(obj, who=who, declared=declared_types)
+        schema = arrow.databricks_schema(reader.schema, declared_types, who)
         columns = [
             ColumnSpec(f.name, arrow_to_databricks(f.type, f.name), declared.get(f.name.lower(), (None, None))[1])
             for f in schema
         ]
-        partitions.check_columns(_who(context), spec.partitions, {c.name: c.type for c in columns})
-        untyped = {
-            f.name for f in reader.schema if pa.types.is_null(f.type) and not declared.get(f.name.lower(), (None,))[0]
-        }
+        partitions.check_columns(who, spec.partitions, {c.name: c.type for c in columns})
+        loader.validate(who, spec, columns)
+        untyped = {f.name for f in reader.schema if pa.types.is_null(f.type) and f.name.lower() not in declared_types}
         staging_url = self._staging_url(settings)
-        prefix = prefix_for(str(ref), context.run_id, context.step_key, _partition_label(context))
+        # Retries and re-executions of the step share `folder`; an append names its parts after their bytes
+        # there (COPY INTO skips the ones already loaded), other modes stage each attempt in its own folder.
+        folder = prefix_for(str(ref), _root_run_id(context), context.step_key, _partition_label(context))
+        prefix = folder if spec.mode == "append" else attempt_prefix(folder)
 
         with self.warehouse.connect() as connection, contextlib.ExitStack() as cleanup:
-            session = loader.Session(connection.cursor())
+            session = loader.Session(connection.cursor(), self.conflict_retries, context.log.warning)
+            # plan
             plan = loader.plan(ref, spec, columns, loader.table_columns(session, ref), frozenset(untyped))
             # typed as the table where the plan says so: all-null columns, BIGINT into DOUBLE, ...
             retyped = {c.name: c.type for c, before in zip(plan.columns, columns, strict=True) if c != before}
             columns = plan.columns
             reader = arrow.cast_reader(reader, arrow.with_types(schema, retyped))
             if spec.partitions:
-                reader = partitions.guard(reader, spec.partitions, _who(context))
-            collector = KeyCollector(reader, spec.primary_key, _who(context)) if spec.mode == "merge" else None
-            volume = _volume(staging_url)
-            if volume and settings.get("create_volume", self.create_volume):
-                try:
-                    session.run(sql.create_volume(volume))
-                except Exception as e:  # a new schema: create it once, then the volume
-                    if "SCHEMA_NOT_FOUND" not in str(e):
-                        raise
-                    session.statements.pop()
-                    session.run(sql.create_schema(volume))
-                    session.run(sql.create_volume(volume))
+                reader = partitions.guard(reader, spec.partitions, who)
+            collector = KeyCollector(reader, spec.primary_key, who) if spec.mode == "merge" else None
+            # stage
+            self._ensure_volume(session, staging_url, settings)
             stager = cleanup.enter_context(contextlib.closing(self._stager(staging_url)))
             try:
-                staged = stager.write(collector.reader() if collector else reader, prefix)
+                staged = stager.write(collector.reader() if collector else reader, prefix, spec.mode == "append")
                 if collector:
                     collector.check(allow_duplicates=spec.dedupe_by is not None)
             except BaseException:
                 stager.delete(prefix)  # nothing was loaded: invalid or partial files are of no use
                 raise
+            # load
             start = time.perf_counter()
             try:
                 for statement in plan.ddl:
                     if statement not in session.statements:  # CREATE SCHEMA may have run for the volume
                         session.run(statement)
-                session.run(loader.load_statement(ref, spec, columns, staged.url))
+                session.run(loader.load_statement(ref, spec, columns, staged.url, staged.files))
             except Exception as e:
+                dropped = plan.create and loader.drop_if_unwritten(session, ref)
                 raise DatabricksLoadError(
-                    f"Loading {ref} failed: {sql.redact(str(e))}\nThe staged files are kept at {staged.url} "
-                    "for inspection; a retry of this step stages them again under the same names."
+                    f"Loading {ref} failed: {sql.redact(str(e))}\n"
+                    + (f"The table {ref}, created for this load, was dropped again. " if dropped else "")
+                    + f"The staged files are kept at {staged.url} for inspection; a retry of this step stages "
+                    "its output again."
                 ) from e
             load_seconds = time.perf_counter() - start
             version = loader.table_version(session, ref)
             if not self.keep_staged_files:
-                stager.delete(prefix)
+                stager.delete(folder)  # this attempt's files and any a failed earlier attempt kept
 
+        # report
         context.add_output_metadata(
             {
                 ("dagster/partition_row_count" if spec.partitions else "dagster/row_count"): staged.rows,
@@ -143,8 +152,23 @@ class DatabricksIOManager(ConfigurableIOManager):
                 "dbload/seconds_staging": round(staged.seconds, 3),
                 "dbload/seconds_loading": round(load_seconds, 3),
                 "dbload/table_version": version,
+                "dbload/conflict_retries": session.conflicts,
             }
         )
+
+    def _ensure_volume(self, session: loader.Session, staging_url: str, settings: Mapping[str, Any]) -> None:
+        """CREATE VOLUME IF NOT EXISTS for a /Volumes/... staging URL when asked (and its schema when missing)."""
+        volume = _volume(staging_url)
+        if not volume or not _flag(settings, "create_volume", self.create_volume):
+            return
+        try:
+            session.run(sql.create_volume(volume))
+        except Exception as e:  # a new schema: create it once, then the volume
+            if "SCHEMA_NOT_FOUND" not in str(e):
+                raise
+            session.statements.pop()
+            session.run(sql.create_schema(volume))
+            session.run(sql.create_volume(volume))
 
     # input
     def load_input(self, context: InputContext) -> Any:
@@ -211,7 +235,7 @@ class DatabricksIOManager(ConfigurableIOManager):
             primary_key=primary_key,
             dedupe_by=settings.get("dedupe_by"),
             partitions=tuple(parts),
-            create_table=bool(settings.get("create_table", True)),
+            create_table=_flag(settings, "create_table", True, _who(context)),
         )
 
     def _staging_url(self, settings: Mapping[str, Any]) -> str:
@@ -248,6 +272,25 @@ def _who(context: OutputContext | InputContext) -> str:
     return f"Output {context.name!r}"
 
 
+def _root_run_id(context: OutputContext) -> str:
+    """The id of the first run of a re-execution group: retries and re-executions of a step share it."""
+    try:
+        run = context.step_context.dagster_run
+    except DagsterInvariantViolationError:  # an output context built outside a run
+        return context.run_id
+    return run.root_run_id or run.run_id
+
+
+def _flag(settings: Mapping[str, Any], key: str, default: bool, who: str = "DatabricksIOManager") -> bool:
+    """A boolean setting: True/False or the strings "true"/"false"; anything else names the key."""
+    value = settings.get(key, default)
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise ValueError(f"{who}: metadata {key!r} must be true or false, not {value!r}.")
+
+
 def _unwrap(value: Any) -> Any:
     return getattr(value, "value", value) if isinstance(value, MetadataValue) else value
 
@@ -264,11 +307,25 @@ def _names(value: Any) -> tuple[str, ...]:
 
 
 def _declared_columns(context: OutputContext) -> dict[str, tuple[str | None, str | None]]:
-    """Lower-cased column name -> (declared type, description) from `dagster/column_schema`."""
+    """Lower-cased column name -> (declared type, description) from `dagster/column_schema`; a type that is
+    not a Databricks SQL type raises naming the column."""
     schema = _unwrap((context.definition_metadata or {}).get("dagster/column_schema"))
     if not isinstance(schema, TableSchema):
         return {}
-    return {c.name.lower(): (c.type if c.type and c.type != "?" else None, c.description) for c in schema.columns}
+    declared = {}
+    for c in schema.columns:
+        type_sql = c.type if c.type and c.type != "?" else None
+        if type_sql is not None:
+            try:
+                arrow.databricks_to_arrow(type_sql)
+            except ValueError:
+                raise ValueError(
+                    f"{_who(context)}: dagster/column_schema declares column {c.name!r} as {type_sql!r}, which is "
+                    f"not a Databricks SQL type. Use one of {arrow.TYPE_NAMES}, DECIMAL(p,s), ARRAY<t>, "
+                    "MAP<k,v> or STRUCT<name: t, ...>."
+                ) from None
+        declared[c.name.lower()] = (type_sql, c.description)
+    return declared
 
 
 def _empty(existing: list[ColumnSpec], columns: list[str] | None) -> pa.Table:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import random
+import re
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +17,7 @@ from .types import parse_type
 
 WRITE_MODES = ("replace", "append", "merge")
 EVOLUTIONS = ("add_columns", "strict")
+MAX_COPY_FILES = 1000  # COPY INTO's FILES list
 _WIDENS = {
     ("tinyint", "smallint"), ("tinyint", "int"), ("tinyint", "bigint"), ("smallint", "int"),
     ("smallint", "bigint"), ("int", "bigint"), ("float", "double"),
@@ -49,17 +53,50 @@ class Plan:
     ddl: list[str] = field(default_factory=list)
 
 
-class Session:
-    """A cursor that records every statement it runs, credentials redacted."""
+# Delta's optimistic-concurrency failures: the statement did not commit, so running it again is safe.
+_CONFLICT = re.compile(
+    r"\[(DELTA_CONCURRENT_\w+|DELTA_METADATA_CHANGED|DELTA_PROTOCOL_CHANGED)(\.\w+)?\]"
+    r"|Concurrent(Append|DeleteRead|DeleteDelete|Transaction|Write)Exception|MetadataChangedException"
+    r"|ProtocolChangedException"
+)
 
-    def __init__(self, cursor: Any):
+
+def is_conflict(error: BaseException) -> bool:
+    """Whether `error` is a Delta write conflict with a concurrent transaction (nothing was committed)."""
+    return bool(_CONFLICT.search(str(error)))
+
+
+class Session:
+    """A cursor that records every statement it runs, credentials redacted, and runs a statement again
+    (up to `conflict_retries` times, with jittered exponential backoff) when a concurrent writer won."""
+
+    def __init__(
+        self, cursor: Any, conflict_retries: int = 0, warn: Callable[[str], None] | None = None,
+        backoff_seconds: float = 0.2,
+    ):  # fmt: skip
         self.cursor = cursor
         self.statements: list[str] = []
+        self.conflict_retries = conflict_retries
+        self.conflicts = 0
+        self.backoff_seconds = backoff_seconds
+        self._warn = warn
 
     def run(self, statement: str) -> Any:
         self.statements.append(sql.redact(statement))
-        self.cursor.execute(statement)
-        return self.cursor
+        for attempt in range(self.conflict_retries + 1):
+            try:
+                self.cursor.execute(statement)
+                return self.cursor
+            except Exception as e:
+                if attempt == self.conflict_retries or not is_conflict(e):
+                    raise
+                self.conflicts += 1
+                delay = min(30.0, self.backoff_seconds * 2**attempt) * (0.5 + random.random() / 2)
+                if self._warn:
+                    self._warn(f"A concurrent writer changed the table first ({sql.redact(str(e))[:200]}); "
+                               f"running the statement again in {delay:.1f}s.")  # fmt: skip
+                time.sleep(delay)
+        raise AssertionError  # unreachable
 
 
 def table_columns(session: Session, ref: TableRef) -> list[ColumnSpec] | None:
@@ -77,6 +114,23 @@ def table_columns(session: Session, ref: TableRef) -> list[ColumnSpec] | None:
             break
         columns.append(ColumnSpec(name, data_type, comment))
     return columns
+
+
+def validate(who: str, spec: WriteSpec, columns: Sequence[ColumnSpec]) -> None:
+    """Columns the settings name must be in the output: checked before anything is staged or created."""
+    names = {c.name.lower() for c in columns}
+    for key, wanted in (
+        ("primary_key", spec.primary_key),
+        ("dedupe_by", (spec.dedupe_by,) if spec.dedupe_by else ()),
+        ("partition_by", spec.partition_by),
+        ("cluster_by", spec.cluster_by),
+    ):
+        missing = [n for n in wanted if n.lower() not in names]
+        if missing:
+            raise ValueError(
+                f"{who}: {key} column(s) {missing} are not in the output, whose columns are "
+                f"{[c.name for c in columns]}. Fix {key} or add the column(s)."
+            )
 
 
 def plan(
@@ -102,7 +156,9 @@ def plan(
             columns=columns,
             ddl=[
                 sql.create_schema(ref),
-                sql.create_table(ref, columns, spec.partition_by, spec.cluster_by, spec.comment),
+                sql.create_table(
+                    ref, columns, spec.partition_by, spec.cluster_by, spec.comment, sql.ROW_LEVEL_CONCURRENCY
+                ),
             ],
         )
     by_name = {c.name.lower(): c for c in existing}
@@ -125,18 +181,20 @@ def plan(
             f"Cannot write to {ref}: {details}. Cast the output column to the table's type, or drop and recreate "
             "the table to change its type."
         )
-    if spec.schema_evolution == "strict" and (new or missing):
+    retyped = [
+        f"column {t.name!r} is {t.type.upper()} in the table, {c.type} in the output"
+        for c, t in shared
+        if c.name not in untyped and _canonical(c.type) != _canonical(t.type)
+    ]
+    if spec.schema_evolution == "strict" and (new or missing or retyped):
+        differences = [
+            *([f"the output adds columns {[c.name for c in new]}"] if new else []),
+            *([f"the output lacks table columns {missing}"] if missing else []),
+            *retyped,
+        ]
         raise SchemaMismatchError(
-            f"Cannot write to {ref} with schema_evolution='strict': "
-            + "; ".join(
-                part
-                for part in (
-                    f"the output adds columns {[c.name for c in new]}" if new else "",
-                    f"the output lacks table columns {missing}" if missing else "",
-                )
-                if part
-            )
-            + ". Make the output match the table, or set schema_evolution='add_columns'."
+            f"Cannot write to {ref} with schema_evolution='strict': {'; '.join(differences)}. Make the output "
+            "match the table, or set schema_evolution='add_columns'."
         )
     ddl = [sql.add_columns(ref, new)] if new else []
     if widened:  # e.g. INT -> BIGINT: Delta type widening keeps the data and history
@@ -170,12 +228,20 @@ def _fits(output: str, table: str, cast: bool = True) -> bool:
     return False
 
 
-def load_statement(ref: TableRef, spec: WriteSpec, columns: Sequence[ColumnSpec], url: str) -> str:
-    """The one statement that moves the staged rows into the table."""
+def load_statement(
+    ref: TableRef, spec: WriteSpec, columns: Sequence[ColumnSpec], url: str, files: Sequence[str] = ()
+) -> str:
+    """The one statement that moves the staged rows into the table. An append loads exactly `files` (names
+    under `url`); the other modes read all of `url`, a folder of this attempt's files only."""
     names = [c.name for c in columns]
     types = {c.name: c.type for c in columns}
     if spec.mode == "append":
-        return sql.copy_into(ref, url, merge_schema=spec.schema_evolution == "add_columns")
+        if len(files) > MAX_COPY_FILES:
+            raise ValueError(
+                f"{len(files)} staged files exceed COPY INTO's limit of {MAX_COPY_FILES} files per statement: "
+                "raise the IO manager's target_file_mb."
+            )
+        return sql.copy_into(ref, url, merge_schema=spec.schema_evolution == "add_columns", files=files)
     if spec.mode == "merge":
         target = partitions.predicate(spec.partitions, types, qualifier="t.") if spec.partitions else None
         return sql.merge(ref, names, spec.primary_key, url, target, spec.dedupe_by)
@@ -187,3 +253,16 @@ def load_statement(ref: TableRef, spec: WriteSpec, columns: Sequence[ColumnSpec]
 def table_version(session: Session, ref: TableRef) -> int | None:
     row = session.run(sql.describe_history(ref)).fetchone()
     return None if row is None else int(row[0])
+
+
+def drop_if_unwritten(session: Session, ref: TableRef) -> bool:
+    """Drop a table this materialization created when nothing but its creation is in its history (no other
+    writer has committed to it since); returns whether it was dropped."""
+    try:
+        history = session.run(sql.describe_history(ref)).fetchall()
+    except Exception:  # noqa: BLE001 - the table may be gone or unreadable; then there is nothing to drop
+        return False
+    if len(history) != 1 or not str(history[0].operation).upper().startswith("CREATE"):
+        return False
+    session.run(sql.drop_table(ref))
+    return True

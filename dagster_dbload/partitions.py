@@ -116,7 +116,9 @@ def guard(reader: pa.RecordBatchReader, parts: Sequence[PartitionSlice], who: st
 
 
 def _check_batch(batch: pa.RecordBatch, part: PartitionSlice, who: str) -> None:
-    values = batch.column(batch.schema.get_field_index(part.column))
+    # column names match case-insensitively, as on Databricks (check_columns made sure there is one)
+    (index,) = [i for i, name in enumerate(batch.schema.names) if name.lower() == part.column.lower()]
+    values = batch.column(index)
     dtype = values.type
     if part.is_window and (pa.types.is_timestamp(dtype) or pa.types.is_date(dtype)):
         if pa.types.is_date(dtype):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlglot import exp
@@ -41,12 +41,17 @@ def create_volume(volume: TableRef) -> str:
     return f"CREATE VOLUME IF NOT EXISTS {volume.sql}"
 
 
+# Row-level concurrency: concurrent writers of different rows (partitions, merge keys) do not conflict.
+ROW_LEVEL_CONCURRENCY = {"delta.enableDeletionVectors": "true", "delta.enableRowTracking": "true"}
+
+
 def create_table(
     ref: TableRef,
     columns: Sequence[ColumnSpec],
     partition_by: Sequence[str] = (),
     cluster_by: Sequence[str] = (),
     comment: str | None = None,
+    properties: Mapping[str, str] | None = None,
 ) -> str:
     sql = f"CREATE TABLE IF NOT EXISTS {ref.sql} ({_column_defs(columns)}) USING DELTA"
     if partition_by:
@@ -55,7 +60,13 @@ def create_table(
         sql += f" CLUSTER BY ({_columns(cluster_by)})"
     if comment:
         sql += f" COMMENT {literal(comment)}"
+    if properties:
+        sql += f" TBLPROPERTIES ({', '.join(f'{literal(k)} = {literal(v)}' for k, v in properties.items())})"
     return sql
+
+
+def drop_table(ref: TableRef) -> str:
+    return f"DROP TABLE IF EXISTS {ref.sql}"
 
 
 def add_columns(ref: TableRef, columns: Sequence[ColumnSpec]) -> str:
@@ -87,9 +98,12 @@ def read_files(url: str) -> str:
     return f"read_files({literal(url)}, format => 'parquet')"
 
 
-def copy_into(ref: TableRef, url: str, merge_schema: bool) -> str:
-    """Append the files under `url`; a file already loaded into the table is skipped (idempotent retries)."""
+def copy_into(ref: TableRef, url: str, merge_schema: bool, files: Sequence[str] | None = None) -> str:
+    """Append the files under `url` (only `files`, names relative to it, when given); a file already loaded
+    into the table is skipped (idempotent retries)."""
     sql = f"COPY INTO {ref.sql} FROM {literal(url)} FILEFORMAT = PARQUET"
+    if files is not None:
+        sql += f" FILES = ({', '.join(literal(f) for f in files)})"
     if merge_schema:
         sql += " FORMAT_OPTIONS ('mergeSchema' = 'true') COPY_OPTIONS ('mergeSchema' = 'true')"
     return sql

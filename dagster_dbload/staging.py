@@ -9,6 +9,7 @@ import queue
 import re
 import threading
 import time
+import uuid
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -36,9 +37,15 @@ class StagedFiles:
 
 
 def prefix_for(table: str, run_id: str, step_key: str, partition: str | None) -> str:
-    """A folder unique to (table, run, step, partition), the same on every retry of the step."""
+    """A folder unique to (table, run, step, partition), the same on every retry and re-execution of the step
+    when `run_id` is the root run's id."""
     part = "_unpartitioned" if partition is None else _slug(partition)
     return f"{table}/{run_id}/{_slug(step_key)}/{part}"
+
+
+def attempt_prefix(prefix: str) -> str:
+    """A fresh folder under `prefix` for one attempt: a load reading it never sees another attempt's files."""
+    return f"{prefix}/attempt-{uuid.uuid4().hex[:12]}"
 
 
 def _slug(text: str) -> str:
@@ -73,14 +80,15 @@ class Stager:
     def url(self, prefix: str) -> str:
         return f"{self.base_url}/{prefix}/"
 
-    def write(self, reader: pa.RecordBatchReader, prefix: str) -> StagedFiles:
-        """Stage the stream; file names depend only on the data's order, so a retry reuses them."""
+    def write(self, reader: pa.RecordBatchReader, prefix: str, content_names: bool = False) -> StagedFiles:
+        """Stage the stream. Names depend only on the data's order; with `content_names` they also carry a
+        hash of the file's bytes, so the same rows staged again get the same names and other rows other names."""
         start = time.perf_counter()
         folder = f"{self.base_path.rstrip('/')}/{prefix}"
         if self.local:
             self.fs.makedirs(folder, exist_ok=True)
         with ThreadPoolExecutor(self.writers) as uploads:
-            lanes = [_Lane(self, folder, i, reader.schema, uploads) for i in range(self.writers)]
+            lanes = [_Lane(self, folder, i, reader.schema, uploads, content_names) for i in range(self.writers)]
             try:
                 for n, group in enumerate(_row_groups(reader)):
                     lanes[n % len(lanes)].put(group)
@@ -89,7 +97,7 @@ class Stager:
                     lane.finish()
             parts = sorted((p for lane in lanes for p in lane.parts), key=lambda p: p.name)
             if not parts:  # an empty output still stages its schema
-                empty = _Lane(self, folder, 0, reader.schema, uploads, threaded=False)
+                empty = _Lane(self, folder, 0, reader.schema, uploads, content_names, threaded=False)
                 empty.write(pa.Table.from_batches([], reader.schema))
                 empty.finish()
                 parts = empty.parts
@@ -129,8 +137,12 @@ def _row_groups(reader: pa.RecordBatchReader) -> Iterator[pa.Table]:
 class _Lane:
     """One writer thread: fills part files `part-<seq>-<lane>.parquet` with the row groups it is given."""
 
-    def __init__(self, stager: Stager, folder: str, index: int, schema: pa.Schema, uploads, threaded: bool = True):
+    def __init__(
+        self, stager: Stager, folder: str, index: int, schema: pa.Schema, uploads, content_names: bool,
+        threaded: bool = True,
+    ):  # fmt: skip
         self.stager, self.folder, self.index, self.schema, self.uploads = stager, folder, index, schema, uploads
+        self.content_names = content_names
         self.parts: list[_Part] = []
         self.pending_uploads: list[Future] = []
         self.current: _Part | None = None
@@ -162,7 +174,7 @@ class _Lane:
 
     def _close_part(self) -> None:
         part, self.current = self.current, None
-        data = part.close()
+        data = part.close(self.content_names)
         self.parts.append(part)
         if data is not None:
             self.pending_uploads.append(self.uploads.submit(self.stager.fs.pipe_file, part.path, data))
@@ -183,6 +195,7 @@ class _Part:
     """One parquet file being written: straight to disk when local, to memory for an upload otherwise."""
 
     def __init__(self, stager: Stager, folder: str, stem: str, schema: pa.Schema):
+        self.stem, self.folder, self.fs = stem, folder, stager.fs
         self.name = f"{stem}.parquet"
         self.path = f"{folder}/{self.name}"
         self.sink: Any = stager.fs.open(self.path, "wb") if stager.local else io.BytesIO()
@@ -197,11 +210,27 @@ class _Part:
         self.rows += group.num_rows
         self.size = self.sink.tell()
 
-    def close(self) -> bytes | None:
-        """Finish the file; returns its bytes when they still need uploading."""
+    def close(self, content_name: bool = False) -> bytes | None:
+        """Finish the file (named after its bytes with `content_name`); returns its bytes when they still
+        need uploading."""
         self.writer.close()
         self.size = self.sink.tell()
         if isinstance(self.sink, io.BytesIO):
-            return self.sink.getvalue()
+            data = self.sink.getvalue()
+            if content_name:
+                self._rename(hashlib.sha256(data).hexdigest())
+            return data
         self.sink.close()
+        if content_name:
+            digest = hashlib.sha256()
+            with open(self.path, "rb") as fh:
+                while chunk := fh.read(8 << 20):
+                    digest.update(chunk)
+            old = self.path
+            self._rename(digest.hexdigest())
+            os.replace(old, self.path)
         return None
+
+    def _rename(self, digest: str) -> None:
+        self.name = f"{self.stem}-{digest[:20]}.parquet"
+        self.path = f"{self.folder}/{self.name}"

@@ -7,6 +7,7 @@ import multiprocessing
 import time
 from decimal import Decimal
 
+import duckdb
 import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -299,8 +300,34 @@ def test_bad_and_unsupported_statements_fail_with_their_error_class(cursor, sql,
 def _hold(path: str, seconds: float, ready) -> None:
     with LocalSQLWarehouse(path=path).connect() as connection:
         connection.cursor().execute("CREATE TABLE IF NOT EXISTS held (a INT)")
+    with duckdb.connect(path):  # another tool (a DuckDB shell, say) keeps the file open
         ready.set()
         time.sleep(seconds)
+
+
+def _idle_session(path: str, seconds: float, ready) -> None:
+    with LocalSQLWarehouse(path=path).connect() as connection:
+        connection.cursor().execute("CREATE TABLE IF NOT EXISTS held (a INT)")
+        ready.set()
+        time.sleep(seconds)  # e.g. an IO manager reading a slow source and staging it
+        connection.cursor().execute("INSERT INTO held VALUES (1)")
+
+
+def test_an_open_connection_holds_the_file_only_while_statements_run(tmp_path):
+    path = str(tmp_path / "w.duckdb")
+    ctx = multiprocessing.get_context("spawn")
+    ready = ctx.Event()
+    holder = ctx.Process(target=_idle_session, args=(path, 2.0, ready))
+    holder.start()
+    try:
+        assert ready.wait(60)
+        with LocalSQLWarehouse(path=path, lock_timeout_seconds=0.5).connect() as connection:
+            run(connection.cursor(), "INSERT INTO held VALUES (2)")
+    finally:
+        holder.join(30)
+    assert holder.exitcode == 0
+    with LocalSQLWarehouse(path=path).connect() as connection:
+        assert sorted(r.a for r in run(connection.cursor(), "SELECT a FROM held")) == [1, 2]
 
 
 def test_a_second_process_waits_for_the_file_then_proceeds(tmp_path):

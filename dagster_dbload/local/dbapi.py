@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import duckdb
@@ -36,8 +37,7 @@ class LocalCursor:
         self.rowcount = -1
 
     def execute(self, operation: str, parameters: Mapping[str, Any] | Sequence[Any] | None = None) -> LocalCursor:
-        with _lock_for(self.connection.path):
-            self._result = self.connection.engine.execute(operation, parameters)
+        self._result = self.connection.execute(operation, parameters)
         self._offset = 0
         self.rowcount = self._result.rowcount
         return self
@@ -87,13 +87,44 @@ class LocalCursor:
 
 
 class LocalConnection:
-    """A session on the local warehouse; close it (or use `with`) to release the file."""
+    """A session on the local warehouse. It holds the DuckDB file only while statements run (released after
+    `idle_seconds` without one), so other processes can write between them; close it (or use `with`)."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, path: str, files: FileResolver, catalog: str, schema: str):
+    def __init__(self, opener: Callable[[], duckdb.DuckDBPyConnection], path: str, files: FileResolver,
+                 catalog: str, schema: str, idle_seconds: float = 0.05):  # fmt: skip
         self.path = path
-        self._con = con
-        with _lock_for(path):
-            self.engine = LocalEngine(con, files, catalog, schema)
+        self._opener = opener
+        self._idle_seconds = idle_seconds
+        self._timer: threading.Timer | None = None
+        self._con: duckdb.DuckDBPyConnection | None = None
+        with self._statement():
+            self.engine = LocalEngine(self._con, files, catalog, schema)
+
+    @contextlib.contextmanager
+    def _statement(self) -> Iterator[None]:
+        with _lock_for(self.path):
+            if self._timer is not None:
+                self._timer.cancel()
+            if self._con is None:
+                self._con = self._opener()
+                if hasattr(self, "engine"):
+                    self.engine.attach(self._con)
+            try:
+                yield
+            finally:
+                self._timer = threading.Timer(self._idle_seconds, self._release)
+                self._timer.daemon = True
+                self._timer.start()
+
+    def execute(self, operation: str, parameters: Mapping[str, Any] | Sequence[Any] | None) -> Result:
+        with self._statement():
+            return self.engine.execute(operation, parameters)
+
+    def _release(self) -> None:
+        with _lock_for(self.path):
+            if self._con is not None:
+                self._con.close()
+                self._con = None
 
     def cursor(self) -> LocalCursor:
         return LocalCursor(self)
@@ -102,7 +133,9 @@ class LocalConnection:
         """Statements commit on their own, as on Databricks."""
 
     def close(self) -> None:
-        self._con.close()
+        if self._timer is not None:
+            self._timer.cancel()
+        self._release()
 
     def __enter__(self) -> LocalConnection:
         return self

@@ -68,12 +68,16 @@ class LocalEngine:
         catalog: str = "main",
         schema: str = "default",
     ):
-        self.con = con
         self.files = files
-        con.execute("SET TimeZone = 'UTC'")
-        self.meta = Catalog(con)
+        self.attach(con)
         self.current_catalog = catalog.lower()
         self.current_schema = schema.lower()
+
+    def attach(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Run the session's next statements on `con` (the file is reopened between statements)."""
+        self.con = con
+        con.execute("SET TimeZone = 'UTC'")
+        self.meta = Catalog(con)
 
     # entry point
     def execute(self, sql: str, parameters: Mapping[str, Any] | Sequence[Any] | None = None) -> Result:

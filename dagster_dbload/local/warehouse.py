@@ -45,8 +45,8 @@ class LocalSQLWarehouse(SQLWarehouse):
 
     Only on Databricks: UPDATE, views, functions, grants, OPTIMIZE/VACUUM, time travel, non-parquet
     formats, `COPY INTO ... WITH (CREDENTIAL ...)`; each fails with an error naming the statement.
-    Several processes may share the file one after another: a connect waits up to `lock_timeout_seconds`
-    for another process to release it.
+    Several processes may share the file: a connection holds it only while its statements run, and a
+    statement waits up to `lock_timeout_seconds` for another process to release it.
     """
 
     path: str = Field(default=".dbload/warehouse.duckdb", description="The DuckDB database file.")
@@ -83,7 +83,9 @@ class LocalSQLWarehouse(SQLWarehouse):
         path = os.path.abspath(self.path)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         files = FileResolver(self.volumes_root, self.storage_options)
-        connection = LocalConnection(_open(path, self.lock_timeout_seconds), path, files, self.catalog, self.schema_)
+        connection = LocalConnection(
+            lambda: _open(path, self.lock_timeout_seconds), path, files, self.catalog, self.schema_
+        )
         try:
             yield connection
         finally:
