@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -19,6 +20,7 @@ import fsspec
 import pytest
 
 from dagster_dbload import DatabricksIOManager, LocalSQLWarehouse
+from dagster_dbload.local.errors import LocalSQLError
 from dagster_dbload.testing import LocalSQLWarehouseServer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -27,6 +29,40 @@ AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1
 S3_SECRET = "s3-secret-7f3a9c0e1d"  # moto accepts any; distinctive so tests can look for leaks
 TOKEN = "dapi-test-4b1d8e2f9a"
 NAMES = ["local", "server", "s3", "azure", "volume"]
+
+
+_FAULTS: dict[str, list[tuple[re.Pattern, str]]] = {}  # warehouse path -> pending faults (embedded warehouse)
+
+
+class FlakyLocalWarehouse(LocalSQLWarehouse):
+    """The embedded warehouse with LocalSQLWarehouseServer's statement faults: a statement fails with an
+    error class before running, or runs and then loses its answer."""
+
+    @contextlib.contextmanager
+    def connect(self):
+        with super().connect() as connection:
+            run = connection.execute
+
+            def execute(operation, parameters=None):
+                fault = _take_fault(self.path, operation)
+                if fault is not None and fault != "lose":
+                    raise LocalSQLError(fault, "Injected failure: a concurrent update won. Try again.", "2D521")
+                result = run(operation, parameters)
+                if fault == "lose":
+                    raise ConnectionResetError("Connection reset by peer (injected after the statement ran)")
+                return result
+
+            connection.execute = execute
+            yield connection
+
+
+def _take_fault(path: str, statement: str) -> str | None:
+    pending = _FAULTS.get(path, [])
+    for i, (pattern, fault) in enumerate(pending):
+        if pattern.search(statement):
+            del pending[i]
+            return fault
+    return None
 
 
 @dataclass
@@ -48,6 +84,32 @@ class Backend:
             "create_volume": self.name == "volume",
         }
         return DatabricksIOManager(**{**options, **overrides})
+
+    def fail_next_statement(self, error_class: str, times: int = 1, match: str | None = None) -> None:
+        if self.server is not None:
+            return self.server.fail_next_statement(error_class, times, match)
+        _FAULTS.setdefault(self.warehouse.path, []).extend([(re.compile(match or ""), error_class)] * times)
+
+    def lose_next_answer(self, match: str, times: int = 1) -> None:
+        if self.server is not None:
+            return self.server.lose_next_answer(match, times)
+        _FAULTS.setdefault(self.warehouse.path, []).extend([(re.compile(match), "lose")] * times)
+
+    def clear_faults(self) -> None:
+        if self.server is not None:
+            self.server._statement_faults.clear()
+        _FAULTS.pop(self.warehouse.path if self.server is None else "", None)
+
+    def pending_faults(self) -> int:
+        return (
+            len(self.server._statement_faults) if self.server is not None else len(_FAULTS.get(self.warehouse.path, []))
+        )
+
+    def query(self, statement: str) -> list[dict]:
+        with self.warehouse.connect() as connection:
+            cursor = connection.cursor()
+            cursor.execute(statement)
+            return cursor.fetchall_arrow().to_pylist()
 
     def staged_files(self) -> list[str]:
         """Every file left under the staging root."""
@@ -127,10 +189,11 @@ def azurite() -> Iterator[dict[str, Any]]:
 
 
 @contextlib.contextmanager
-def backend(name: str, tmp_path, s3_options=None, azure_options=None) -> Iterator[Backend]:
+def backend(name: str, tmp_path, s3_options=None, azure_options=None, flaky: bool = False) -> Iterator[Backend]:
+    """`flaky`: the embedded warehouse takes injected statement faults too (the server always does)."""
     path = str(tmp_path / "wh" / "warehouse.duckdb")
     if name == "local":
-        warehouse = LocalSQLWarehouse(path=path)
+        warehouse = (FlakyLocalWarehouse if flaky else LocalSQLWarehouse)(path=path)
         yield Backend(name, warehouse, str(tmp_path / "wh" / "staging"))
         return
     unique = uuid.uuid4().hex[:12]

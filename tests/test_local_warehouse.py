@@ -40,7 +40,7 @@ ALL_TYPES = pa.schema(
 )
 DATABRICKS_TYPES = [
     "boolean", "tinyint", "smallint", "int", "bigint", "float", "double", "decimal(38,9)", "string", "binary",
-    "date", "timestamp", "timestamp_ntz", "array<string>", "struct<x: int, y: string>", "map<string, bigint>",
+    "date", "timestamp", "timestamp_ntz", "array<string>", "struct<x:int,y:string>", "map<string,bigint>",
 ]  # fmt: skip
 ROWS = [
     {
@@ -95,9 +95,7 @@ def test_every_type_round_trips_through_create_copy_into_and_select(cursor, type
     assert table.to_pylist()[1] == ROWS[1]
     assert [d[1] for d in cursor.description] == [t.split("<")[0].split("(")[0] for t in DATABRICKS_TYPES]
     assert cursor.description[7][4:6] == (38, 9)
-    assert list(describe_types(cursor, "main.`raw-data`.all_types").values()) == [
-        t.replace(",9", ", 9") for t in DATABRICKS_TYPES
-    ]
+    assert list(describe_types(cursor, "main.`raw-data`.all_types").values()) == DATABRICKS_TYPES
 
 
 def test_copy_into_is_idempotent_per_file_and_force_loads_again(cursor, tmp_path):
@@ -184,7 +182,7 @@ def test_replace_where_replaces_only_matching_rows_and_checks_the_data(cursor):
 
 def test_create_table_as_select_from_read_files(cursor, typed_parquet):
     run(cursor, f"CREATE TABLE copied AS SELECT * FROM read_files('{typed_parquet}', format => 'parquet')")
-    assert list(describe_types(cursor, "copied").values()) == [t.replace(",9", ", 9") for t in DATABRICKS_TYPES]
+    assert list(describe_types(cursor, "copied").values()) == DATABRICKS_TYPES
     assert run(cursor, "SELECT count(*) AS n FROM copied")[0].n == 2
     history = run(cursor, "DESCRIBE HISTORY copied")
     assert history[0].operation == "CREATE TABLE AS SELECT"

@@ -654,14 +654,14 @@ class LocalEngine:
             return self._describe_history(meta)
         if style not in ("", "EXTENDED", "FORMATTED"):
             raise unsupported(f"DESCRIBE {style}")
-        rows = [(c.name, c.type.lower(), c.comment) for c in meta.columns]
+        rows = [(c.name, _display_type(c.type), c.comment) for c in meta.columns]
         for title, cols in (
             ("# Partition Information", meta.partitioned_by),
             ("# Clustering Information", meta.clustered_by),
         ):
             if cols and cols != ["AUTO"]:
                 rows += [(title, "", ""), ("# col_name", "data_type", "comment")]
-                rows += [(c.name, c.type.lower(), c.comment) for c in map(meta.column, cols) if c]
+                rows += [(c.name, _display_type(c.type), c.comment) for c in map(meta.column, cols) if c]
         if style:
             props = ",".join(f"{k}={v}" for k, v in sorted(meta.properties.items()))
             rows += [("", "", ""), ("# Detailed Table Information", "", "")]
@@ -731,6 +731,11 @@ def _raise(error: Exception) -> Any:
 def _alias(node: exp.Expression) -> str:
     alias = node.args.get("alias")
     return quote_duck(alias.name) if alias is not None else quote_duck(node.name)
+
+
+def _display_type(type_sql: str) -> str:
+    """A type as DESCRIBE shows it on Databricks: lower case, no spaces (`decimal(38,0)`, `struct<x:int>`)."""
+    return re.sub(r"([,:<(])\s+", r"\1", type_sql.lower())
 
 
 def _table_arg(text: str) -> exp.Table:

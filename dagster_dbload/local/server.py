@@ -35,6 +35,22 @@ _PUT = re.compile(r"\s*PUT\s+'((?:[^'\\]|\\.)*)'\s+INTO\s+'((?:[^'\\]|\\.)*)'(\s
 _GET = re.compile(r"\s*GET\s+'((?:[^'\\]|\\.)*)'\s+TO\s+'((?:[^'\\]|\\.)*)'\s*;?\s*$", re.I | re.S)
 _REMOVE = re.compile(r"\s*REMOVE\s+'((?:[^'\\]|\\.)*)'\s*;?\s*$", re.I | re.S)
 
+_answer = threading.local()  # set while handling a request whose answer is to be lost
+_CONFLICTS = {
+    "DELTA_CONCURRENT_APPEND": ("ConcurrentAppendException: Files were added to the root of the table by a "
+                                "concurrent update. Please try the operation again.", "2D521"),
+    "DELTA_CONCURRENT_DELETE_READ": ("ConcurrentDeleteReadException: This transaction attempted to read one or "
+                                     "more files that were deleted by a concurrent update. Please try the "
+                                     "operation again.", "2D521"),
+    "DELTA_CONCURRENT_DELETE_DELETE": ("ConcurrentDeleteDeleteException: This transaction attempted to delete one "
+                                       "or more files that were deleted by a concurrent update. Please try the "
+                                       "operation again.", "2D521"),
+    "DELTA_METADATA_CHANGED": ("MetadataChangedException: The metadata of the Delta table has been changed by a "
+                               "concurrent update. Please try the operation again.", "2D521"),
+    "DELTA_PROTOCOL_CHANGED": ("ProtocolChangedException: The protocol version of the Delta table has been "
+                               "changed by a concurrent update. Please try the operation again.", "2D521"),
+}  # fmt: skip
+
 _TYPE_IDS = [
     (pa.types.is_boolean, T.TTypeId.BOOLEAN_TYPE),
     (pa.types.is_int8, T.TTypeId.TINYINT_TYPE),
@@ -166,7 +182,12 @@ class _Service:
             operationId=_handle(), operationType=T.TOperationType.EXECUTE_STATEMENT, hasResultSet=True
         )
         lz4_ok = bool(req.canDecompressLZ4Result)
+        fault = self.server._statement_fault(statement)
         try:
+            if isinstance(fault, LocalSQLError):
+                raise fault
+            if fault == "lose":
+                _answer.lost = True
             staging = self.server._staging(statement)
             if staging is not None:
                 return self._direct(session, op, _Operation(staging, lz4_ok), req, staging=True)
@@ -277,8 +298,10 @@ class LocalSQLWarehouseServer:
 
     Use it as a context manager; `.resource()` gives a DatabricksResource that reaches it through the
     unmodified connector. `.statements` lists the SQL received; `.fail_next(status, times, retry_after)`
-    makes the next HTTP requests fail (429/503) to exercise the connector's retries. Volume `PUT`, `GET`
-    and `REMOVE` work through presigned URLs it also serves.
+    makes the next HTTP requests fail (429/503) to exercise the connector's retries;
+    `.fail_next_statement(error_class, times, match)` fails statements with a Databricks error class (e.g.
+    the DELTA_CONCURRENT_* write conflicts); `.lose_next_answer(match)` runs a statement and drops the
+    connection before answering. Volume `PUT`, `GET` and `REMOVE` work through presigned URLs it also serves.
     """
 
     def __init__(self, path: str, access_token: str = "dapi-local-test-token", **warehouse_options: Any):
@@ -286,6 +309,8 @@ class LocalSQLWarehouseServer:
         self.access_token = access_token
         self.statements: list[str] = []
         self._faults: list[tuple[int, float | None]] = []
+        self._statement_faults: list[tuple[re.Pattern, LocalSQLError | str]] = []
+        self._fault_lock = threading.Lock()
         self._signatures: dict[str, tuple[str, str]] = {}  # signature -> (method, local path)
         self._http: ThreadingHTTPServer | None = None
 
@@ -310,6 +335,30 @@ class LocalSQLWarehouseServer:
     def fail_next(self, status: int = 503, times: int = 1, retry_after: float | None = 1) -> None:
         """The next `times` Thrift requests get `status` (with a Retry-After header unless None)."""
         self._faults.extend([(status, retry_after)] * times)
+
+    def fail_next_statement(
+        self, error_class: str = "DELTA_CONCURRENT_APPEND", times: int = 1, match: str | None = None
+    ) -> None:
+        """The next `times` statements (those matching the regex `match`, when given) fail with Databricks'
+        `error_class` without running, e.g. the write conflicts a concurrent writer causes."""
+        message, sqlstate = _CONFLICTS.get(error_class, ("Injected failure.", "XX000"))
+        error = LocalSQLError(error_class, message, sqlstate)
+        with self._fault_lock:
+            self._statement_faults.extend([(re.compile(match or ""), error)] * times)
+
+    def lose_next_answer(self, match: str, times: int = 1) -> None:
+        """The next `times` statements matching the regex `match` run (and commit), then the connection drops
+        before the answer is sent, as when a network path fails mid-request."""
+        with self._fault_lock:
+            self._statement_faults.extend([(re.compile(match), "lose")] * times)
+
+    def _statement_fault(self, statement: str) -> LocalSQLError | str | None:
+        with self._fault_lock:
+            for i, (pattern, fault) in enumerate(self._statement_faults):
+                if pattern.search(statement):
+                    del self._statement_faults[i]
+                    return fault
+        return None
 
     def __enter__(self) -> LocalSQLWarehouseServer:
         service = _Service(self)
@@ -351,7 +400,12 @@ class LocalSQLWarehouseServer:
                         headers["Retry-After"] = str(int(retry_after))
                     return self._reply(status, b"", headers)
                 out = TTransport.TMemoryBuffer()
+                _answer.lost = False
                 processor.process(factory.getProtocol(TTransport.TMemoryBuffer(body)), factory.getProtocol(out))
+                if _answer.lost:  # the statement ran; the client never hears of it
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
                 self._reply(200, out.getvalue(), {"Content-Type": "application/x-thrift"})
 
             def _volume_file(self, method: str) -> str | None:

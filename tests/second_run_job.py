@@ -1,0 +1,43 @@
+"""Jobs that execute_job can reconstruct, for re-execution tests; settings come from environment variables
+(Dagster caches a reconstructed job, so they are EnvVars, resolved when a run starts)."""
+
+import os
+
+import dagster as dg
+import pyarrow as pa
+from backends import FlakyLocalWarehouse
+
+from dagster_dbload import DatabricksIOManager, DatabricksResource
+
+
+@dg.asset(metadata={"write_mode": "append"})
+def events() -> pa.Table:
+    """DBLOAD_TEST_ROWS rows."""
+    n = int(os.environ["DBLOAD_TEST_ROWS"])
+    return pa.table({"id": pa.array(range(n), pa.int64()), "v": [f"v{i}" for i in range(n)]})
+
+
+def _job(warehouse) -> dg.JobDefinition:
+    io_manager = DatabricksIOManager(warehouse=warehouse, staging_url=dg.EnvVar("DBLOAD_TEST_STAGING_URL"))
+    job = dg.define_asset_job("append_job", selection=[events], executor_def=dg.in_process_executor)
+    return dg.Definitions(assets=[events], jobs=[job], resources={"io_manager": io_manager}).resolve_job_def(
+        "append_job"
+    )
+
+
+def local_append_job() -> dg.JobDefinition:
+    return _job(FlakyLocalWarehouse(path=dg.EnvVar("DBLOAD_TEST_WAREHOUSE")))
+
+
+def server_append_job() -> dg.JobDefinition:
+    """Through the server; the connector resends a statement whose answer was lost, so it gives up soon."""
+    return _job(
+        DatabricksResource(
+            server_hostname="127.0.0.1",
+            http_path=dg.EnvVar("DBLOAD_TEST_HTTP_PATH"),
+            access_token=dg.EnvVar("DBLOAD_TEST_TOKEN"),
+            connection_uri=dg.EnvVar("DBLOAD_TEST_URI"),
+            retry_duration_seconds=3.0,
+            retry_delay_max_seconds=5.0,
+        )
+    )

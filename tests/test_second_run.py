@@ -1,0 +1,325 @@
+"""The second run: retried steps, re-executions, concurrent partitions, changed data, failed first loads.
+
+Each test runs on the embedded warehouse and through LocalSQLWarehouseServer with the real connector.
+"""
+
+import concurrent.futures
+import contextlib
+import os
+
+import dagster as dg
+import pandas as pd
+import pyarrow as pa
+import pytest
+from backends import backend as make_backend
+from dagster import AssetExecutionContext
+
+from dagster_dbload import DatabricksLoadError
+
+
+@pytest.fixture(params=["local", "server"])
+def target(request, tmp_path):
+    with make_backend(request.param, tmp_path, flaky=True) as value:
+        yield value
+
+
+def materialize(assets, io_manager, **kwargs):
+    return dg.materialize(assets, resources={"io_manager": io_manager}, **kwargs)
+
+
+def count(target, table: str, where: str = "") -> int:
+    return target.query(f"SELECT count(*) AS n FROM {table} {where}")[0]["n"]
+
+
+def history(target, table: str) -> list[dict]:
+    return target.query(f"DESCRIBE HISTORY {table}")
+
+
+def columns(target, table: str) -> dict[str, str]:
+    rows = target.query(f"DESCRIBE TABLE {table}")
+    return {r["col_name"]: r["data_type"] for r in rows if r["col_name"] and not r["col_name"].startswith("#")}
+
+
+def exists(target, table: str) -> bool:
+    return any(r["tableName"] == table for r in target.query("SHOW TABLES IN main.default"))
+
+
+def ids(n: int, start: int = 0) -> pa.Table:
+    return pa.table({"id": pa.array(range(start, start + n), pa.int64())})
+
+
+# 1. a retry reads only its own attempt's files
+@pytest.mark.parametrize(("mode", "expected"), [("replace", 10), ("append", 10), ("merge", 10)])
+def test_a_retry_loads_only_the_rows_of_its_own_attempt(mode, expected, target):
+    load = {"replace": "INSERT OVERWRITE", "append": "COPY INTO", "merge": "MERGE"}[mode]
+    metadata = {"write_mode": mode, **({"primary_key": ["id"]} if mode == "merge" else {})}
+
+    @dg.asset(metadata=metadata, retry_policy=dg.RetryPolicy(max_retries=1))
+    def shrinking(context: AssetExecutionContext) -> pa.Table:
+        # the first attempt's output is large (several parts); the retry returns fewer rows
+        return ids(600_000, start=1_000) if context.retry_number == 0 else ids(10)
+
+    target.fail_next_statement("DELTA_SOMETHING_TRANSIENT", match=load)
+    result = materialize([shrinking], target.io_manager(target_file_mb=1))
+    assert result.success
+    assert len([e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]) == 1
+    assert count(target, "shrinking") == expected
+    assert target.query("SELECT min(id) AS lo, max(id) AS hi FROM shrinking") == [{"lo": 0, "hi": 9}]
+    assert target.staged_files() == []  # the failed attempt's files go once a retry has loaded
+
+
+# 2. re-execution of an append whose answer was lost
+def _run_job(target, instance, reexecute_from: str | None = None, rows: int = 1000):
+    import second_run_job
+
+    env = {"DBLOAD_TEST_STAGING_URL": target.staging_url, "DBLOAD_TEST_ROWS": str(rows)}
+    if target.server is not None:
+        resource = target.warehouse
+        env |= {"DBLOAD_TEST_HTTP_PATH": resource.http_path, "DBLOAD_TEST_TOKEN": resource.access_token,
+                "DBLOAD_TEST_URI": resource.connection_uri}  # fmt: skip
+        job = second_run_job.server_append_job
+    else:
+        env["DBLOAD_TEST_WAREHOUSE"] = target.warehouse.path
+        job = second_run_job.local_append_job
+    options = dg.ReexecutionOptions.from_failure(reexecute_from, instance) if reexecute_from else None
+    with _environ(env):
+        return dg.execute_job(dg.reconstructable(job), instance, reexecution_options=options, raise_on_error=False)
+
+
+@contextlib.contextmanager
+def _environ(values: dict[str, str]):
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def test_reexecuting_an_append_whose_answer_was_lost_does_not_duplicate_it(target, tmp_path):
+    with dg.instance_for_test() as instance:
+        target.lose_next_answer(match="COPY INTO", times=1 if target.server is None else 100)
+        first = _run_job(target, instance)
+        assert not first.success
+        target.clear_faults()
+        assert count(target, "events") == 1000  # it committed; only the answer was lost
+        again = _run_job(target, instance, reexecute_from=first.run_id)
+        assert again.success
+        assert instance.get_run_by_id(again.run_id).root_run_id == first.run_id
+        assert count(target, "events") == 1000
+        # a re-execution whose output differs appends what differs: these rows were never loaded
+        third = _run_job(target, instance, reexecute_from=first.run_id, rows=1005)
+        assert third.success and count(target, "events") == 2005
+        # a new run is a new append
+        assert _run_job(target, instance).success
+        assert count(target, "events") == 3005
+
+
+def test_a_retried_append_of_the_same_rows_after_a_lost_answer_lands_once(target):
+    @dg.asset(metadata={"write_mode": "append"}, retry_policy=dg.RetryPolicy(max_retries=1))
+    def clicks() -> pa.Table:
+        return ids(1000)
+
+    target.lose_next_answer(match="COPY INTO")
+    assert materialize([clicks], target.io_manager()).success
+    assert count(target, "clicks") == 1000
+    assert [h["operation"] for h in history(target, "clicks")].count("COPY INTO") == 1
+
+
+# 3. DDL never outlives a failed load
+def test_a_failed_first_load_leaves_no_table(target):
+    @dg.asset
+    def fresh() -> pa.Table:
+        return ids(5)
+
+    target.fail_next_statement("DELTA_INJECTED_LOAD_FAILURE", match="INSERT OVERWRITE")
+    with pytest.raises(DatabricksLoadError, match=r"(?s)created for this load, was dropped again"):
+        materialize([fresh], target.io_manager())
+    assert not exists(target, "fresh")
+    assert materialize([fresh], target.io_manager()).success  # and the next run creates it
+    assert count(target, "fresh") == 5
+
+
+@pytest.mark.parametrize(
+    ("metadata", "error"),
+    [
+        ({"write_mode": "merge", "primary_key": ["id"], "dedupe_by": "nope"}, r"dedupe_by column\(s\) \['nope'\]"),
+        ({"partition_by": ["nope"]}, r"partition_by column\(s\) \['nope'\]"),
+        ({"cluster_by": ["nope"]}, r"cluster_by column\(s\) \['nope'\]"),
+    ],
+)
+def test_settings_naming_missing_columns_fail_before_any_ddl(metadata, error, target):
+    data = {"t": ids(3)}
+
+    @dg.asset(name="kept", metadata=metadata)
+    def kept() -> pa.Table:
+        return data["t"]
+
+    with pytest.raises(ValueError, match=error):
+        materialize([kept], target.io_manager())
+    assert not any(r["databaseName"] == "default" and exists(target, "kept") for r in target.query("SHOW SCHEMAS"))
+
+    @dg.asset(name="kept")
+    def plain() -> pa.Table:
+        return ids(3)
+
+    materialize([plain], target.io_manager())
+    version = history(target, "kept")[0]["version"]
+    data["t"] = ids(3).append_column("extra", pa.array(["x", "y", "z"]))
+    with pytest.raises(ValueError, match=error):
+        materialize([kept], target.io_manager())
+    assert columns(target, "kept") == {"id": "bigint"}  # no ADD COLUMNS committed
+    assert history(target, "kept")[0]["version"] == version
+
+
+def test_a_missing_partition_by_column_creates_no_schema(target):
+    @dg.asset(key_prefix=["brand_new"], metadata={"partition_by": ["day"]})
+    def layout() -> pa.Table:
+        return ids(3)
+
+    with pytest.raises(ValueError, match=r"partition_by column\(s\) \['day'\]"):
+        materialize([layout], target.io_manager())
+    assert "brand_new" not in [r["databaseName"] for r in target.query("SHOW SCHEMAS")]
+    assert target.staged_files() == []
+
+
+# 4. strict means any difference
+def test_strict_refuses_a_wider_integer_type(target):
+    data = {"t": pa.table({"n": pa.array([1], pa.int32())})}
+
+    @dg.asset(metadata={"schema_evolution": "strict"})
+    def exact() -> pa.Table:
+        return data["t"]
+
+    materialize([exact], target.io_manager())
+    version = history(target, "exact")[0]["version"]
+    for changed in (pa.array([2], pa.int64()), pa.array([2], pa.int16())):  # wider, and narrower
+        data["t"] = pa.table({"n": changed})
+        with pytest.raises(Exception, match=r"schema_evolution='strict'.*column 'n' is INT in the table"):
+            materialize([exact], target.io_manager())
+    assert columns(target, "exact") == {"n": "int"}
+    assert history(target, "exact")[0]["version"] == version
+
+
+# 5. flags are booleans
+@pytest.mark.parametrize(("value", "error"), [("false", r"does not exist and this asset may not create it"),
+                                              ("nope", r"metadata 'create_table' must be true or false, not 'nope'"),
+                                              (0, r"metadata 'create_table' must be true or false")])  # fmt: skip
+def test_create_table_takes_only_booleans(value, error, target):
+    @dg.asset(metadata={"create_table": value})
+    def guarded() -> pa.Table:
+        return ids(1)
+
+    with pytest.raises(Exception, match=error):
+        materialize([guarded], target.io_manager())
+    assert not exists(target, "guarded")
+
+
+# 6. partition_expr matches column names as Databricks does
+def test_partition_expr_matches_the_column_case_insensitively(target):
+    regions = dg.StaticPartitionsDefinition(["us", "eu"])
+    data = {"t": pa.table({"region": ["us", "us"], "v": [1, 2]})}
+
+    @dg.asset(partitions_def=regions, metadata={"partition_expr": "Region"})
+    def sales() -> pa.Table:
+        return data["t"]
+
+    @dg.asset(partitions_def=regions, metadata={"partition_expr": "Region", "write_mode": "merge", "primary_key": "v"})
+    def sales_merged() -> pa.Table:
+        return data["t"]
+
+    assert materialize([sales, sales_merged], target.io_manager(), partition_key="us").success
+    assert count(target, "sales") == 2 and count(target, "sales_merged") == 2
+    data["t"] = pa.table({"region": ["us", "eu"], "v": [1, 3]})
+    for asset in (sales, sales_merged):
+        with pytest.raises(Exception, match=r"1 row\(s\) have 'Region' outside the partition.*'eu'"):
+            materialize([asset], target.io_manager(), partition_key="us")
+    assert count(target, "sales_merged", "WHERE region = 'eu'") == 0
+
+
+# 8. concurrent writers
+@pytest.mark.parametrize("mode", ["replace", "merge", "append"])
+def test_sixteen_concurrent_partitions_land_through_write_conflicts(mode, target):
+    keys = [f"p{i:02d}" for i in range(16)]
+    metadata = {"partition_expr": "part", "write_mode": mode, **({"primary_key": ["id"]} if mode == "merge" else {})}
+
+    @dg.asset(partitions_def=dg.StaticPartitionsDefinition(keys), metadata=metadata)
+    def shards(context: AssetExecutionContext) -> pa.Table:
+        n = 100 + keys.index(context.partition_key)
+        return pa.table({"part": [context.partition_key] * n, "id": [f"{context.partition_key}-{i}" for i in range(n)]})
+
+    io_manager = target.io_manager(conflict_retries=6)
+    load = {"replace": "REPLACE WHERE", "merge": "MERGE", "append": "COPY INTO"}[mode]
+    conflicts = ["DELTA_CONCURRENT_APPEND", "DELTA_CONCURRENT_DELETE_READ", "DELTA_CONCURRENT_DELETE_DELETE",
+                 "DELTA_METADATA_CHANGED", "DELTA_PROTOCOL_CHANGED"]  # fmt: skip
+    for i in range(20):
+        target.fail_next_statement(conflicts[i % len(conflicts)], match=load)
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda key: materialize([shards], io_manager, partition_key=key), keys))
+    assert all(r.success for r in results)
+    assert target.pending_faults() == 0
+    retried = sum(
+        m.materialization.metadata["dbload/conflict_retries"].value
+        for r in results
+        for m in r.get_asset_materialization_events()
+    )
+    assert retried == 20
+    counts = {r["part"]: r["n"] for r in target.query("SELECT part, count(*) AS n FROM shards GROUP BY part")}
+    assert counts == {key: 100 + i for i, key in enumerate(keys)}
+    assert count(target, "shards") == sum(100 + i for i in range(16))
+    assert count(target, "(SELECT DISTINCT id FROM shards)") == sum(100 + i for i in range(16))
+
+
+def test_a_conflict_beyond_the_retries_fails_and_names_the_class(target):
+    @dg.asset(metadata={"write_mode": "append"})
+    def busy() -> pa.Table:
+        return ids(3)
+
+    target.fail_next_statement("DELTA_CONCURRENT_APPEND", times=3, match="COPY INTO")
+    with pytest.raises(DatabricksLoadError, match="DELTA_CONCURRENT_APPEND"):
+        materialize([busy], target.io_manager(conflict_retries=2))
+    assert not exists(target, "busy")  # created for this load, dropped again
+    assert materialize([busy], target.io_manager()).success and count(target, "busy") == 3
+
+
+# errors that say what to fix
+@pytest.mark.parametrize(
+    ("make", "metadata", "error"),
+    [
+        (lambda: pd.DataFrame(index=range(3)), {}, r"Asset 'odd' has no columns: a Delta table needs at least one"),
+        (lambda: pd.DataFrame({"x": []}).drop(columns="x"), {}, r"has no columns"),
+        (
+            lambda: pd.DataFrame({"big": [2**70, 1]}),
+            {},
+            r"Asset 'odd': cannot convert the pandas DataFrame to Arrow in column 'big'.*DECIMAL\(38,0\)",
+        ),
+        (
+            lambda: ids(1),
+            {"dagster/column_schema": dg.TableSchema([dg.TableColumn("when", "datetime")])},
+            r"declares column 'when' as 'datetime', which is not a Databricks SQL type. Use one of BOOLEAN",
+        ),
+    ],
+    ids=["rows-no-columns", "nothing", "int-beyond-int64", "unknown-declared-type"],
+)
+def test_errors_name_the_fix(make, metadata, error, target):
+    @dg.asset(name="odd", metadata=metadata)
+    def odd():
+        return make()
+
+    with pytest.raises(Exception, match=error):
+        materialize([odd], target.io_manager())
+    assert not exists(target, "odd")
+
+
+def test_an_int_beyond_64_bits_loads_as_a_declared_decimal(target):
+    @dg.asset(metadata={"dagster/column_schema": dg.TableSchema([dg.TableColumn("big", "DECIMAL(38,0)")])})
+    def huge() -> pd.DataFrame:
+        return pd.DataFrame({"big": [2**70, 1], "name": ["a", "b"]})
+
+    assert materialize([huge], target.io_manager()).success
+    assert columns(target, "huge") == {"big": "decimal(38,0)", "name": "string"}
+    assert sorted(r["big"] for r in target.query("SELECT big FROM huge")) == [1, 2**70]
