@@ -323,3 +323,33 @@ def test_an_int_beyond_64_bits_loads_as_a_declared_decimal(target):
     assert materialize([huge], target.io_manager()).success
     assert columns(target, "huge") == {"big": "decimal(38,0)", "name": "string"}
     assert sorted(r["big"] for r in target.query("SELECT big FROM huge")) == [1, 2**70]
+
+
+def test_columns_named_like_engine_internals_change_nothing(target):
+    data = {"t": pa.table({"rowid": [1, 2], "merge_action": ["a", "b"], "v": [10, 20]})}
+
+    @dg.asset(metadata={"write_mode": "merge", "primary_key": ["rowid"]})
+    def internals() -> pa.Table:
+        return data["t"]
+
+    materialize([internals], target.io_manager())
+    data["t"] = pa.table({"rowid": [2, 3], "merge_action": ["B", "c"], "v": [21, 30]})
+    assert materialize([internals], target.io_manager()).success
+    assert target.query("SELECT * FROM internals ORDER BY rowid") == [
+        {"rowid": 1, "merge_action": "a", "v": 10},
+        {"rowid": 2, "merge_action": "B", "v": 21},
+        {"rowid": 3, "merge_action": "c", "v": 30},
+    ]
+    metrics = dict(history(target, "internals")[0]["operationMetrics"])
+    assert (metrics["numTargetRowsUpdated"], metrics["numTargetRowsInserted"]) == ("1", "1")
+    twice = "SELECT * FROM VALUES (1, 'x', 0), (1, 'y', 0) AS s(rowid, merge_action, v)"
+    with pytest.raises(Exception, match="DELTA_MULTIPLE_SOURCE_ROW_MATCHING_TARGET_ROW_IN_MERGE"):
+        target.query(
+            f"MERGE INTO internals t USING ({twice}) s ON t.rowid = s.rowid WHEN MATCHED THEN UPDATE SET v = s.v"
+        )
+    deletes = "SELECT * FROM VALUES (1, 'x', 0), (9, 'z', 0) AS s(rowid, merge_action, v)"
+    counts = target.query(
+        f"MERGE INTO internals t USING ({deletes}) s ON t.rowid = s.rowid "
+        "WHEN MATCHED THEN DELETE WHEN NOT MATCHED THEN INSERT *"
+    )
+    assert counts == [{"num_affected_rows": 2, "num_updated_rows": 0, "num_deleted_rows": 1, "num_inserted_rows": 1}]
