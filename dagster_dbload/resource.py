@@ -3,13 +3,48 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import logging
+import re
+import threading
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from pydantic import Field
 
 from .sql import redact_secrets
 from .warehouse import SQLWarehouse
+
+
+def _is_request_error(error: BaseException | None) -> bool:
+    """The connector's error after its retries; it does not say which HTTP status it got."""
+    return type(error).__name__ == "RequestError"
+
+
+@contextlib.contextmanager
+def _http_statuses() -> Iterator[list[int]]:
+    """HTTP statuses the connector's retry policy logs on this thread; its errors after retrying drop them."""
+    statuses: list[int] = []
+    thread = threading.get_ident()
+    pattern = re.compile(r"Received status code (\d+)")
+
+    logger = logging.getLogger("databricks.sql.auth.retry")
+    level, shown = logger.level, logger.getEffectiveLevel()
+
+    class Watch(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            m = pattern.match(str(record.msg))
+            if m and record.thread == thread:
+                statuses.append(int(m.group(1)))
+            return record.levelno >= shown  # what was shown before stays shown; nothing more
+
+    watch = Watch()
+    logger.addFilter(watch)
+    logger.setLevel(min(shown, logging.INFO))
+    try:
+        yield statuses
+    finally:
+        logger.removeFilter(watch)
+        logger.setLevel(level)
 
 
 class DatabricksConnectionError(ConnectionError):
@@ -56,11 +91,24 @@ class DatabricksResource(SQLWarehouse):
         if token:
             return {"access_token": self.access_token}
         host, client_id, client_secret = f"https://{self.server_hostname}", self.client_id, self.client_secret
+        retry_seconds, timeout = max(1, int(self.retry_duration_seconds)), min(self.socket_timeout_seconds, 60.0)
 
         def credentials_provider() -> Any:  # called by the connector when it connects
             from databricks.sdk.core import Config, oauth_service_principal
 
-            return oauth_service_principal(Config(host=host, client_id=client_id, client_secret=client_secret))
+            try:
+                config = Config(
+                    host=host, client_id=client_id, client_secret=client_secret, auth_type="oauth-m2m",
+                    retry_timeout_seconds=retry_seconds, http_timeout_seconds=timeout,
+                )  # fmt: skip
+                if config.oidc_endpoints is None:  # the SDK would go on to fail with "Invalid URL 'None'"
+                    raise DatabricksConnectionError(self._unreachable())
+                return oauth_service_principal(config)
+            except DatabricksConnectionError:
+                raise
+            except Exception as e:  # noqa: BLE001 - the SDK raises many types; all get the same treatment
+                unreachable = "Invalid URL 'None'" in str(e)  # it found no OAuth endpoints at the host
+                raise DatabricksConnectionError(self._unreachable() if unreachable else self._explain(e)) from None
 
         return {"credentials_provider": credentials_provider}
 
@@ -85,21 +133,45 @@ class DatabricksResource(SQLWarehouse):
         }
         if self.connection_uri:
             options["_connection_uri"] = self.connection_uri
-        try:
-            connection = dbsql.connect(**options)
-        except Exception as e:  # noqa: BLE001 - the connector raises many types; all get the same treatment
-            raise DatabricksConnectionError(self._explain(e)) from None
-        try:
-            yield connection
-        finally:
-            connection.close()
+        with _http_statuses() as statuses:
+            try:
+                connection = dbsql.connect(**options)
+            except Exception as e:  # noqa: BLE001 - the connector raises many types; all get the same treatment
+                raise DatabricksConnectionError(self._explain(e, statuses)) from None
+            try:
+                yield connection
+            except Exception as e:
+                if (_is_request_error(e) or _is_request_error(e.__cause__)) and statuses and statuses[-1] >= 500:
+                    raise DatabricksConnectionError(f"{e}\n{self._server_error(statuses[-1])}") from e
+                raise
+            finally:
+                connection.close()
 
-    def _explain(self, error: Exception) -> str:
+    def _server_error(self, status: int) -> str:
+        return (
+            f"Databricks answered HTTP {status} for {self.server_hostname}{self.http_path} until "
+            f"retry_duration_seconds={self.retry_duration_seconds:g} ran out: the workspace or the warehouse has a "
+            "problem. Check the warehouse's state in the workspace (and status.databricks.com), or raise "
+            "retry_duration_seconds."
+        )
+
+    def _unreachable(self) -> str:
+        return (
+            f"Cannot reach {self.server_hostname!r} (no answer within retry_duration_seconds="
+            f"{self.retry_duration_seconds:g}): check server_hostname (the workspace host, no https://) and that "
+            "this machine can reach it."
+        )
+
+    def _explain(self, error: Exception, statuses: Sequence[int] = ()) -> str:
         """Which setting to check, from the connector's error, without repeating any credential."""
+        if isinstance(error, DatabricksConnectionError):
+            return str(error)
         text = str(error)
         where = f"{self.server_hostname}{self.http_path}"
         context = getattr(error, "context", None) or {}
-        if type(error).__name__ == "RequestError" and not context.get("http-code"):
+        if _is_request_error(error) and not context.get("http-code") and statuses and statuses[-1] >= 500:
+            return self._server_error(statuses[-1])
+        if _is_request_error(error) and not context.get("http-code"):
             return (
                 f"Cannot reach {self.server_hostname!r} (no HTTP answer): check server_hostname (the workspace host, "
                 "no https://) and that this machine can reach it."

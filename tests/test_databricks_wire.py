@@ -1,6 +1,8 @@
 """DatabricksResource through the real connector against LocalSQLWarehouseServer: counts, faults, secrets."""
 
 import logging
+import socket
+import time
 
 import dagster as dg
 import numpy as np
@@ -161,3 +163,30 @@ def test_no_secret_reaches_logs_metadata_or_errors(kind, tmp_path, request, capl
         assert "guarded" in joined
         for secret in b.secrets:
             assert secret not in joined
+
+
+def test_oauth_to_an_unreachable_host_gives_up_within_the_retry_duration_and_names_the_setting():
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    resource = DatabricksResource(
+        server_hostname=f"127.0.0.1:{port}", http_path="/sql/1.0/warehouses/x", client_id="sp-id",
+        client_secret="oauth-secret-5e1f", retry_duration_seconds=2, socket_timeout_seconds=2,
+    )  # fmt: skip
+    start = time.monotonic()
+    unreachable = r"Cannot reach '127.0.0.1:\d+'.*check server_hostname"
+    with pytest.raises(DatabricksConnectionError, match=unreachable) as e, resource.connect():
+        pass
+    assert time.monotonic() - start < 30  # not the SDK's 300 s
+    assert "oauth-secret-5e1f" not in str(e.value) and "Invalid URL" not in str(e.value)
+
+
+def test_a_persistent_http_500_names_the_status(tmp_path):
+    with LocalSQLWarehouseServer(path=str(tmp_path / "wh.duckdb")) as server:
+        server.fail_next(status=500, times=1000, retry_after=None)
+        answered = r"Databricks answered HTTP 500 .*retry_duration_seconds"
+        with (
+            pytest.raises(DatabricksConnectionError, match=answered),
+            server.resource(retry_duration_seconds=3).connect(),
+        ):
+            pass
