@@ -1,6 +1,6 @@
 """Land Dagster asset outputs in Databricks Delta tables."""
 
-from .io_manager import DatabricksIOManager, DatabricksLoadError
+from .io_manager import DatabricksIOManager, DatabricksLoadError, StagingCredentials
 from .local import LocalSQLError, LocalSQLWarehouse
 from .resource import DatabricksConnectionError, DatabricksResource
 from .warehouse import SQLWarehouse
@@ -15,5 +15,6 @@ __all__ = [
     "LocalSQLError",
     "LocalSQLWarehouse",
     "SQLWarehouse",
+    "StagingCredentials",
     "__version__",
 ]

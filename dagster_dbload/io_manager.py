@@ -9,6 +9,7 @@ from typing import Any
 
 import pyarrow as pa
 from dagster import (
+    Config,
     ConfigurableIOManager,
     DagsterInvariantViolationError,
     InputContext,
@@ -32,6 +33,25 @@ class DatabricksLoadError(RuntimeError):
     """The load statement failed; the staged files were kept."""
 
 
+class StagingCredentials(Config):
+    """Credentials for the staging filesystem, as fsspec names them; pass each as an `EnvVar` so that no secret
+    is stored in Dagster's run and job snapshots (literal `staging_storage_options` values are)."""
+
+    key: str | None = Field(default=None, description="S3 access key id (s3fs `key`).")
+    secret: str | None = Field(default=None, description="S3 secret access key (s3fs `secret`).")
+    token: str | None = Field(default=None, description="S3 session token (s3fs `token`).")
+    account_name: str | None = Field(default=None, description="Azure storage account name (adlfs).")
+    account_key: str | None = Field(default=None, description="Azure storage account key (adlfs).")
+    sas_token: str | None = Field(default=None, description="Azure SAS token (adlfs).")
+    connection_string: str | None = Field(default=None, description="Azure connection string (adlfs).")
+    tenant_id: str | None = Field(default=None, description="Azure service principal tenant (adlfs).")
+    client_id: str | None = Field(default=None, description="Azure service principal client id (adlfs).")
+    client_secret: str | None = Field(default=None, description="Azure service principal secret (adlfs).")
+
+    def options(self) -> dict[str, str]:
+        return {k: v for k, v in self.model_dump().items() if v is not None}
+
+
 class DatabricksIOManager(ConfigurableIOManager):
     """Stores asset outputs as Delta tables: parquet staged through fsspec, then one load statement.
 
@@ -51,7 +71,13 @@ class DatabricksIOManager(ConfigurableIOManager):
         description="Where parquet is staged: s3://, abfss://, az://, /Volumes/..., a local folder or memory://. "
         "Defaults to a folder beside a LocalSQLWarehouse's file.",
     )
-    staging_storage_options: dict[str, Any] = Field(default_factory=dict, description="fsspec options for staging.")
+    staging_storage_options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="fsspec options for staging (endpoint, region, ...); secrets go in staging_credentials.",
+    )
+    staging_credentials: StagingCredentials | None = Field(
+        default=None, description="Staging filesystem credentials, each an EnvVar; merged over staging_storage_options."
+    )
     write_mode: str = Field(default="replace", description="Default write mode: replace | append | merge.")
     keep_staged_files: bool = Field(default=False, description="Keep staged files after a successful load.")
     target_file_mb: int = Field(default=128, description="Size of each staged parquet file, in MiB.")
@@ -248,9 +274,10 @@ class DatabricksIOManager(ConfigurableIOManager):
         return url
 
     def _stager(self, url: str) -> Stager:
+        credentials = self.staging_credentials.options() if self.staging_credentials else {}
         return Stager(
             url,
-            self.staging_storage_options,
+            {**self.staging_storage_options, **credentials},
             self.target_file_mb * 1024 * 1024,
             filesystem=self.warehouse.staging_filesystem(url),
         )

@@ -8,7 +8,7 @@ import dagster as dg
 import numpy as np
 import pyarrow as pa
 import pytest
-from backends import TOKEN, backend
+from backends import S3_SECRET, TOKEN, backend
 
 from dagster_dbload import DatabricksConnectionError, DatabricksLoadError, DatabricksResource
 from dagster_dbload.testing import LocalSQLWarehouseServer
@@ -190,3 +190,33 @@ def test_a_persistent_http_500_names_the_status(tmp_path):
             server.resource(retry_duration_seconds=3).connect(),
         ):
             pass
+
+
+def test_staging_credentials_from_env_vars_stay_out_of_dagster_snapshots(tmp_path, s3_options, monkeypatch):
+    from dagster._serdes import serialize_value
+
+    from dagster_dbload import StagingCredentials
+
+    with backend("s3", tmp_path, s3_options=s3_options) as b:
+        monkeypatch.setenv("TEST_S3_KEY", s3_options["key"])
+        monkeypatch.setenv("TEST_S3_SECRET", S3_SECRET)
+        public = {k: v for k, v in s3_options.items() if k not in ("key", "secret")}
+        io_manager = b.io_manager(
+            staging_storage_options=public,
+            staging_credentials=StagingCredentials(key=dg.EnvVar("TEST_S3_KEY"), secret=dg.EnvVar("TEST_S3_SECRET")),
+        )
+
+        @dg.asset
+        def landed() -> pa.Table:
+            return _rows(5)
+
+        instance = dg.DagsterInstance.ephemeral()
+        result = dg.materialize([landed], resources={"io_manager": io_manager}, instance=instance)
+        assert result.success
+        run = instance.get_run_by_id(result.run_id)
+        stored = serialize_value(instance.get_job_snapshot(run.job_snapshot_id)) + repr(run.run_config)
+        assert "TEST_S3_SECRET" in stored and S3_SECRET not in stored
+        with b.warehouse.connect() as connection:
+            cursor = connection.cursor()
+            cursor.execute("SELECT count(*) AS n FROM landed")
+            assert cursor.fetchone().n == 5
