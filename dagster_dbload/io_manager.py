@@ -112,7 +112,7 @@ class DatabricksIOManager(ConfigurableIOManager):
             ColumnSpec(f.name, arrow_to_databricks(f.type, f.name), declared.get(f.name.lower(), (None, None))[1])
             for f in schema
         ]
-        partitions.check_columns(who, spec.partitions, {c.name: c.type for c in columns})
+        partitions.check(who, spec.partitions, {c.name: c.type for c in columns})
         loader.validate(who, spec, columns)
         untyped = {f.name for f in reader.schema if pa.types.is_null(f.type) and f.name.lower() not in declared_types}
         staging_url = self._staging_url(settings)
@@ -130,7 +130,7 @@ class DatabricksIOManager(ConfigurableIOManager):
             columns = plan.columns
             reader = arrow.cast_reader(reader, arrow.with_types(schema, retyped))
             if spec.partitions:
-                reader = partitions.guard(reader, spec.partitions, who)
+                reader = partitions.guard(reader, spec.partitions, who, {c.name: c.type for c in columns})
             collector = KeyCollector(reader, spec.primary_key, who) if spec.mode == "merge" else None
             # stage
             self._ensure_volume(session, staging_url, settings)
@@ -144,6 +144,15 @@ class DatabricksIOManager(ConfigurableIOManager):
                 raise
             # load
             start = time.perf_counter()
+            types = {c.name: c.type for c in columns}
+            if spec.mode == "merge" and partitions.has_expressions(spec.partitions, types):
+                predicate = partitions.predicate(spec.partitions, types)
+                if session.run(sql.count_outside(staged.url, predicate)).fetchone()[0]:
+                    stager.delete(prefix)
+                    raise ValueError(
+                        f"{who}: some output rows lie outside partition {_partition_label(context)!r} "
+                        f"({predicate} is not true for them). Filter the output to the run's partition."
+                    )
             try:
                 for statement in plan.ddl:
                     if statement not in session.statements:  # CREATE SCHEMA may have run for the volume
@@ -151,8 +160,9 @@ class DatabricksIOManager(ConfigurableIOManager):
                 session.run(loader.load_statement(ref, spec, columns, staged.url, staged.files))
             except Exception as e:
                 dropped = plan.create and loader.drop_if_unwritten(session, ref)
+                label = _partition_label(context)
                 raise DatabricksLoadError(
-                    f"Loading {ref} failed: {sql.redact(str(e))}\n"
+                    f"{who}: loading {ref}{f' (partition {label!r})' if label else ''} failed: {sql.redact(str(e))}\n"
                     + (f"The table {ref}, created for this load, was dropped again. " if dropped else "")
                     + f"The staged files are kept at {staged.url} for inspection; a retry of this step stages "
                     "its output again."
@@ -204,19 +214,20 @@ class DatabricksIOManager(ConfigurableIOManager):
         settings = dict(upstream.definition_metadata or {})
         ref = self._table_ref(upstream, settings)
         columns = (context.definition_metadata or {}).get("columns")
+        mapped_to_nothing = context.has_asset_partitions and not context.asset_partition_keys
         with self.warehouse.connect() as connection:
             session = loader.Session(connection.cursor())
             existing = loader.table_columns(session, ref)
+            if mapped_to_nothing:  # e.g. the first partition of an asset that reads its previous partition
+                return arrow.from_table(_empty(existing or [], columns), context.dagster_type.typing_type)
             if existing is None:
                 raise ValueError(f"Table {ref} does not exist: materialize {_who(upstream)} first.")
             where = None
             if context.has_asset_partitions:
-                keys = context.asset_partition_keys
-                if not keys:
-                    return arrow.from_table(_empty(existing, columns), context.dagster_type.typing_type)
                 parts = partitions.slices(
-                    _who(upstream), context.asset_partitions_def, keys, settings.get("partition_expr")
-                )
+                    _who(upstream), context.asset_partitions_def, context.asset_partition_keys,
+                    settings.get("partition_expr"),
+                )  # fmt: skip
                 where = partitions.predicate(parts, {c.name: c.type for c in existing})
             table: pa.Table = session.run(sql.select(ref, columns, where)).fetchall_arrow()
         return arrow.from_table(table, context.dagster_type.typing_type)

@@ -9,17 +9,22 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import sqlglot
 from dagster import MultiPartitionsDefinition, PartitionsDefinition, TimeWindowPartitionsDefinition
+from sqlglot import exp
+from sqlglot.errors import ParseError
+from sqlglot.optimizer.annotate_types import annotate_types
+from sqlglot.optimizer.qualify import qualify
 
-from .naming import quote
 from .sql import literal
 
 
 @dataclass(frozen=True)
 class PartitionSlice:
-    """The rows of one partition dimension: a time window [start, end) or a set of keys."""
+    """The rows of one partition dimension: a time window [start, end) or a set of keys, of `expr` (a column
+    name or a Databricks SQL expression over the table's columns, as Dagster's `partition_expr`)."""
 
-    column: str
+    expr: str
     keys: tuple[str, ...]
     start: dt.datetime | None = None  # tz-aware, in the partition definition's timezone
     end: dt.datetime | None = None
@@ -54,15 +59,17 @@ def slices(
             out.append(_slice(dim.partitions_def, values, partition_expr[dim.name]))
         return out
     if not isinstance(partition_expr, str):
-        raise ValueError(f"{who}: partition_expr must be a column name (a dict only for multi-partitions).")
+        raise ValueError(
+            f"{who}: partition_expr must be a column name or SQL expression (a dict only for multi-partitions)."
+        )
     return [_slice(partitions_def, list(keys), partition_expr)]
 
 
-def _slice(partitions_def: PartitionsDefinition, keys: list[str], column: str) -> PartitionSlice:
+def _slice(partitions_def: PartitionsDefinition, keys: list[str], expr: str) -> PartitionSlice:
     if isinstance(partitions_def, TimeWindowPartitionsDefinition):
         windows = [partitions_def.time_window_for_partition_key(k) for k in keys]
-        return PartitionSlice(column, tuple(keys), min(w.start for w in windows), max(w.end for w in windows))
-    return PartitionSlice(column, tuple(keys))
+        return PartitionSlice(expr, tuple(keys), min(w.start for w in windows), max(w.end for w in windows))
+    return PartitionSlice(expr, tuple(keys))
 
 
 def _time_literal(moment: dt.datetime, column_type: str) -> str:
@@ -77,48 +84,126 @@ def _time_literal(moment: dt.datetime, column_type: str) -> str:
 
 
 def predicate(parts: Sequence[PartitionSlice], column_types: Mapping[str, str], qualifier: str = "") -> str:
-    """`col >= <start> AND col < <end>` for windows on DATE/TIMESTAMP columns, else `col IN (<keys>)`."""
+    """`expr >= <start> AND expr < <end>` for time windows on a DATE/TIMESTAMP expression, else
+    `expr IN (<keys>)`; columns are prefixed with `qualifier` (e.g. "t.") and literals typed like `expr`."""
     clauses = []
-    types = {k.lower(): v for k, v in column_types.items()}
     for part in parts:
-        column = f"{qualifier}{quote(part.column)}"
-        column_type = types[part.column.lower()].upper()
-        if part.is_window and column_type in ("DATE", "TIMESTAMP", "TIMESTAMP_NTZ"):
-            clauses.append(
-                f"{column} >= {_time_literal(part.start, column_type)} "
-                f"AND {column} < {_time_literal(part.end, column_type)}"
-            )
+        expr, expr_type = _typed(part.expr, column_types)
+        if qualifier:
+            for column in expr.find_all(exp.Column):
+                column.set("table", exp.to_identifier(qualifier.rstrip(".")))
+        sql = expr.sql("databricks")
+        if part.is_window and not isinstance(expr, exp.Column):
+            sql = f"({sql})"
+        unknown = expr_type in (None, "UNKNOWN")  # sqlglot could not type it: compare with timestamps
+        if part.is_window and (expr_type in _TIME_TYPES or unknown):
+            kind = "TIMESTAMP" if unknown else expr_type
+            clauses.append(f"{sql} >= {_time_literal(part.start, kind)} AND {sql} < {_time_literal(part.end, kind)}")
         else:
-            clauses.append(f"{column} IN ({', '.join(literal(k) for k in part.keys)})")
+            clauses.append(f"{sql} IN ({', '.join(literal(k) for k in part.keys)})")
     return " AND ".join(f"({c})" if len(parts) > 1 else c for c in clauses)
 
 
-def check_columns(who: str, parts: Sequence[PartitionSlice], column_types: Mapping[str, str]) -> None:
-    types = {k.lower() for k in column_types}
+_TIME_TYPES = ("DATE", "TIMESTAMP", "TIMESTAMP_NTZ")
+_NONDETERMINISTIC = (exp.Rand, exp.Randn, exp.Uuid, exp.CurrentTimestamp, exp.CurrentDate, exp.CurrentTime)
+_NONDETERMINISTIC_NAMES = {"random", "uuid", "shuffle", "monotonically_increasing_id", "now", "rand", "randn",
+                           "current_timestamp", "current_date", "localtimestamp", "unix_timestamp", "try_reflect",
+                           "reflect", "java_method", "spark_partition_id", "input_file_name"}  # fmt: skip
+
+
+def _column_named(expr: str, column_types: Mapping[str, str]) -> str | None:
+    """The column `expr` names (matched case-insensitively, as on Databricks), or None for an expression."""
+    wanted = expr.strip().strip("`").lower()
+    return next((name for name in column_types if name.lower() == wanted), None)
+
+
+def _parse(expr: str) -> exp.Expression:
+    return sqlglot.parse_one(expr, read="databricks")
+
+
+def _typed(expr: str, column_types: Mapping[str, str]) -> tuple[exp.Expression, str | None]:
+    """The expression (a quoted column, or the parsed SQL) and its Databricks type when known."""
+    column = _column_named(expr, column_types)
+    if column is not None:
+        return exp.column(column, quoted=True), column_types[column].upper()
+    parsed = _parse(expr)
+    schema = {"t": {name: type_sql for name, type_sql in column_types.items()}}
+    try:
+        query = qualify(exp.select(parsed.copy().as_("p")).from_("t"), schema=schema, dialect="databricks")
+        inferred = annotate_types(query, schema=schema, dialect="databricks").selects[0].type
+        kind = inferred.sql("databricks").upper() if inferred else None
+    except Exception:  # noqa: BLE001 - sqlglot cannot type every expression; then the literals are timestamps
+        kind = None
+    for column in parsed.find_all(exp.Column):  # quoted with the output's spelling
+        name = _column_named(column.name, column_types) or column.name
+        column.set("this", exp.to_identifier(name, quoted=True))
+    return parsed, ("TIMESTAMP_NTZ" if kind == "TIMESTAMPNTZ" else kind)
+
+
+def has_expressions(parts: Sequence[PartitionSlice], column_types: Mapping[str, str]) -> bool:
+    """Whether some partition is given by an expression (checked by the warehouse, not on Arrow)."""
+    return any(_column_named(part.expr, column_types) is None for part in parts)
+
+
+def check(who: str, parts: Sequence[PartitionSlice], column_types: Mapping[str, str]) -> None:
+    """Refuse, before anything is written, a partition_expr that names a column the output lacks, does not
+    parse, reads a subquery or calls a non-deterministic function."""
+    names = sorted(column_types)
     for part in parts:
-        if part.column.lower() not in types:
+        if _column_named(part.expr, column_types) is not None:
+            continue
+        try:
+            parsed = _parse(part.expr)
+        except ParseError:
             raise ValueError(
-                f"{who}: partition_expr names column {part.column!r}, which the output does not have. "
-                f"partition_expr must be one of the output's columns: {sorted(column_types)}."
+                f"{who}: partition_expr {part.expr!r} does not parse as Databricks SQL. Give a column of the output "
+                f'({names}) or an expression over them, e.g. "CAST(ts AS DATE)".'
+            ) from None
+        if isinstance(parsed, exp.Column) and not parsed.table:
+            raise ValueError(
+                f"{who}: partition_expr names column {part.expr!r}, which the output does not have. "
+                f"partition_expr must be one of the output's columns ({names}) or an expression over them."
+            )
+        problem = None
+        if parsed.find(exp.Query, exp.Subquery):
+            problem = "reads a subquery"
+        elif parsed.find(*_NONDETERMINISTIC) or any(
+            f.name.lower() in _NONDETERMINISTIC_NAMES for f in parsed.find_all(exp.Anonymous)
+        ):
+            problem = "calls a non-deterministic function"
+        else:
+            missing = sorted(
+                {c.name for c in parsed.find_all(exp.Column) if _column_named(c.name, column_types) is None}
+            )
+            if missing:
+                problem = f"reads column(s) {missing}, which the output does not have"
+        if problem:
+            raise ValueError(
+                f"{who}: partition_expr {part.expr!r} {problem}. It must be a deterministic expression over the "
+                f'output\'s columns ({names}), e.g. "CAST(ts AS DATE)".'
             )
 
 
-def guard(reader: pa.RecordBatchReader, parts: Sequence[PartitionSlice], who: str) -> pa.RecordBatchReader:
-    """The stream, raising before the load if any row lies outside the partition being written."""
+def guard(
+    reader: pa.RecordBatchReader, parts: Sequence[PartitionSlice], who: str, column_types: Mapping[str, str]
+) -> pa.RecordBatchReader:
+    """The stream, raising before the load if any row lies outside the partition being written. A partition
+    given by a column is checked here on Arrow; one given by an expression is checked by the warehouse
+    (REPLACE WHERE refuses such rows; MERGE runs the same check first)."""
+    columns = [(part, _column_named(part.expr, column_types)) for part in parts]
+    checked = [(part, column) for part, column in columns if column is not None]
 
     def batches() -> Iterator[pa.RecordBatch]:
         for batch in reader:
-            for part in parts:
-                _check_batch(batch, part, who)
+            for part, column in checked:
+                _check_batch(batch, part, column, who)
             yield batch
 
     return pa.RecordBatchReader.from_batches(reader.schema, batches())
 
 
-def _check_batch(batch: pa.RecordBatch, part: PartitionSlice, who: str) -> None:
-    # column names match case-insensitively, as on Databricks (check_columns made sure there is one)
-    (index,) = [i for i, name in enumerate(batch.schema.names) if name.lower() == part.column.lower()]
-    values = batch.column(index)
+def _check_batch(batch: pa.RecordBatch, part: PartitionSlice, column: str, who: str) -> None:
+    values = batch.column(batch.schema.get_field_index(column))
     dtype = values.type
     if part.is_window and (pa.types.is_timestamp(dtype) or pa.types.is_date(dtype)):
         if pa.types.is_date(dtype):
@@ -138,7 +223,7 @@ def _check_batch(batch: pa.RecordBatch, part: PartitionSlice, who: str) -> None:
     if count:
         example = values.filter(outside)[0].as_py()
         raise ValueError(
-            f"{who}: {count} row(s) have {part.column!r} outside the partition being written "
+            f"{who}: {count} row(s) have {part.expr!r} outside the partition being written "
             f"(expected {expected}, found e.g. {example!r}). Filter the output to the run's partition; "
             "REPLACE WHERE would refuse them."
         )

@@ -145,6 +145,11 @@ def merge(
     )
 
 
+def count_outside(url: str, predicate: str) -> str:
+    """Staged rows for which `predicate` is not true."""
+    return f"SELECT count(*) AS outside FROM {read_files(url)} WHERE NOT coalesce({predicate}, false)"
+
+
 def select(ref: TableRef, columns: Sequence[str] | None = None, where: str | None = None) -> str:
     sql = f"SELECT {_columns(columns) if columns else '*'} FROM {ref.sql}"
     return sql + (f" WHERE {where}" if where else "")
