@@ -11,7 +11,6 @@ from typing import Any
 
 import pyarrow as pa
 
-from .naming import column_problem
 from .types import arrow_to_databricks, parse_type
 
 BATCH_ROWS = 128 * 1024
@@ -117,8 +116,8 @@ def from_table(table: pa.Table, target_type: Any) -> Any:
 def databricks_schema(
     schema: pa.Schema, declared: Mapping[str, str] | None = None, who: str = "The output"
 ) -> pa.Schema:
-    """The Arrow schema staged for Databricks; no columns, bad column names and unsupported types raise
-    before any write.
+    """The Arrow schema staged for Databricks; no columns, unnamed or case-duplicate columns and unsupported
+    types raise before any write.
 
     Timestamps become microseconds (tz-aware -> UTC), unsigned ints widen, dictionaries decode, and
     all-null columns take their declared Databricks type (from `dagster/column_schema`), else STRING.
@@ -131,9 +130,8 @@ def databricks_schema(
     seen: dict[str, str] = {}
     fields = []
     for field in schema:
-        problem = column_problem(field.name)
-        if problem:
-            raise ValueError(f"Column {field.name!r} cannot be written to Delta: {problem}. Rename it.")
+        if not field.name:
+            raise ValueError(f"{who} has a column without a name: name every column.")
         if field.name.lower() in seen:
             raise ValueError(
                 f"Columns {seen[field.name.lower()]!r} and {field.name!r} differ only in case; Databricks column "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -22,7 +23,7 @@ from pydantic import Field
 
 from . import arrow, loader, partitions, sql
 from .keys import KeyCollector
-from .naming import TableRef
+from .naming import TableRef, column_problem
 from .sql import ColumnSpec
 from .staging import Stager, attempt_prefix, prefix_for
 from .types import arrow_to_databricks
@@ -113,6 +114,8 @@ class DatabricksIOManager(ConfigurableIOManager):
             for f in schema
         ]
         partitions.check(who, spec.partitions, {c.name: c.type for c in columns})
+        mapped = [c.name for c in columns if column_problem(c.name)]
+        spec = dataclasses.replace(spec, column_mapping=spec.column_mapping or bool(mapped))
         loader.validate(who, spec, columns)
         untyped = {f.name for f in reader.schema if pa.types.is_null(f.type) and f.name.lower() not in declared_types}
         staging_url = self._staging_url(settings)
@@ -124,7 +127,10 @@ class DatabricksIOManager(ConfigurableIOManager):
         with self.warehouse.connect() as connection, contextlib.ExitStack() as cleanup:
             session = loader.Session(connection.cursor(), self.conflict_retries, context.log.warning)
             # plan
-            plan = loader.plan(ref, spec, columns, loader.table_columns(session, ref), frozenset(untyped))
+            existing = loader.table_columns(session, ref)
+            if existing is not None and mapped:
+                loader.require_column_mapping(session, ref, mapped)
+            plan = loader.plan(ref, spec, columns, existing, frozenset(untyped))
             # typed as the table where the plan says so: all-null columns, BIGINT into DOUBLE, ...
             retyped = {c.name: c.type for c, before in zip(plan.columns, columns, strict=True) if c != before}
             columns = plan.columns
@@ -273,6 +279,7 @@ class DatabricksIOManager(ConfigurableIOManager):
             dedupe_by=settings.get("dedupe_by"),
             partitions=tuple(parts),
             create_table=_flag(settings, "create_table", True, _who(context)),
+            column_mapping=_flag(settings, "column_mapping", False, _who(context)),
         )
 
     def _staging_url(self, settings: Mapping[str, Any]) -> str:

@@ -42,6 +42,7 @@ class WriteSpec:
     dedupe_by: str | None = None
     partitions: tuple[PartitionSlice, ...] = ()
     create_table: bool = True
+    column_mapping: bool = False  # create the table with Delta column mapping (any column name)
 
 
 @dataclass
@@ -157,8 +158,13 @@ def plan(
             ddl=[
                 sql.create_schema(ref),
                 sql.create_table(
-                    ref, columns, spec.partition_by, spec.cluster_by, spec.comment, sql.ROW_LEVEL_CONCURRENCY
-                ),
+                    ref,
+                    columns,
+                    spec.partition_by,
+                    spec.cluster_by,
+                    spec.comment,
+                    {**sql.ROW_LEVEL_CONCURRENCY, **(sql.COLUMN_MAPPING if spec.column_mapping else {})},
+                ),  # fmt: skip
             ],
         )
     by_name = {c.name.lower(): c for c in existing}
@@ -253,6 +259,18 @@ def load_statement(
 def table_version(session: Session, ref: TableRef) -> int | None:
     row = session.run(sql.describe_history(ref)).fetchone()
     return None if row is None else int(row[0])
+
+
+def require_column_mapping(session: Session, ref: TableRef, names: Sequence[str]) -> None:
+    """Column names that need Delta column mapping are refused on a table without it, naming the fix."""
+    row = session.run(sql.show_property(ref, "delta.columnMapping.mode")).fetchone()
+    if row is not None and str(row[1]).lower() in ("name", "id"):
+        return
+    raise SchemaMismatchError(
+        f"Columns {list(names)} of the output need Delta column mapping (their names hold spaces or any of "
+        f"',;{{}}()='), which {ref} does not use. Enable it once with: "
+        f"{sql.set_properties(ref, sql.COLUMN_MAPPING)}; or rename the columns."
+    )
 
 
 def drop_if_unwritten(session: Session, ref: TableRef) -> bool:

@@ -22,7 +22,7 @@ def name_problem(name: str) -> str | None:
 
 
 def column_problem(name: str) -> str | None:
-    """Why `name` cannot name a Delta column (without column mapping), or None when it can."""
+    """Why `name` cannot name a Delta column without column mapping, or None when it can."""
     if not name:
         return "it is empty"
     bad = _BAD_COLUMN.search(name)

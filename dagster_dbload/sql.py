@@ -61,8 +61,24 @@ def create_table(
     if comment:
         sql += f" COMMENT {literal(comment)}"
     if properties:
-        sql += f" TBLPROPERTIES ({', '.join(f'{literal(k)} = {literal(v)}' for k, v in properties.items())})"
+        sql += f" TBLPROPERTIES ({_properties(properties)})"
     return sql
+
+
+def _properties(properties: Mapping[str, str]) -> str:
+    return ", ".join(f"{literal(k)} = {literal(v)}" for k, v in properties.items())
+
+
+# Column names with spaces or any of ,;{}()= need Delta column mapping.
+COLUMN_MAPPING = {"delta.columnMapping.mode": "name", "delta.minReaderVersion": "2", "delta.minWriterVersion": "5"}
+
+
+def set_properties(ref: TableRef, properties: Mapping[str, str]) -> str:
+    return f"ALTER TABLE {ref.sql} SET TBLPROPERTIES ({_properties(properties)})"
+
+
+def show_property(ref: TableRef, key: str) -> str:
+    return f"SHOW TBLPROPERTIES {ref.sql} ({literal(key)})"
 
 
 def drop_table(ref: TableRef) -> str:
@@ -78,7 +94,7 @@ def comment_column(ref: TableRef, column: str, comment: str) -> str:
 
 
 def enable_type_widening(ref: TableRef) -> str:
-    return f"ALTER TABLE {ref.sql} SET TBLPROPERTIES ('delta.enableTypeWidening' = 'true')"
+    return set_properties(ref, {"delta.enableTypeWidening": "true"})
 
 
 def widen_column(ref: TableRef, column: str, type_sql: str) -> str:

@@ -77,3 +77,33 @@ def daily_summary(orders: pl.DataFrame, customers: pl.DataFrame) -> pl.LazyFrame
         .agg(pl.len().alias("orders"), pl.col("amount").sum().round(2).alias("revenue"))
         .sort("day", "country")
     )
+
+
+@dg.asset(
+    key_prefix=["web"],
+    group_name="web",
+    description="Page views per day. `ts` is epoch seconds; the partition is a SQL expression over it.",
+    partitions_def=dg.DailyPartitionsDefinition(start_date="2024-06-01", end_date="2024-07-01"),
+    metadata={
+        "partition_expr": "CAST(from_unixtime(ts) AS DATE)",
+        "dagster/column_schema": dg.TableSchema(
+            columns=[
+                dg.TableColumn("ts", "bigint", description="When the page was viewed, epoch seconds (UTC)"),
+                dg.TableColumn("page", "string", description="Path of the page"),
+                dg.TableColumn("customer_id", "bigint", description="Customer key"),
+            ]
+        ),
+    },
+    kinds={"databricks"},
+)
+def page_views(context: dg.AssetExecutionContext) -> pa.Table:
+    start = int(context.partition_time_window.start.timestamp())
+    rng = np.random.default_rng([SEED, start])
+    n = 1_000
+    return pa.table(
+        {
+            "ts": pa.array(np.sort(start + rng.integers(0, 24 * 3600, n)), pa.int64()),
+            "page": pa.array(rng.choice(["/", "/shop", "/cart", "/checkout"], n)),
+            "customer_id": pa.array(rng.integers(1, 501, n), pa.int64()),
+        }
+    )

@@ -1,4 +1,4 @@
-"""Materializes the shop assets, runs one tick of the SuperAnnotate sensor and the runs it asks for, then
+"""Materializes the shop assets and two days of page views, runs one tick of the SuperAnnotate sensor and the runs it asks for, then
 prints each table."""
 
 import dagster as dg
@@ -15,6 +15,11 @@ def main() -> None:
     result = job.execute_in_process(run_config=QUIET, instance=instance, asset_selection=shop)
     assert result.success
     tables = [e.materialization.metadata["dagster/table_name"].value for e in result.get_asset_materialization_events()]
+    views = dg.AssetKey(["web", "page_views"])
+    for day in ("2024-06-01", "2024-06-02", "2024-06-01"):  # the second run of a day replaces only that day
+        run = job.execute_in_process(run_config=QUIET, instance=instance, asset_selection=[views], partition_key=day)
+        assert run.success
+    tables.append("main.web.page_views")
 
     context = dg.build_sensor_context(instance=instance, resources={"superannotate": defs.resources["superannotate"]})
     tick = qa_review_sensor(context)

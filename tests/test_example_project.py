@@ -18,16 +18,24 @@ def test_definitions_load():
 
 def test_assets_materialize_with_expected_tables(tmp_path):
     warehouse = LocalSQLWarehouse(path=str(tmp_path / "w.duckdb"))
-    result = dg.materialize(
-        dg.load_assets_from_modules([assets]), resources={"io_manager": DatabricksIOManager(warehouse=warehouse)}
-    )
+    resources = {"io_manager": DatabricksIOManager(warehouse=warehouse)}
+    result = dg.materialize([assets.customers, assets.orders, assets.daily_summary], resources=resources)
     assert result.success
+    for day in ("2024-06-01", "2024-06-02", "2024-06-01"):  # page views: a SQL-expression partition
+        assert dg.materialize([assets.page_views], resources=resources, partition_key=day).success
     with warehouse.connect() as connection:
         cursor = connection.cursor()
         cursor.execute("SELECT sum(orders) AS n FROM main.shop.daily_summary")
         summarized = cursor.fetchone().n
         cursor.execute("SELECT count(*) AS n FROM main.shop.orders WHERE status <> 'refunded'")
         assert summarized == cursor.fetchone().n > 0
+        cursor.execute(
+            "SELECT CAST(from_unixtime(ts) AS DATE) AS day, count(*) AS n FROM main.web.page_views GROUP BY 1"
+        )
+        assert sorted((r.day.isoformat(), r.n) for r in cursor.fetchall()) == [
+            ("2024-06-01", 1000),
+            ("2024-06-02", 1000),
+        ]
 
 
 def test_dagster_definitions_validate_passes():

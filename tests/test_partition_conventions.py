@@ -161,3 +161,74 @@ def test_a_self_dependent_partitioned_asset_starts_from_an_empty_frame(frame, ta
     for day in ("2024-01-01", "2024-01-02"):
         assert dg.materialize([running], resources={"io_manager": io_manager}, partition_key=day).success
     assert previous_rows == {"2024-01-01": 0, "2024-01-02": 1}
+
+
+WEIRD = pa.table({"order id": [1, 2], "amount (usd)": [1.5, 2.5], "a,b;c{d}e=f": ["x", "y"], "tab\there": [1, 2]})
+
+
+@pytest.mark.parametrize("frame", FRAMES)
+@pytest.mark.parametrize("mode", ["replace", "append", "merge", "partitioned"])
+def test_any_column_name_databricks_can_store(mode, frame, target):
+    kind, convert = FRAMES[frame]
+    data = {"t": WEIRD}
+    metadata = {
+        "replace": {},
+        "append": {"write_mode": "append"},
+        "merge": {"write_mode": "merge", "primary_key": ["order id"]},
+        "partitioned": {"partition_expr": "`order id`"},
+    }[mode]
+    partitions_def = dg.StaticPartitionsDefinition(["1", "2"]) if mode == "partitioned" else None
+    got = {}
+
+    @dg.asset(metadata=metadata, partitions_def=partitions_def)
+    def odd_names(context: AssetExecutionContext) -> kind:
+        table = data["t"]
+        if context.has_partition_key:
+            table = table.filter(pa.compute.equal(table.column("order id"), int(context.partition_key)))
+        return convert(table)
+
+    @dg.asset(deps=[], ins={"odd_names": dg.AssetIn(partition_mapping=dg.AllPartitionMapping())})
+    def reader(odd_names: kind) -> None:
+        got["t"] = pa.Table.from_pandas(odd_names) if frame == "pandas" else pa.table(odd_names)
+
+    io_manager = target.io_manager()
+
+    def run():
+        for key in ["1", "2"] if partitions_def else [None]:
+            assert dg.materialize([odd_names], resources={"io_manager": io_manager}, partition_key=key).success
+
+    run()
+    data["t"] = WEIRD.append_column("new (col)", pa.array(["n1", "n2"]))  # evolves the table
+    run()
+    dg.materialize([odd_names, reader], resources={"io_manager": io_manager}, selection=[reader])
+    assert sorted(got["t"].column_names) == sorted(data["t"].column_names)
+    rows = sorted(got["t"].to_pylist(), key=lambda r: (r["order id"], r["new (col)"] or ""))
+    expected = data["t"].to_pylist()
+    if mode == "append":
+        assert rows == sorted([{**r, "new (col)": None} for r in WEIRD.to_pylist()] + expected,
+                              key=lambda r: (r["order id"], r["new (col)"] or ""))  # fmt: skip
+    else:
+        assert rows == expected
+    assert target.query("SHOW TBLPROPERTIES odd_names ('delta.columnMapping.mode')")[0]["value"] == "name"
+
+
+def test_a_table_without_column_mapping_is_refused_with_the_alter_that_enables_it(target):
+    data = {"t": pa.table({"id": [1]})}
+
+    @dg.asset
+    def plain() -> pa.Table:
+        return data["t"]
+
+    io_manager = target.io_manager()
+    dg.materialize([plain], resources={"io_manager": io_manager})
+    data["t"] = pa.table({"id": [2], "first name": ["Ada"]})
+    with pytest.raises(
+        Exception, match=r"need Delta column mapping.*ALTER TABLE `main`.`default`.`plain` SET TBLPROPERTIES"
+    ) as e:
+        dg.materialize([plain], resources={"io_manager": io_manager})
+    alter = str(e.value).split("Enable it once with: ")[1].split("; or rename")[0]
+    assert target.query("SELECT * FROM plain") == [{"id": 1}]
+    with target.warehouse.connect() as connection:
+        connection.cursor().execute(alter)
+    assert dg.materialize([plain], resources={"io_manager": io_manager}).success
+    assert target.query("SELECT * FROM plain") == [{"id": 2, "first name": "Ada"}]

@@ -163,6 +163,16 @@ class LocalEngine:
         return Result()
 
     def _show(self, body: str) -> Result:
+        m = re.fullmatch(r"SHOW\s+TBLPROPERTIES\s+(.+?)(?:\s*\(\s*(.+?)\s*\))?", body, re.I | re.S)
+        if m:
+            meta = self._lookup(_table_arg(m.group(1)))
+            if m.group(2) is None:
+                items = sorted(meta.properties.items())
+            else:
+                key = sqlglot.parse_one(m.group(2), read="databricks").name
+                missing = f"Table {meta.display} does not have property: {key}"
+                items = [(key, meta.properties.get(key, missing))]
+            return Result(_table(key=(pa.string(), [k for k, _ in items]), value=(pa.string(), [v for _, v in items])))
         m = re.fullmatch(r"SHOW\s+(TABLES|SCHEMAS|DATABASES|CATALOGS)(?:\s+(?:IN|FROM)\s+(\S+))?", body, re.I)
         if not m:
             raise unsupported(f"SHOW {body.split(None, 2)[1].upper() if len(body.split()) > 1 else ''}".strip())
