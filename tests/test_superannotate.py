@@ -203,6 +203,7 @@ def test_sensor_over_three_ticks(tmp_path):
         ]
         assert first.run_requests[0].run_key.startswith("qa:batch:")
         assert first.run_requests[0].tags == {"superannotate/project": "qa", "superannotate/items": "2"}
+        assert [r.asset_selection for r in first.run_requests] == [[asset.key], [asset.key]]  # runs name a target
         # item 1 is older than the look-back window below the watermark: no need to remember it
         assert json.loads(first.cursor) == {
             "watermark": "2024-05-01T10:05:00.000Z",
@@ -213,7 +214,7 @@ def test_sensor_over_three_ticks(tmp_path):
         second = tick(sensor, source, first.cursor, instance)
         assert second.run_requests == []
         assert second.skip_reason.skip_message == (
-            "No new item versions in qa: 2 item(s) in ['Completed'] updated since 2024-05-01T10:03:00+00:00, "
+            "No new item versions in qa: 2 item(s) with status Completed updated since 2024-05-01 10:03:00 UTC, "
             "all already requested."
         )
         assert json.loads(second.cursor) == {

@@ -170,7 +170,14 @@ def build_superannotate_sensor(
         minimum_interval_seconds=minimum_interval_seconds,
         default_status=default_status,
         required_resource_keys={source_key},
-        description=f"Requests runs of {asset_def.key.to_user_string()} when SuperAnnotate items change.",
+        description=(
+            f"Requests runs of {asset_def.key.to_user_string()} when SuperAnnotate items in "
+            f"{_words(settings['statuses'])} change, {batch_size} item(s) a run. Its cursor holds a watermark (the "
+            f"newest updatedAt seen) and the item versions it requested within the last {lookback_seconds} s "
+            "(the lookback, for items whose updatedAt lands late); no item version is requested twice. To load "
+            "items again, reset the cursor on this page (everything in those statuses is requested again) or "
+            "materialize the asset, which loads every item in those statuses."
+        ),
     )
     def _superannotate_sensor(context: SensorEvaluationContext, **_: Any) -> SensorResult | SkipReason:
         source: SuperAnnotateSource = getattr(context.resources, source_key)
@@ -180,11 +187,11 @@ def build_superannotate_sensor(
         seen = [i for page in source.list_items(settings["statuses"], since) for i in page]
         new, after = advance(cursor, seen, lookback)
         if not new:
-            window = f"updated since {since.isoformat()}" if since else "in total"
+            window = f"updated since {since.strftime('%Y-%m-%d %H:%M:%S %Z')}" if since else "in total"
             return SensorResult(
                 skip_reason=SkipReason(
-                    f"No new item versions in {project}: {len(seen)} item(s) in {settings['statuses']} {window}, "
-                    "all already requested."
+                    f"No new item versions in {project}: {len(seen)} item(s) with status "
+                    f"{_words(settings['statuses'])} {window}, all already requested."
                 ),
                 cursor=after.dumps(),
             )
@@ -193,6 +200,7 @@ def build_superannotate_sensor(
                 run_key=run_key(project, batch),
                 run_config={"ops": {op_name: {"config": {"items": [_config_item(i) for i in batch]}}}},
                 tags={"superannotate/project": project, "superannotate/items": str(len(batch))},
+                asset_selection=[asset_def.key],
             )
             for batch in (new[i : i + batch_size] for i in range(0, len(new), batch_size))
         ]
@@ -210,6 +218,11 @@ def source_project(source: SuperAnnotateSource, project: str | None) -> str:
             "resource's `project` to match."
         )
     return actual
+
+
+def _words(names: Sequence[str]) -> str:
+    """'Completed', 'QualityCheck or Completed': names as a sentence says them."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
 
 
 def _config_item(item: SAItem) -> dict[str, Any]:
