@@ -18,6 +18,7 @@ from dagster import AssetExecutionContext
 from dagster_dbload import DatabricksLoadError
 
 UTC = dt.timezone.utc
+CORE = ["local", "server"]  # type and validation matrices: staging backends do not change them
 
 
 @pytest.fixture
@@ -158,6 +159,7 @@ def _canon(t: str) -> str:
     return t.replace(" ", "").lower()
 
 
+@pytest.mark.parametrize("backend", CORE, indirect=True)
 @pytest.mark.parametrize(("values", "arrow_type", "dbx_type", "read_type", "read_values"), TYPED, ids=lambda v: str(v))
 def test_every_mapped_type_round_trips(values, arrow_type, dbx_type, read_type, read_values, io_manager, warehouse):
     if pa.types.is_dictionary(arrow_type):
@@ -260,6 +262,7 @@ def test_empty_output_creates_the_table_and_replace_empties_it(io_manager, wareh
     assert query(warehouse, "SELECT count(*) AS n FROM maybe_empty").column("n")[0].as_py() == 0
 
 
+@pytest.mark.parametrize("backend", CORE, indirect=True)
 @pytest.mark.parametrize(
     ("value", "metadata_", "error"),
     [
