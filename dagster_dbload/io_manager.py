@@ -163,7 +163,7 @@ class DatabricksIOManager(ConfigurableIOManager):
                 for statement in plan.ddl:
                     if statement not in session.statements:  # CREATE SCHEMA may have run for the volume
                         session.run(statement)
-                session.run(loader.load_statement(ref, spec, columns, staged.url, staged.files))
+                result = session.run(loader.load_statement(ref, spec, columns, staged.url, staged.files)).fetchone()
             except Exception as e:
                 dropped = plan.create and loader.drop_if_unwritten(session, ref)
                 label = _partition_label(context)
@@ -175,22 +175,34 @@ class DatabricksIOManager(ConfigurableIOManager):
                 ) from e
             load_seconds = time.perf_counter() - start
             version = loader.table_version(session, ref)
+            rows = staged.rows  # a replace leaves exactly the staged rows in the table (or partition)
+            if spec.mode != "replace":
+                where = partitions.predicate(spec.partitions, types) if spec.partitions else None
+                rows = session.run(sql.count_rows(ref, where)).fetchone()[0]
             if not self.keep_staged_files:
                 stager.delete(folder)  # this attempt's files and any a failed earlier attempt kept
 
         # report
+        statements = [s for s in session.statements if not sql.is_bookkeeping(s)]
+        url = self.warehouse.table_url(ref)
         context.add_output_metadata(
             {
-                ("dagster/partition_row_count" if spec.partitions else "dagster/row_count"): staged.rows,
+                ("dagster/partition_row_count" if spec.partitions else "dagster/row_count"): rows,
                 "dagster/table_name": str(ref),
+                **({"dagster/uri": MetadataValue.url(url)} if url else {}),
                 "dagster/column_schema": TableSchema(
                     columns=[TableColumn(c.name, c.type.lower(), description=c.comment) for c in columns]
                 ),
-                "dbload/sql": MetadataValue.json(session.statements),
+                "dbload/sql": MetadataValue.md(sql.markdown(statements)),
+                "dbload/bookkeeping_sql": MetadataValue.json([s for s in session.statements if sql.is_bookkeeping(s)]),
                 "dbload/write_mode": spec.mode,
+                **_load_counts(result),
+                "dbload/staged_rows": staged.rows,
                 "dbload/staged_files": len(staged.files),
                 "dbload/staged_bytes": staged.bytes,
-                "dbload/staged_url": staged.url if self.keep_staged_files else f"{staged.url} (deleted after load)",
+                "dbload/staged_size": _size(staged.bytes),
+                "dbload/staged_url": staged.url,
+                "dbload/staged_files_deleted": not self.keep_staged_files,
                 "dbload/seconds_staging": round(staged.seconds, 3),
                 "dbload/seconds_loading": round(load_seconds, 3),
                 "dbload/table_version": version,
@@ -315,6 +327,21 @@ def _who(context: OutputContext | InputContext) -> str:
     if context.has_asset_key:
         return f"Asset {context.asset_key.to_user_string()!r}"
     return f"Output {context.name!r}"
+
+
+def _load_counts(result: Any) -> dict[str, int]:
+    """Rows inserted / updated / deleted, from the load statement's own answer (exact even with other writers)."""
+    names = {"num_inserted_rows": "inserted", "num_updated_rows": "updated", "num_deleted_rows": "deleted"}
+    answer = result.asDict() if result is not None and hasattr(result, "asDict") else {}
+    return {f"dbload/rows_{names[k]}": int(v) for k, v in answer.items() if k in names and v is not None}
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.1f} {unit}" if unit != "B" else f"{n} B"
+        n /= 1024
+    raise AssertionError  # unreachable
 
 
 def _root_run_id(context: OutputContext) -> str:

@@ -106,7 +106,6 @@ def table_columns(session: Session, ref: TableRef) -> list[ColumnSpec] | None:
         rows = session.run(sql.describe_table(ref)).fetchall()
     except Exception as e:  # both warehouses raise ServerOperationError; real Databricks wording matches
         if "TABLE_OR_VIEW_NOT_FOUND" in str(e):
-            session.statements.pop()
             return None
         raise
     columns = []

@@ -8,9 +8,11 @@ import re
 import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
+from urllib.parse import quote
 
 from pydantic import Field
 
+from .naming import TableRef
 from .sql import redact_secrets
 from .warehouse import SQLWarehouse
 
@@ -72,6 +74,12 @@ class DatabricksResource(SQLWarehouse):
     connection_uri: str | None = Field(
         default=None, description="Advanced: the full http(s) endpoint URI, e.g. of LocalSQLWarehouseServer."
     )
+
+    def table_url(self, table: TableRef) -> str | None:
+        if self.connection_uri:  # not a workspace's own address: no Catalog Explorer to link to
+            return None
+        path = "/".join(quote(p, safe="") for p in (table.catalog, table.schema, table.table))
+        return f"https://{self.server_hostname}/explore/data/{path}"
 
     def staging_filesystem(self, url: str) -> tuple[Any, str] | None:
         if not url.startswith(("/Volumes/", "dbfs:/Volumes/")):

@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import sqlglot
 from sqlglot import exp
 
 from .naming import TableRef, quote
@@ -161,6 +162,11 @@ def merge(
     )
 
 
+def count_rows(ref: TableRef, where: str | None = None) -> str:
+    """The table's (or, with `where`, a partition's) rows; Delta answers a bare count from file statistics."""
+    return f"SELECT count(*) AS n FROM {ref.sql}" + (f" WHERE {where}" if where else "")
+
+
 def count_outside(url: str, predicate: str) -> str:
     """Staged rows for which `predicate` is not true."""
     return f"SELECT count(*) AS outside FROM {read_files(url)} WHERE NOT coalesce({predicate}, false)"
@@ -169,6 +175,26 @@ def count_outside(url: str, predicate: str) -> str:
 def select(ref: TableRef, columns: Sequence[str] | None = None, where: str | None = None) -> str:
     sql = f"SELECT {_columns(columns) if columns else '*'} FROM {ref.sql}"
     return sql + (f" WHERE {where}" if where else "")
+
+
+_BOOKKEEPING = ("DESCRIBE", "SHOW", "SELECT", "CREATE VOLUME")
+
+
+def is_bookkeeping(statement: str) -> bool:
+    """Whether a statement only looks (DESCRIBE, SHOW, SELECT) or prepares staging (CREATE VOLUME)."""
+    return statement.upper().startswith(_BOOKKEEPING)
+
+
+def markdown(statements: Sequence[str]) -> str:
+    """The statements pretty-printed, each in a fenced `sql` block (as the Dagster UI shows markdown)."""
+    blocks = []
+    for statement in statements:
+        try:
+            pretty = sqlglot.transpile(statement, read="databricks", write="databricks", pretty=True)[0]
+        except sqlglot.errors.SqlglotError:
+            pretty = statement
+        blocks.append(f"```sql\n{pretty}\n```")
+    return "\n\n".join(blocks)
 
 
 _SECRET = re.compile(

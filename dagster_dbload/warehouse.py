@@ -7,6 +7,8 @@ from typing import Any
 
 from dagster import ConfigurableResource
 
+from .naming import TableRef
+
 
 class SQLWarehouse(ConfigurableResource):
     """A Databricks SQL endpoint: `connect()` yields a DB-API connection that runs Databricks SQL."""
@@ -16,6 +18,10 @@ class SQLWarehouse(ConfigurableResource):
 
     def staging_filesystem(self, url: str) -> tuple[Any, str] | None:
         """(filesystem, path) for staging at `url` when plain fsspec cannot reach it, e.g. a Volume path."""
+        return None
+
+    def table_url(self, table: TableRef) -> str | None:
+        """Where a person looks at `table` (Catalog Explorer on Databricks), or None."""
         return None
 
     def default_staging_url(self) -> str | None:

@@ -31,6 +31,11 @@ TOKEN = "dapi-test-4b1d8e2f9a"
 NAMES = ["local", "server", "s3", "azure", "volume"]
 
 
+def sql_blocks(markdown: str) -> list[str]:
+    """The statements of `dbload/sql`: its fenced sql blocks, whitespace collapsed to single spaces."""
+    return [" ".join(block.split()) for block in re.findall(r"```sql\n(.*?)\n```", markdown, re.S)]
+
+
 _FAULTS: dict[str, list[tuple[re.Pattern, str]]] = {}  # warehouse path -> pending faults (embedded warehouse)
 
 

@@ -1,10 +1,10 @@
 """DatabricksIOManager end to end on the local warehouse: inputs, types, modes, errors and metadata."""
 
 import datetime as dt
-import json
 import os
 import re
 from decimal import Decimal
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import dagster as dg
@@ -13,6 +13,7 @@ import polars as pl
 import pyarrow as pa
 import pytest
 import sqlglot
+from backends import sql_blocks
 from dagster import AssetExecutionContext
 
 from dagster_dbload import DatabricksLoadError
@@ -324,7 +325,7 @@ def test_safe_widenings_are_applied_to_the_table(io_manager, warehouse):
     result = materialize([widening], io_manager)
     assert describe(warehouse, "widening") == {"n": "bigint", "x": "double"}
     assert sorted(query(warehouse, "SELECT n FROM widening").column("n").to_pylist()) == [1, 2**40]
-    assert any("ALTER COLUMN `n` TYPE BIGINT" in s for s in metadata(result, "widening")["dbload/sql"])
+    assert any("ALTER COLUMN `n` TYPE BIGINT" in s for s in sql_blocks(metadata(result, "widening")["dbload/sql"]))
 
 
 def test_new_columns_are_added_and_missing_ones_are_null(io_manager, warehouse):
@@ -390,16 +391,20 @@ def test_metadata_is_complete_and_every_statement_parses(io_manager, warehouse, 
     assert md["dbload/staged_files"] == 1 and md["dbload/staged_bytes"] > 0
     assert md["dbload/seconds_staging"] >= 0 and md["dbload/seconds_loading"] > 0
     assert md["dbload/table_version"] == history_version(warehouse, "orders") == 1
-    statements = [s for s in md["dbload/sql"] if not s.startswith("CREATE VOLUME")]
-    assert [s.split()[0] for s in statements] == ["CREATE", "CREATE", "INSERT", "DESCRIBE"]
-    for statement in statements:
+    statements = sql_blocks(md["dbload/sql"])
+    assert [s.split()[0] for s in statements] == ["CREATE", "CREATE", "INSERT"]
+    bookkeeping = [s for s in md["dbload/bookkeeping_sql"] if not s.startswith("CREATE VOLUME")]
+    assert [s.split()[0] for s in bookkeeping] == ["DESCRIBE", "DESCRIBE"]
+    for statement in statements + bookkeeping:
         sqlglot.parse_one(statement, read="databricks")
+    assert md["dbload/staged_url"].startswith(backend.staging_url) and md["dbload/staged_files_deleted"] is True
+    assert md["dbload/staged_size"].endswith(("B", "KiB")) and md["dbload/rows_inserted"] == 3
     assert query(warehouse, "DESCRIBE DETAIL orders").column("description")[0].as_py() == "Orders placed in the shop."
     assert backend.staged_files() == [], "staged files are deleted after a successful load"
 
-    again = [s for s in metadata(materialize([orders], io_manager), "orders")["dbload/sql"] if "VOLUME" not in s]
-    assert [s.split()[0] for s in again] == ["DESCRIBE", "INSERT", "DESCRIBE"]
-    assert json.dumps(again)
+    again = metadata(materialize([orders], io_manager), "orders")
+    assert [s.split()[0] for s in sql_blocks(again["dbload/sql"])] == ["INSERT"]
+    assert [s.split()[0] for s in again["dbload/bookkeeping_sql"] if "VOLUME" not in s] == ["DESCRIBE", "DESCRIBE"]
 
 
 def test_a_failed_load_keeps_the_staged_files_and_says_where(io_manager, warehouse, backend):
@@ -422,3 +427,48 @@ def test_a_failed_load_keeps_the_staged_files_and_says_where(io_manager, warehou
     assert kept.startswith(backend.staging_url)
     (kept_file,) = [os.path.basename(f) for f in backend.staged_files()]
     assert re.fullmatch(r"part-00000-0-[0-9a-f]{20}\.parquet", kept_file)  # an append names parts by content
+
+
+@pytest.mark.parametrize("backend", CORE, indirect=True)
+def test_row_counts_mean_the_table_after_the_write(io_manager, warehouse, backend):
+    data = {"t": pa.table({"id": list(range(30)), "v": ["a"] * 30})}
+
+    @dg.asset(metadata={"write_mode": "merge", "primary_key": ["id"]})
+    def merged() -> pa.Table:
+        return data["t"]
+
+    @dg.asset(metadata={"write_mode": "append"})
+    def appended() -> pa.Table:
+        return data["t"]
+
+    @dg.asset
+    def replaced() -> pa.Table:
+        return data["t"]
+
+    materialize([merged, appended, replaced], io_manager)
+    data["t"] = pa.table({"id": list(range(25, 35)), "v": ["b"] * 10})  # 5 updates, 5 new rows
+    sent = len(backend.server.statements) if backend.server else 0
+    result = materialize([merged, appended, replaced], io_manager)
+    md = {name: metadata(result, name) for name in ("merged", "appended", "replaced")}
+    assert (md["merged"]["dagster/row_count"], md["merged"]["dbload/staged_rows"]) == (35, 10)
+    assert (md["merged"]["dbload/rows_updated"], md["merged"]["dbload/rows_inserted"]) == (5, 5)
+    assert (md["appended"]["dagster/row_count"], md["appended"]["dbload/rows_inserted"]) == (40, 10)
+    assert md["replaced"]["dagster/row_count"] == 10
+    if backend.server:  # a replace stays at 3 statements; append and merge add one count(*)
+        kinds = [s.split()[0] for s in backend.server.statements[sent:]]
+        assert kinds.count("SELECT") == 2 and len(kinds) == 3 + 4 + 4
+        assert "dagster/uri" not in md["merged"]  # the wire server is no workspace
+    else:
+        assert md["merged"]["dagster/uri"] == Path(warehouse.path).resolve().as_uri()
+
+
+def test_a_workspace_table_links_to_catalog_explorer():
+    from dagster_dbload import DatabricksResource
+    from dagster_dbload.naming import TableRef
+
+    resource = DatabricksResource(
+        server_hostname="dbc-1.cloud.databricks.com", http_path="/sql/1.0/x", access_token="t"
+    )
+    assert resource.table_url(TableRef("main", "sales-eu", "Orders")) == (
+        "https://dbc-1.cloud.databricks.com/explore/data/main/sales-eu/orders"
+    )

@@ -11,6 +11,7 @@ import polars as pl
 import pyarrow as pa
 import pytest
 from backends import backend as make_backend
+from backends import sql_blocks
 from dagster import AssetExecutionContext
 
 from dagster_dbload import DatabricksLoadError
@@ -59,9 +60,9 @@ def test_an_epoch_column_partitioned_by_a_sql_expression(frame, target):
         assert dg.materialize([clicks], resources={"io_manager": io_manager}, partition_key=day).success
     data["tag"] = "second"
     result = dg.materialize([clicks], resources={"io_manager": io_manager}, partition_key="2024-01-01")
-    load = [s for s in result.get_asset_materialization_events()[0].materialization.metadata["dbload/sql"].value
-            if "REPLACE WHERE" in s]  # fmt: skip
-    assert "(CAST(FROM_UNIXTIME(`ts`) AS DATE)) >= DATE'2024-01-01'" in load[0]
+    md = result.get_asset_materialization_events()[0].materialization.metadata["dbload/sql"].value
+    (load,) = [s for s in sql_blocks(md) if "REPLACE WHERE" in s]
+    assert "REPLACE WHERE ( CAST(FROM_UNIXTIME(`ts`) AS DATE) ) >= CAST('2024-01-01' AS DATE)" in load
     rows = target.query("SELECT tag, count(*) AS n FROM clicks GROUP BY tag ORDER BY tag")
     assert rows == [{"tag": "first", "n": 2}, {"tag": "second", "n": 3}]  # only its partition was replaced
     dg.materialize(

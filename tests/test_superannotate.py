@@ -340,7 +340,7 @@ def test_db_volume_stages_in_that_volume(tmp_path, warehouse):
     result = materialize(asset, warehouse, export)
     meta = result.asset_materializations_for_node(asset.op.name)[0].metadata
     assert meta["dbload/staged_url"].value.startswith("/Volumes/main/sa/landing/superannotate/main.sa.t/")
-    assert "CREATE VOLUME IF NOT EXISTS `main`.`sa`.`landing`" in meta["dbload/sql"].value
+    assert "CREATE VOLUME IF NOT EXISTS `main`.`sa`.`landing`" in meta["dbload/bookkeeping_sql"].value
     assert rows(warehouse, "SELECT sa_item_id, a FROM main.sa.t") == [(1, "x")]
 
 

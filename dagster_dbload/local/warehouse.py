@@ -7,11 +7,13 @@ import os
 import random
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import duckdb
 from pydantic import Field
 
+from ..naming import TableRef
 from ..warehouse import SQLWarehouse
 from .dbapi import LocalConnection
 from .errors import LocalSQLError
@@ -73,6 +75,10 @@ class LocalSQLWarehouse(SQLWarehouse):
         import fsspec
 
         return fsspec.filesystem("file"), FileResolver(self.volumes_root).resolve(url)[1]
+
+    def table_url(self, table: TableRef) -> str:
+        """The database file that holds the table."""
+        return Path(os.path.abspath(self.path)).as_uri()
 
     def default_staging_url(self) -> str:
         return os.path.join(self.root, "staging")
