@@ -1,6 +1,6 @@
 """Land Dagster asset outputs in Databricks Delta tables."""
 
-from .io_manager import DatabricksIOManager, DatabricksLoadError, StagingCredentials
+from .io_manager import DatabricksIOManager, DatabricksLoadError, DatabricksOutputError, StagingCredentials
 from .local import LocalSQLError, LocalSQLWarehouse
 from .resource import DatabricksConnectionError, DatabricksResource
 from .warehouse import SQLWarehouse
@@ -11,6 +11,7 @@ __all__ = [
     "DatabricksConnectionError",
     "DatabricksIOManager",
     "DatabricksLoadError",
+    "DatabricksOutputError",
     "DatabricksResource",
     "LocalSQLError",
     "LocalSQLWarehouse",

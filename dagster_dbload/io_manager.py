@@ -13,6 +13,7 @@ from dagster import (
     Config,
     ConfigurableIOManager,
     DagsterInvariantViolationError,
+    Failure,
     InputContext,
     MetadataValue,
     OutputContext,
@@ -32,6 +33,13 @@ from .warehouse import SQLWarehouse
 
 class DatabricksLoadError(RuntimeError):
     """The load statement failed; the staged files were kept."""
+
+
+class DatabricksOutputError(Failure, ValueError):
+    """An output or its settings cannot be stored; nothing was written. The run page shows the fix first."""
+
+    def __init__(self, description: str, **metadata: Any):
+        super().__init__(description=description, metadata=metadata, allow_retries=False)
 
 
 class StagingCredentials(Config):
@@ -94,6 +102,21 @@ class DatabricksIOManager(ConfigurableIOManager):
 
     # output
     def handle_output(self, context: OutputContext, obj: Any) -> None:
+        try:
+            self._store(context, obj)
+        except (ValueError, TypeError) as e:  # a setting or the data is wrong: say the fix first, do not retry
+            if isinstance(e, Failure):
+                raise
+            label = _partition_label(context)
+            raise DatabricksOutputError(
+                f"{e} Nothing was written. Fix the output or the asset's metadata, then materialize it again "
+                "(a retry would fail the same way).",
+                error=type(e).__name__,
+                **({"partition": label} if label else {}),
+            ) from e
+
+    def _store(self, context: OutputContext, obj: Any) -> None:
+        """plan -> stage -> load -> report."""
         if obj is None:
             if context.dagster_type.typing_type is type(None):
                 return

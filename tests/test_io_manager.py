@@ -235,8 +235,13 @@ def test_a_retried_step_does_not_duplicate_appended_rows(io_manager, warehouse):
         retry_policy=dg.RetryPolicy(max_retries=1),
     )
     def two(context: AssetExecutionContext):
-        # events is stored first; storing flaky fails on the first attempt, so the whole step retries.
-        return BASE, (BASE if context.retry_number > 0 else pa.table({"t": pa.array([1], pa.time32("s"))}))
+        # events is stored first; reading flaky's source breaks on the first attempt, so the whole step retries.
+        def breaks():
+            raise ConnectionResetError("the source dropped the connection")
+            yield  # a generator
+
+        broken = pa.RecordBatchReader.from_batches(BASE.schema, breaks())
+        return BASE, (BASE if context.retry_number > 0 else broken)
 
     result = materialize([two], io_manager)
     assert result.success

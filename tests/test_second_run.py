@@ -353,3 +353,16 @@ def test_columns_named_like_engine_internals_change_nothing(target):
         "WHEN MATCHED THEN DELETE WHEN NOT MATCHED THEN INSERT *"
     )
     assert counts == [{"num_affected_rows": 2, "num_updated_rows": 0, "num_deleted_rows": 1, "num_inserted_rows": 1}]
+
+
+def test_a_settings_error_fails_the_run_with_the_fix_first_and_is_not_retried(target):
+    @dg.asset(metadata={"write_mode": "upsert"}, retry_policy=dg.RetryPolicy(max_retries=2))
+    def misconfigured() -> pa.Table:
+        return ids(1)
+
+    result = materialize([misconfigured], target.io_manager(), raise_on_error=False)
+    (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    data = failure.step_failure_data.user_failure_data
+    assert data.description.startswith("Asset 'misconfigured': write_mode='upsert' is not one of")
+    assert "Nothing was written" in data.description and data.metadata["error"].value == "ValueError"
+    assert not [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]

@@ -14,6 +14,7 @@ from dagster_dbload.superannotate import (
     LocalSuperAnnotateExport,
     SAItem,
     SuperAnnotateConfigError,
+    SuperAnnotateDataError,
     SuperAnnotateError,
     build_superannotate_asset,
     build_superannotate_sensor,
@@ -101,13 +102,19 @@ def test_declared_types_win_over_inference():
 
 def test_declared_type_that_a_value_does_not_fit_names_the_item():
     docs = [item(1, {"d": {"value": "2024-05-01"}}), item(2, {"d": {"value": "next tuesday"}})]
-    with pytest.raises(SuperAnnotateConfigError, match=r"Column 'd': item 2 \('item_002'\) has 'next tuesday'.*DATE"):
+    with pytest.raises(
+        SuperAnnotateDataError, match=r"Column 'd': item 2 \('item_002'\) has 'next tuesday'.*DATE"
+    ) as e:
         extract(docs, ["d"], None, {"d": "DATE"})
+    assert "the sensor requests it again" in e.value.description and not e.value.allow_retries
+    assert {k: v.value for k, v in e.value.metadata.items()} == {
+        "item_id": 2, "item_name": "item_002", "column": "d", "value": "'next tuesday'", "expected": "DATE"
+    }  # fmt: skip
 
 
 def test_mixed_kinds_across_items_ask_for_a_declared_type():
     docs = [item(1, {"c": {"value": 3}}), item(2, {"c": {"value": "three"}})]
-    with pytest.raises(SuperAnnotateConfigError, match=r"'c'.*int, str.*column_types=\{'c': 'STRING'\}"):
+    with pytest.raises(SuperAnnotateDataError, match=r"'c'.*int, str.*column_types=\{'c': 'STRING'\}"):
         extract(docs, ["c"])
     assert extract(docs, ["c"], None, {"c": "STRING"})["c"].to_pylist() == ["3", "three"]
 
@@ -314,7 +321,9 @@ def test_rerunning_a_batch_leaves_one_row_per_item(tmp_path, warehouse):
     result = materialize(asset, warehouse, export, run_config=run_config)
     assert result.success
     meta = result.asset_materializations_for_node(asset.op.name)[0].metadata
-    assert meta["dagster/row_count"].value == 1
+    # the table's rows after the merge, and what this one-item run changed
+    assert (meta["dagster/row_count"].value, meta["dbload/staged_rows"].value) == (5, 1)
+    assert (meta["dbload/rows_updated"].value, meta["dbload/rows_inserted"].value) == (1, 0)
     assert rows(
         warehouse, "SELECT sa_item_id, score, tags, sa_updated_at FROM main.sa.scores WHERE sa_item_id = 3"
     ) == [
@@ -365,3 +374,13 @@ def test_example_export_loads_every_completed_item():
     kinds = {type(d.get(c, {}).get("value") if isinstance(d.get(c), dict) else d.get(c)).__name__
              for d in data.values() for c in ("prompt", "issues", "score", "confidence", "turn_rating", "notes")}  # fmt: skip
     assert {"str", "list", "int", "float", "NoneType"} <= kinds
+
+
+def test_a_bad_value_fails_the_run_with_the_fix_first(tmp_path, warehouse):
+    write(tmp_path, item(1, {"d": {"value": "2024-05-01"}}), item(2, {"d": {"value": "next tuesday"}}))
+    asset = build_superannotate_asset(sa_component_ids="d", column_types={"d": "DATE"})
+    result = materialize(asset, warehouse, tmp_path, raise_on_error=False)
+    (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    data = failure.step_failure_data.user_failure_data
+    assert data.description.startswith("Column 'd': item 2 ('item_002') has 'next tuesday', which is not DATE.")
+    assert data.metadata["item_id"].value == 2

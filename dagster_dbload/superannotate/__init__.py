@@ -2,7 +2,7 @@
 chosen annotation components, as typed columns, into one Delta table."""
 
 from .assets import SuperAnnotateItem, SuperAnnotateRun, build_superannotate_asset, build_superannotate_sensor
-from .extract import SuperAnnotateConfigError
+from .extract import SuperAnnotateConfigError, SuperAnnotateDataError
 from .sources import (
     LocalSuperAnnotateExport,
     SAItem,
@@ -15,6 +15,7 @@ __all__ = [
     "LocalSuperAnnotateExport",
     "SAItem",
     "SuperAnnotateConfigError",
+    "SuperAnnotateDataError",
     "SuperAnnotateError",
     "SuperAnnotateItem",
     "SuperAnnotateResource",

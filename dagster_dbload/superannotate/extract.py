@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
+from dagster import Failure
 
 from ..arrow import databricks_to_arrow
 from ..naming import column_problem
@@ -27,6 +28,19 @@ ITEM_COLUMNS: dict[str, pa.DataType] = {
 
 class SuperAnnotateConfigError(ValueError):
     """The component-to-column mapping is wrong; the message names the fix."""
+
+
+_RETRY = (
+    "Once the annotation is fixed in SuperAnnotate its updatedAt changes and the sensor requests it again; after "
+    "changing column_types, re-execute this run (or materialize the asset to load every item)."
+)
+
+
+class SuperAnnotateDataError(Failure, ValueError):
+    """An annotation value does not fit its column: the run page shows the item, column, value and fix first."""
+
+    def __init__(self, message: str, **metadata: Any):
+        super().__init__(description=f"{message} {_RETRY}", metadata=metadata, allow_retries=False)
 
 
 @dataclass(frozen=True)
@@ -121,9 +135,11 @@ def infer_type(values: Sequence[Any], column: str) -> pa.DataType:
     if all(isinstance(v, str) for v in present):
         return pa.string()
     kinds = sorted({type(v).__name__ for v in present})
-    raise SuperAnnotateConfigError(
+    raise SuperAnnotateDataError(
         f"Column {column!r} holds values of different kinds across items ({', '.join(kinds)}); declare its type, "
-        f"e.g. column_types={{{column!r}: 'STRING'}}."
+        f"e.g. column_types={{{column!r}: 'STRING'}}.",
+        column=column,
+        kinds=", ".join(kinds),
     )
 
 
@@ -160,8 +176,13 @@ def _typed(values: list[Any], column: str, declared: str | None, items: Sequence
             try:
                 pa.array([value]).cast(target)
             except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-                raise SuperAnnotateConfigError(
+                raise SuperAnnotateDataError(
                     f"Column {column!r}: item {item.id} ({item.name!r}) has {value!r}, which is not "
-                    f"{declared or target}. Fix the annotation or declare another type in column_types."
+                    f"{declared or target}. Fix the annotation or declare another type in column_types.",
+                    item_id=item.id,
+                    item_name=item.name,
+                    column=column,
+                    value=repr(value),
+                    expected=str(declared or target),
                 ) from None
         raise
