@@ -14,12 +14,15 @@ SEED = 7
 @dg.asset(
     key_prefix=["shop"],
     group_name="shop",
+    kinds={"databricks"},
     description="Customers of the shop.",
     metadata={
         "dagster/column_schema": dg.TableSchema(
             columns=[
                 dg.TableColumn("customer_id", "bigint", description="Customer key"),
+                dg.TableColumn("name", "string", description="Display name"),
                 dg.TableColumn("country", "string", description="ISO country code"),
+                dg.TableColumn("signed_up", "timestamp", description="When the customer signed up (UTC)"),
             ]
         )
     },
@@ -43,7 +46,23 @@ def customers() -> pa.Table:
     )
 
 
-@dg.asset(key_prefix=["shop"], group_name="shop", description="Orders placed in the shop, one row per order.")
+@dg.asset(
+    key_prefix=["shop"],
+    group_name="shop",
+    kinds={"databricks"},
+    description="Orders placed in the shop, one row per order.",
+    metadata={
+        "dagster/column_schema": dg.TableSchema(
+            columns=[
+                dg.TableColumn("order_id", "bigint", description="Order key"),
+                dg.TableColumn("customer_id", "bigint", description="Customer who placed the order"),
+                dg.TableColumn("amount", "double", description="Order total in EUR"),
+                dg.TableColumn("status", "string", description="paid, shipped or refunded"),
+                dg.TableColumn("placed_at", "timestamp", description="When the order was placed (UTC)"),
+            ]
+        )
+    },
+)
 def orders() -> pd.DataFrame:
     rng = np.random.default_rng(SEED + 1)
     n = 20_000
@@ -62,7 +81,18 @@ def orders() -> pd.DataFrame:
 @dg.asset(
     key_prefix=["shop"],
     group_name="shop",
+    kinds={"databricks"},
     description="Revenue and order counts per day and country.",
+    metadata={
+        "dagster/column_schema": dg.TableSchema(
+            columns=[
+                dg.TableColumn("day", "date", description="Day the orders were placed (UTC)"),
+                dg.TableColumn("country", "string", description="ISO country code of the customer"),
+                dg.TableColumn("orders", "bigint", description="Orders not refunded"),
+                dg.TableColumn("revenue", "double", description="Sum of their amounts in EUR"),
+            ]
+        )
+    },
     ins={
         "orders": dg.AssetIn(key_prefix=["shop"]),
         "customers": dg.AssetIn(key_prefix=["shop"], metadata={"columns": ["customer_id", "country"]}),

@@ -51,7 +51,17 @@ warehouse = _warehouse()
 qa_review = build_superannotate_asset(
     sa_component_ids="prompt, answer, quality, issues, score, confidence, reviewed_on, turn_rating, notes",
     databricks_columns="prompt, answer, quality, issues, score, confidence, reviewed_date, turn_ratings, notes",
-    column_types={"reviewed_date": "DATE"},
+    column_types={
+        "prompt": "STRING",
+        "answer": "STRING",
+        "quality": "STRING",
+        "issues": "ARRAY<STRING>",
+        "score": "BIGINT",
+        "confidence": "DOUBLE",
+        "reviewed_date": "DATE",
+        "turn_ratings": "ARRAY<BIGINT>",
+        "notes": "STRING",
+    },  # fmt: skip
     db_catalog="main",
     db_schema="annotations",
     db_table="qa_review",

@@ -68,3 +68,12 @@ def test_real_services_are_used_when_their_settings_are_set():
     assert out.stdout.split() == [
         "DatabricksResource", "/Volumes/main/landing/files/dagster", "SuperAnnotateResource", "QA", "Review"
     ]  # fmt: skip
+
+
+def test_every_asset_shows_the_databricks_kind_and_typed_described_columns():
+    for key, spec in ((s.key, s) for s in defs.resolve_all_asset_specs()):
+        assert "databricks" in spec.kinds, key
+        schema = spec.metadata.get("dagster/column_schema")
+        assert schema is not None, key
+        for column in schema.columns:
+            assert column.type not in (None, "", "?") and column.description, (key, column.name)

@@ -26,7 +26,7 @@ from pydantic import Field
 from ..naming import TableRef
 from ..types import arrow_to_databricks
 from .cursor import Cursor, advance, run_key
-from .extract import ITEM_COLUMNS, SuperAnnotateConfigError, column_mapping, to_table
+from .extract import ITEM_COLUMNS, ITEM_DESCRIPTIONS, SuperAnnotateConfigError, column_mapping, to_table
 from .sources import SAItem, SuperAnnotateSource, check_statuses
 
 _SETTINGS = "dbload/superannotate"  # definition metadata the sensor reads back from the asset
@@ -91,7 +91,10 @@ def build_superannotate_asset(
         "create_table": create,
         _SETTINGS: {"project": project, "statuses": wanted, "source_key": source_key},
         "dagster/column_schema": TableSchema(
-            columns=[TableColumn(name, arrow_to_databricks(t).lower()) for name, t in ITEM_COLUMNS.items()]
+            columns=[
+                TableColumn(name, arrow_to_databricks(t).lower(), description=ITEM_DESCRIPTIONS[name])
+                for name, t in ITEM_COLUMNS.items()
+            ]
             + [
                 TableColumn(col, mapping.declared.get(col, "?").lower(), description=f"SuperAnnotate component {c}")
                 for c, col in zip(mapping.components, mapping.columns, strict=True)

@@ -26,6 +26,17 @@ ITEM_COLUMNS: dict[str, pa.DataType] = {
 }
 
 
+#: What each item column holds, for the asset's column schema.
+ITEM_DESCRIPTIONS: dict[str, str] = {
+    "sa_item_id": "SuperAnnotate item id (the merge key)",
+    "sa_item_name": "Item name in SuperAnnotate",
+    "sa_folder": "Folder of the item (root for the project's root)",
+    "sa_status": "Annotation status of the item when it was loaded",
+    "sa_updated_at": "When the item's annotation last changed (updatedAt), UTC",
+    "sa_project": "SuperAnnotate project name",
+}
+
+
 class SuperAnnotateConfigError(ValueError):
     """The component-to-column mapping is wrong; the message names the fix."""
 
