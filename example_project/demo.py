@@ -1,6 +1,8 @@
 """Materializes the shop assets and two days of page views, runs one tick of the SuperAnnotate sensor and the runs it asks for, then
 prints each table."""
 
+import os
+
 import dagster as dg
 
 from .definitions import defs, qa_review, qa_review_sensor, warehouse
@@ -9,7 +11,8 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
 def main() -> None:
-    instance = dg.DagsterInstance.ephemeral()
+    # DAGSTER_HOME (scripts/demo sets it) keeps the runs for `dagster dev`; without it they are thrown away
+    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
     job = defs.resolve_implicit_global_asset_job_def()
     shop = [key for key in job.asset_layer.executable_asset_keys if key.path[0] == "shop"]
     result = job.execute_in_process(run_config=QUIET, instance=instance, asset_selection=shop)

@@ -77,3 +77,21 @@ def test_every_asset_shows_the_databricks_kind_and_typed_described_columns():
         assert schema is not None, key
         for column in schema.columns:
             assert column.type not in (None, "", "?") and column.description, (key, column.name)
+
+
+def test_the_demo_keeps_its_runs_for_the_ui(tmp_path):
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    env = {**os.environ, "DAGSTER_HOME": str(home), "DBLOAD_WAREHOUSE": str(tmp_path / "wh" / "w.duckdb")}
+    env = {k: v for k, v in env.items() if not k.startswith(("DATABRICKS_", "SA_"))}
+    demo = subprocess.run(
+        [sys.executable, "-m", "example_project.demo"], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert demo.returncode == 0, demo.stderr
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        for key in (["shop", "customers"], ["web", "page_views"], ["annotations", "qa_review"]):
+            event = instance.get_latest_materialization_event(dg.AssetKey(key))
+            assert event is not None, key
+    ignored = subprocess.run(["git", "check-ignore", ".dagster_home/x", ".tmp_dagster_home_abc/x"],
+                             cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True)  # fmt: skip
+    assert ignored.stdout.split() == [".dagster_home/x", ".tmp_dagster_home_abc/x"]
