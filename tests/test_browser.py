@@ -3,6 +3,7 @@ SuperAnnotate sensor. Screenshots land in test-output/browser/."""
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -184,6 +185,11 @@ def test_materialize_button_loads_the_table(dagster_dev, page):
     row = page.locator("tr", has_text="dagster/row_count").first
     expect(row).to_contain_text("500")
     expect(page.locator("tr", has_text="dagster/table_name").first).to_contain_text("main.shop.customers")
+    expect(page.locator("tr", has_text="dagster/uri").first).to_contain_text("file://")
+    sql = page.locator("tr", has_text="dbload/sql").first  # markdown: pretty-printed SQL, not a JSON list
+    expect(sql).to_contain_text("INSERT OVERWRITE")
+    expect(sql).not_to_contain_text('["')
+    page.screenshot(path=str(OUTPUT / "asset-events.png"), full_page=True)
 
     page.goto(f"{dagster_dev.url}/assets/shop/customers")
     expect(page.get_by_text("Latest materialization")).to_be_visible()
@@ -224,6 +230,15 @@ def test_sensor_loads_a_new_item(dagster_dev, page):
     keys = [t["value"] for r in runs for t in r["tags"] if t["key"] == "dagster/run_key"]
     assert f"qa-review:48909999:{stamp}" in keys
 
+    sensor_runs = [r for r in runs if any(t["key"] == "dagster/sensor_name" for t in r["tags"])]
+    assert sensor_runs and all(r["assetSelection"] == [{"path": ["annotations", "qa_review"]}] for r in sensor_runs)
+
     page.goto(f"{dagster_dev.url}/locations/{LOCATION}/sensors/annotations__qa_review_sensor")
     expect(page.get_by_text("1 run requested").first).to_be_visible()
+    expect(page.get_by_text("the lookback").first).to_be_visible()  # the description explains the cursor
     page.screenshot(path=str(OUTPUT / "sensor.png"), full_page=True)
+    page.goto(f"{dagster_dev.url}/runs")
+    target = page.get_by_text(re.compile(r"^annotations\s*/\s*qa_review$"))  # sensor runs name their target
+    expect(target.first).to_be_visible()
+    assert target.count() >= 4
+    page.screenshot(path=str(OUTPUT / "sensor-runs.png"), full_page=True)
