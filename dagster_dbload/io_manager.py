@@ -25,6 +25,7 @@ from pydantic import Field
 from . import arrow, loader, partitions, sql
 from .keys import KeyCollector
 from .naming import TableRef, column_problem
+from .settings import flag
 from .sql import ColumnSpec
 from .staging import Stager, attempt_prefix, prefix_for
 from .types import arrow_to_databricks
@@ -157,9 +158,10 @@ class DatabricksIOManager(ConfigurableIOManager):
             # typed as the table where the plan says so: all-null columns, BIGINT into DOUBLE, ...
             retyped = {c.name: c.type for c, before in zip(plan.columns, columns, strict=True) if c != before}
             columns = plan.columns
+            types = {c.name: c.type for c in columns}
             reader = arrow.cast_reader(reader, arrow.with_types(schema, retyped))
             if spec.partitions:
-                reader = partitions.guard(reader, spec.partitions, who, {c.name: c.type for c in columns})
+                reader = partitions.guard(reader, spec.partitions, who, types)
             collector = KeyCollector(reader, spec.primary_key, who) if spec.mode == "merge" else None
             # stage
             self._ensure_volume(session, staging_url, settings)
@@ -173,7 +175,6 @@ class DatabricksIOManager(ConfigurableIOManager):
                 raise
             # load
             start = time.perf_counter()
-            types = {c.name: c.type for c in columns}
             if spec.mode == "merge" and partitions.has_expressions(spec.partitions, types):
                 predicate = partitions.predicate(spec.partitions, types)
                 if session.run(sql.count_outside(staged.url, predicate)).fetchone()[0]:
@@ -377,13 +378,7 @@ def _root_run_id(context: OutputContext) -> str:
 
 
 def _flag(settings: Mapping[str, Any], key: str, default: bool, who: str = "DatabricksIOManager") -> bool:
-    """A boolean setting: True/False or the strings "true"/"false"; anything else names the key."""
-    value = settings.get(key, default)
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"
-    raise ValueError(f"{who}: metadata {key!r} must be true or false, not {value!r}.")
+    return flag(settings.get(key, default), f"{who}: metadata {key!r}")
 
 
 def _unwrap(value: Any) -> Any:

@@ -127,7 +127,7 @@ def _typed(expr: str, column_types: Mapping[str, str]) -> tuple[exp.Expression, 
     if column is not None:
         return exp.column(column, quoted=True), column_types[column].upper()
     parsed = _parse(expr)
-    schema = {"t": {name: type_sql for name, type_sql in column_types.items()}}
+    schema = {"t": dict(column_types)}
     try:
         query = qualify(exp.select(parsed.copy().as_("p")).from_("t"), schema=schema, dialect="databricks")
         inferred = annotate_types(query, schema=schema, dialect="databricks").selects[0].type

@@ -147,7 +147,7 @@ def test_lists_and_comma_strings_map_by_position():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"create_delta_table": "yes"}, "create_delta_table='yes': use True or False"),
+        ({"create_delta_table": "yes"}, "create_delta_table must be true or false, not 'yes'"),
         ({"statuses": ["Done"]}, r"statuses \['Done'\]: each must be one of"),
         ({"db_table": "qa review"}, "Invalid table name 'qa review'"),
         ({"db_volume": "my/volume"}, "Invalid table name 'my/volume'"),

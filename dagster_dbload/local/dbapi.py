@@ -97,8 +97,9 @@ class LocalConnection:
         self._idle_seconds = idle_seconds
         self._timer: threading.Timer | None = None
         self._con: duckdb.DuckDBPyConnection | None = None
-        with self._statement():
-            self.engine = LocalEngine(self._con, files, catalog, schema)
+        self.engine = LocalEngine(files, catalog, schema)
+        with self._statement():  # the file is opened (and waited for) on connect, as before
+            pass
 
     @contextlib.contextmanager
     def _statement(self) -> Iterator[None]:
@@ -107,8 +108,7 @@ class LocalConnection:
                 self._timer.cancel()
             if self._con is None:
                 self._con = self._opener()
-                if hasattr(self, "engine"):
-                    self.engine.attach(self._con)
+                self.engine.attach(self._con)
             try:
                 yield
             finally:

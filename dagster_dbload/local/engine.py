@@ -61,20 +61,13 @@ def _counts(**counts: int) -> Result:
 class LocalEngine:
     """One session of the local SQL warehouse over one DuckDB connection."""
 
-    def __init__(
-        self,
-        con: duckdb.DuckDBPyConnection,
-        files: FileResolver,
-        catalog: str = "main",
-        schema: str = "default",
-    ):
+    def __init__(self, files: FileResolver, catalog: str = "main", schema: str = "default"):
         self.files = files
-        self.attach(con)
         self.current_catalog = catalog.lower()
         self.current_schema = schema.lower()
 
     def attach(self, con: duckdb.DuckDBPyConnection) -> None:
-        """Run the session's next statements on `con` (the file is reopened between statements)."""
+        """Run the session's next statements on `con` (the file is opened again after it was released)."""
         self.con = con
         con.execute("SET TimeZone = 'UTC'")
         self.meta = Catalog(con)

@@ -24,6 +24,7 @@ from dagster import (
 from pydantic import Field
 
 from ..naming import TableRef
+from ..settings import flag
 from ..types import arrow_to_databricks
 from .cursor import Cursor, advance, run_key
 from .extract import ITEM_COLUMNS, ITEM_DESCRIPTIONS, SuperAnnotateConfigError, column_mapping, to_table
@@ -77,7 +78,7 @@ def build_superannotate_asset(
     (SuperAnnotateResource or LocalSuperAnnotateExport) and writes through the IO manager at `io_manager_key`.
     """
     mapping = column_mapping(sa_component_ids, databricks_columns, column_types)
-    create = _flag("create_delta_table", create_delta_table)
+    create = _config(lambda: flag(create_delta_table, "create_delta_table"))
     wanted = _config(lambda: check_statuses(statuses))
     if batch_size < 1:
         raise SuperAnnotateConfigError(f"batch_size={batch_size}: give a positive number of items per batch.")
@@ -236,15 +237,6 @@ def _config_item(item: SAItem) -> dict[str, Any]:
         "status": item.status,
         "updated_at": item.updated_at,
     }
-
-
-def _flag(name: str, value: bool | str) -> bool:
-    """Booleans, or the template's strings 'True' / 'False'."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"
-    raise SuperAnnotateConfigError(f"{name}={value!r}: use True or False.")
 
 
 def _config(build: Any) -> Any:
