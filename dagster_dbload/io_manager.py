@@ -313,6 +313,7 @@ class DatabricksIOManager(ConfigurableIOManager):
             comment=spec.description if spec is not None else None,
             primary_key=primary_key,
             dedupe_by=settings.get("dedupe_by"),
+            version_by=settings.get("version_by"),
             partitions=tuple(parts),
             create_table=_flag(settings, "create_table", True, _who(context)),
             column_mapping=_flag(settings, "column_mapping", False, _who(context)),

@@ -40,6 +40,7 @@ class WriteSpec:
     comment: str | None = None
     primary_key: tuple[str, ...] = ()
     dedupe_by: str | None = None
+    version_by: str | None = None  # merge: a table row is only updated by a row at least as new by this column
     partitions: tuple[PartitionSlice, ...] = ()
     create_table: bool = True
     column_mapping: bool = False  # create the table with Delta column mapping (any column name)
@@ -122,6 +123,7 @@ def validate(who: str, spec: WriteSpec, columns: Sequence[ColumnSpec]) -> None:
     for key, wanted in (
         ("primary_key", spec.primary_key),
         ("dedupe_by", (spec.dedupe_by,) if spec.dedupe_by else ()),
+        ("version_by", (spec.version_by,) if spec.version_by else ()),
         ("partition_by", spec.partition_by),
         ("cluster_by", spec.cluster_by),
     ):
@@ -249,7 +251,7 @@ def load_statement(
         return sql.copy_into(ref, url, merge_schema=spec.schema_evolution == "add_columns", files=files)
     if spec.mode == "merge":
         target = partitions.predicate(spec.partitions, types, qualifier="t.") if spec.partitions else None
-        return sql.merge(ref, names, spec.primary_key, url, target, spec.dedupe_by)
+        return sql.merge(ref, names, spec.primary_key, url, target, spec.dedupe_by, spec.version_by)
     if spec.partitions:
         return sql.replace_where(ref, names, url, partitions.predicate(spec.partitions, types))
     return sql.insert_overwrite(ref, names, url)

@@ -145,8 +145,10 @@ def merge(
     url: str,
     target_predicate: str | None = None,
     dedupe_by: str | None = None,
+    version_by: str | None = None,
 ) -> str:
-    """Upsert the staged rows by `keys` (null-safe); `target_predicate` limits the target to a partition."""
+    """Upsert the staged rows by `keys` (null-safe); `target_predicate` limits the target to a partition, and
+    with `version_by` a table row is only updated by a row whose value there is at least the table's."""
     cols = _columns(columns)
     source = f"SELECT {cols} FROM {read_files(url)}"
     if dedupe_by:
@@ -156,9 +158,12 @@ def merge(
         on += f" AND {target_predicate}"
     updates = ", ".join(f"{quote(c)} = s.{quote(c)}" for c in columns)
     values = ", ".join(f"s.{quote(c)}" for c in columns)
+    newer = (
+        f" AND (t.{quote(version_by)} IS NULL OR s.{quote(version_by)} >= t.{quote(version_by)})" if version_by else ""
+    )
     return (
         f"MERGE INTO {ref.sql} AS t USING ({source}) AS s ON {on} "
-        f"WHEN MATCHED THEN UPDATE SET {updates} WHEN NOT MATCHED THEN INSERT ({cols}) VALUES ({values})"
+        f"WHEN MATCHED{newer} THEN UPDATE SET {updates} WHEN NOT MATCHED THEN INSERT ({cols}) VALUES ({values})"
     )
 
 

@@ -366,3 +366,20 @@ def test_a_settings_error_fails_the_run_with_the_fix_first_and_is_not_retried(ta
     assert data.description.startswith("Asset 'misconfigured': write_mode='upsert' is not one of")
     assert "Nothing was written" in data.description and data.metadata["error"].value == "ValueError"
     assert not [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
+
+
+def test_version_by_keeps_a_newer_row_when_an_older_version_arrives_late(target):
+    data = {"t": pa.table({"id": [1, 2], "v": ["new", "new"], "updated": [20, 20]})}
+
+    @dg.asset(metadata={"write_mode": "merge", "primary_key": ["id"], "version_by": "updated"})
+    def versions() -> pa.Table:
+        return data["t"]
+
+    materialize([versions], target.io_manager())
+    data["t"] = pa.table({"id": [1, 2, 3], "v": ["old", "same-time", "other"], "updated": [10, 20, 5]})
+    result = materialize([versions], target.io_manager())
+    assert target.query("SELECT id, v FROM versions ORDER BY id") == [
+        {"id": 1, "v": "new"}, {"id": 2, "v": "same-time"}, {"id": 3, "v": "other"}
+    ]  # fmt: skip
+    md = result.get_asset_materialization_events()[0].materialization.metadata
+    assert (md["dbload/rows_updated"].value, md["dbload/rows_inserted"].value) == (1, 1)

@@ -384,3 +384,20 @@ def test_a_bad_value_fails_the_run_with_the_fix_first(tmp_path, warehouse):
     data = failure.step_failure_data.user_failure_data
     assert data.description.startswith("Column 'd': item 2 ('item_002') has 'next tuesday', which is not DATE.")
     assert data.metadata["item_id"].value == 2
+
+
+def test_an_older_item_version_never_overwrites_a_newer_row(tmp_path, warehouse):
+    write(tmp_path, item(1, {"a": {"value": "newer"}}, updated="2024-05-02T00:00:00.000Z"))
+    asset = build_superannotate_asset(sa_component_ids="a", db_schema="sa", db_table="t")
+    assert materialize(asset, warehouse, tmp_path).success
+    late = {
+        "id": 1,
+        "name": "item_001",
+        "folder": "root",
+        "status": "Completed",
+        "updated_at": "2024-05-01T00:00:00.000Z",
+    }
+    write(tmp_path, item(1, {"a": {"value": "older"}}, updated="2024-05-01T00:00:00.000Z"))
+    run_config = {"ops": {asset.op.name: {"config": {"items": [late]}}}}
+    assert materialize(asset, warehouse, tmp_path, run_config=run_config).success  # a run that was slow to start
+    assert rows(warehouse, "SELECT a, sa_updated_at FROM main.sa.t") == [("newer", dt.datetime(2024, 5, 2, tzinfo=UTC))]

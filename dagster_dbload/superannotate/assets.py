@@ -89,6 +89,7 @@ def build_superannotate_asset(
         "table": ref.table,
         "write_mode": "merge",
         "primary_key": ["sa_item_id"],
+        "version_by": "sa_updated_at",  # an older item version never overwrites a newer one
         "create_table": create,
         _SETTINGS: {"project": project, "statuses": wanted, "source_key": source_key},
         "dagster/column_schema": TableSchema(
