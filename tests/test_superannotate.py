@@ -209,7 +209,10 @@ def test_sensor_over_three_ticks(tmp_path):
             ("qa:3:2024-05-01T10:05:00.000Z", config((3, "batch_1", "2024-05-01T10:05:00.000Z"))),
         ]
         assert first.run_requests[0].run_key.startswith("qa:batch:")
-        assert first.run_requests[0].tags == {"superannotate/project": "qa", "superannotate/items": "2"}
+        assert first.run_requests[0].tags == {
+            "superannotate/project": "qa", "superannotate/items": "2",
+            "superannotate/run_key": first.run_requests[0].run_key, "superannotate/attempt": "1",
+        }  # fmt: skip
         assert [r.asset_selection for r in first.run_requests] == [[asset.key], [asset.key]]  # runs name a target
         # item 1 is older than the look-back window below the watermark: no need to remember it
         assert json.loads(first.cursor) == {
@@ -401,3 +404,37 @@ def test_an_older_item_version_never_overwrites_a_newer_row(tmp_path, warehouse)
     run_config = {"ops": {asset.op.name: {"config": {"items": [late]}}}}
     assert materialize(asset, warehouse, tmp_path, run_config=run_config).success  # a run that was slow to start
     assert rows(warehouse, "SELECT a, sa_updated_at FROM main.sa.t") == [("newer", dt.datetime(2024, 5, 2, tzinfo=UTC))]
+
+
+def test_the_items_of_failed_runs_are_requested_again_then_given_up_on(tmp_path, warehouse):
+    write(tmp_path, item(1, {"a": {"value": "x"}}, updated="2024-05-01T10:00:00.000Z"))
+    asset = build_superannotate_asset(sa_component_ids="a", project="qa")
+    sensor = build_superannotate_sensor(asset, batch_size=5, max_attempts=2)
+    source = LocalSuperAnnotateExport(path=str(tmp_path), project="qa")
+    broken = LocalSuperAnnotateExport(path=str(tmp_path / "missing"), project="qa")
+
+    def launch(request, instance, resource):  # as the daemon does, with a source that fails
+        tags = {**request.tags, "dagster/sensor_name": sensor.name, "dagster/run_key": request.run_key}
+        return dg.materialize(
+            [asset], run_config=request.run_config, tags=tags, instance=instance, raise_on_error=False,
+            resources={"io_manager": DatabricksIOManager(warehouse=warehouse), "superannotate": resource},
+        )  # fmt: skip
+
+    with dg.instance_for_test() as instance:
+        first = tick(sensor, source, None, instance)
+        (request,) = first.run_requests
+        assert not launch(request, instance, broken).success
+        second = tick(sensor, source, first.cursor, instance)
+        (retry,) = second.run_requests  # the failed run's items, again, under a new run key
+        assert retry.run_key == f"{request.run_key}:attempt-2" and retry.run_config == request.run_config
+        assert retry.tags["superannotate/attempt"] == "2"
+        assert json.loads(second.cursor)["retried"]
+        assert tick(sensor, source, second.cursor, instance).run_requests == []  # requested once
+        failed = launch(retry, instance, broken)
+        third = tick(sensor, source, second.cursor, instance)
+        assert third.run_requests == []
+        assert f"Gave up on the items of run(s) ['{failed.run_id[:8]}'] after 2 failed runs" in (
+            third.skip_reason.skip_message
+        )
+        ok = launch(retry, instance, source)  # e.g. after the source is fixed, a person re-executes
+        assert ok.success and rows(warehouse, "SELECT sa_item_id FROM main.superannotate.annotations") == [(1,)]

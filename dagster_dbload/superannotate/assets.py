@@ -10,8 +10,10 @@ from dagster import (
     AssetKey,
     AssetsDefinition,
     Config,
+    DagsterRunStatus,
     DefaultSensorStatus,
     RunRequest,
+    RunsFilter,
     SensorDefinition,
     SensorEvaluationContext,
     SensorResult,
@@ -26,10 +28,11 @@ from pydantic import Field
 from ..naming import TableRef
 from ..settings import flag
 from ..types import arrow_to_databricks
-from .cursor import Cursor, advance, run_key
+from .cursor import Cursor, advance, run_key, with_retried
 from .extract import ITEM_COLUMNS, ITEM_DESCRIPTIONS, SuperAnnotateConfigError, column_mapping, to_table
 from .sources import SAItem, SuperAnnotateSource, check_statuses
 
+_RUN_KEY, _ATTEMPT = "superannotate/run_key", "superannotate/attempt"
 _SETTINGS = "dbload/superannotate"  # definition metadata the sensor reads back from the asset
 
 
@@ -151,13 +154,16 @@ def build_superannotate_sensor(
     minimum_interval_seconds: int = 30,
     name: str | None = None,
     default_status: DefaultSensorStatus = DefaultSensorStatus.RUNNING,
+    max_attempts: int = 3,
 ) -> SensorDefinition:
     """A sensor that requests runs of `asset_def` for items whose updatedAt moved, `batch_size` items a run.
 
     Its cursor keeps a watermark on updatedAt; each tick lists items updated since the watermark minus
     `lookback_seconds` (SuperAnnotate's timestamps have second precision) and skips versions it already
     requested, so no item version is requested twice. run_key is `project:item:updatedAt` (a digest of
-    those for a batch), which Dagster also refuses to launch twice.
+    those for a batch), which Dagster also refuses to launch twice. The items of a run it requested that
+    failed or was canceled are requested again (run_key `...:attempt-N`) until `max_attempts` runs failed;
+    then the tick says it gave up.
     """
     settings = (asset_def.metadata_by_key[asset_def.key] or {}).get(_SETTINGS)
     settings = getattr(settings, "value", settings)
@@ -165,12 +171,15 @@ def build_superannotate_sensor(
         raise SuperAnnotateConfigError("build_superannotate_sensor needs an asset made by build_superannotate_asset.")
     if batch_size < 1:
         raise SuperAnnotateConfigError(f"batch_size={batch_size}: give a positive number of items per run.")
+    if max_attempts < 1:
+        raise SuperAnnotateConfigError(f"max_attempts={max_attempts}: give a positive number of runs per item batch.")
     lookback = timedelta(seconds=lookback_seconds)
     op_name = asset_def.op.name
     source_key = settings["source_key"]
+    sensor_name = name or f"{op_name}_sensor"
 
     @sensor(
-        name=name or f"{op_name}_sensor",
+        name=sensor_name,
         target=asset_def,
         minimum_interval_seconds=minimum_interval_seconds,
         default_status=default_status,
@@ -181,7 +190,8 @@ def build_superannotate_sensor(
             f"newest updatedAt seen) and the item versions it requested within the last {lookback_seconds} s "
             "(the lookback, for items whose updatedAt lands late); no item version is requested twice. To load "
             "items again, reset the cursor on this page (everything in those statuses is requested again) or "
-            "materialize the asset, which loads every item in those statuses."
+            "materialize the asset, which loads every item in those statuses. The items of a failed or canceled "
+            f"run are requested again, up to {max_attempts} runs in all."
         ),
     )
     def _superannotate_sensor(context: SensorEvaluationContext, **_: Any) -> SensorResult | SkipReason:
@@ -191,25 +201,60 @@ def build_superannotate_sensor(
         since = cursor.since(lookback)
         seen = [i for page in source.list_items(settings["statuses"], since) for i in page]
         new, after = advance(cursor, seen, lookback)
-        if not new:
+        retries, handled, gave_up = _retries(context, cursor)
+        after = with_retried(after, handled)
+        given_up = f" Gave up on the items of run(s) {gave_up} after {max_attempts} failed runs." if gave_up else ""
+        if gave_up:
+            context.log.warning(given_up.strip())
+        if not new and not retries:
             window = f"updated since {since.strftime('%Y-%m-%d %H:%M:%S %Z')}" if since else "in total"
             return SensorResult(
                 skip_reason=SkipReason(
                     f"No new item versions in {project}: {len(seen)} item(s) with status "
-                    f"{_words(settings['statuses'])} {window}, all already requested."
+                    f"{_words(settings['statuses'])} {window}, all already requested.{given_up}"
                 ),
                 cursor=after.dumps(),
             )
         requests = [
-            RunRequest(
-                run_key=run_key(project, batch),
-                run_config={"ops": {op_name: {"config": {"items": [_config_item(i) for i in batch]}}}},
-                tags={"superannotate/project": project, "superannotate/items": str(len(batch))},
-                asset_selection=[asset_def.key],
-            )
+            _request(run_key(project, batch), [_config_item(i) for i in batch], project, 1)
             for batch in (new[i : i + batch_size] for i in range(0, len(new), batch_size))
         ]
-        return SensorResult(run_requests=requests, cursor=after.dumps())
+        return SensorResult(run_requests=[*retries, *requests], cursor=after.dumps())
+
+    def _request(key: str, items: list[dict[str, Any]], project: str, attempt: int) -> RunRequest:
+        return RunRequest(
+            run_key=key if attempt == 1 else f"{key}:attempt-{attempt}",
+            run_config={"ops": {op_name: {"config": {"items": items}}}},
+            tags={
+                "superannotate/project": project,
+                "superannotate/items": str(len(items)),
+                _RUN_KEY: key,
+                _ATTEMPT: str(attempt),
+            },  # fmt: skip
+            asset_selection=[asset_def.key],
+        )
+
+    def _retries(context: SensorEvaluationContext, cursor: Cursor) -> tuple[list[RunRequest], list[str], list[str]]:
+        """Requests for the items of this sensor's failed or canceled runs; the run ids handled; those given up."""
+        failed = context.instance.get_runs(
+            filters=RunsFilter(
+                tags={"dagster/sensor_name": sensor_name},
+                statuses=[DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED],
+            ),
+            limit=100,
+        )
+        requests, handled, gave_up = [], [], []
+        for run in reversed(failed):  # oldest first
+            if run.run_id in cursor.retried or _RUN_KEY not in run.tags:
+                continue
+            handled.append(run.run_id)
+            attempt = int(run.tags.get(_ATTEMPT, "1"))
+            if attempt >= max_attempts:
+                gave_up.append(run.run_id[:8])
+                continue
+            items = run.run_config["ops"][op_name]["config"]["items"]
+            requests.append(_request(run.tags[_RUN_KEY], items, run.tags["superannotate/project"], attempt + 1))
+        return requests, handled, gave_up
 
     return _superannotate_sensor
 

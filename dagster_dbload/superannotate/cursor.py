@@ -5,10 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from .sources import SAItem, parse_time
+
+MAX_RETRIED = 500  # failed runs remembered; older ones are beyond the sensor's look at recent runs anyway
 
 
 @dataclass(frozen=True)
@@ -18,16 +20,20 @@ class Cursor:
 
     watermark: str | None = None
     requested: dict[str, str] = field(default_factory=dict)
+    retried: tuple[str, ...] = ()  # ids of failed or canceled runs whose items were requested again (or given up)
 
     @classmethod
     def loads(cls, text: str | None) -> Cursor:
         if not text:
             return cls()
         data = json.loads(text)
-        return cls(data.get("watermark"), dict(data.get("requested") or {}))
+        return cls(data.get("watermark"), dict(data.get("requested") or {}), tuple(data.get("retried") or ()))
 
     def dumps(self) -> str:
-        return json.dumps({"watermark": self.watermark, "requested": self.requested}, sort_keys=True)
+        data = {"watermark": self.watermark, "requested": self.requested}
+        if self.retried:
+            data["retried"] = list(self.retried[-MAX_RETRIED:])
+        return json.dumps(data, sort_keys=True)
 
     def since(self, lookback: timedelta) -> datetime | None:
         """List items updated at or after this time: the watermark minus the look-back window."""
@@ -51,7 +57,11 @@ def advance(cursor: Cursor, seen: Sequence[SAItem], lookback: timedelta) -> tupl
     floor = parse_time(watermark) - lookback
     requested = {**cursor.requested, **{str(i.id): i.updated_at for i in new}}
     kept = {k: v for k, v in requested.items() if parse_time(v) >= floor}
-    return new, Cursor(watermark, dict(sorted(kept.items(), key=lambda kv: int(kv[0]))))
+    return new, Cursor(watermark, dict(sorted(kept.items(), key=lambda kv: int(kv[0]))), cursor.retried)
+
+
+def with_retried(cursor: Cursor, run_ids: Sequence[str]) -> Cursor:
+    return replace(cursor, retried=(*cursor.retried, *run_ids)) if run_ids else cursor
 
 
 def run_key(project: str, items: Sequence[SAItem]) -> str:
