@@ -6,7 +6,7 @@ pandas and polars are optional thin adapters; nothing here imports them unless t
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -186,6 +186,21 @@ def cast_reader(reader: pa.RecordBatchReader, schema: pa.Schema) -> pa.RecordBat
             yield batch.cast(schema, safe=False)
 
     return pa.RecordBatchReader.from_batches(schema, batches())
+
+
+def without_fields(schema: pa.Schema, names: Sequence[str]) -> pa.Schema:
+    return pa.schema([f for f in schema if f.name not in names])
+
+
+def without(reader: pa.RecordBatchReader, names: Sequence[str]) -> pa.RecordBatchReader:
+    """The stream without the columns `names`."""
+    keep = [n for n in reader.schema.names if n not in names]
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for batch in reader:
+            yield batch.select(keep)
+
+    return pa.RecordBatchReader.from_batches(without_fields(reader.schema, names), batches())
 
 
 def with_types(schema: pa.Schema, types: Mapping[str, str]) -> pa.Schema:

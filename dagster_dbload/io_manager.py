@@ -155,8 +155,15 @@ class DatabricksIOManager(ConfigurableIOManager):
             if existing is not None and mapped:
                 loader.require_column_mapping(session, ref, mapped)
             plan = loader.plan(ref, spec, columns, existing, frozenset(untyped))
+            if plan.dropped:
+                context.log.info(
+                    f"{who}: columns {plan.dropped} hold no values and have no declared type, so they are not "
+                    "created yet; the first output with values adds them (or declare them in dagster/column_schema)."
+                )
+                reader, schema = arrow.without(reader, plan.dropped), arrow.without_fields(schema, plan.dropped)
             # typed as the table where the plan says so: all-null columns, BIGINT into DOUBLE, ...
-            retyped = {c.name: c.type for c, before in zip(plan.columns, columns, strict=True) if c != before}
+            before = {c.name: c for c in columns}
+            retyped = {c.name: c.type for c in plan.columns if c != before[c.name]}
             columns = plan.columns
             types = {c.name: c.type for c in columns}
             reader = arrow.cast_reader(reader, arrow.with_types(schema, retyped))
@@ -317,6 +324,7 @@ class DatabricksIOManager(ConfigurableIOManager):
             partitions=tuple(parts),
             create_table=_flag(settings, "create_table", True, _who(context)),
             column_mapping=_flag(settings, "column_mapping", False, _who(context)),
+            defer_empty_columns=_flag(settings, "defer_empty_columns", False, _who(context)),
         )
 
     def _staging_url(self, settings: Mapping[str, Any]) -> str:

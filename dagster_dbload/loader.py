@@ -44,6 +44,7 @@ class WriteSpec:
     partitions: tuple[PartitionSlice, ...] = ()
     create_table: bool = True
     column_mapping: bool = False  # create the table with Delta column mapping (any column name)
+    defer_empty_columns: bool = False  # all-null untyped columns the table lacks wait for their first values
 
 
 @dataclass
@@ -53,6 +54,7 @@ class Plan:
     create: bool
     columns: list[ColumnSpec]  # the output's columns, typed as they are staged
     ddl: list[str] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)  # all-null untyped columns not created until values arrive
 
 
 # Delta's optimistic-concurrency failures: the statement did not commit, so running it again is safe.
@@ -144,9 +146,17 @@ def plan(
 ) -> Plan:
     """DDL that makes the table fit the output; mismatches raise before anything is written.
 
-    `untyped` output columns (all null, no declared type) take the table's type; output columns that fit a
-    wider table type (INT -> BIGINT, BIGINT -> DOUBLE) are staged as that type."""
-    columns = list(columns)
+    `untyped` output columns (all null, no declared type) take the table's type; with `defer_empty_columns`
+    one the table lacks is left out, so that its type is decided by its first values, not by a batch without
+    any. Output columns that fit a wider table type (INT -> BIGINT, BIGINT -> DOUBLE) are staged as that type."""
+    have = {c.name.lower() for c in existing or []}
+    named = (*spec.primary_key, *spec.partition_by, *spec.cluster_by, *(p.expr for p in spec.partitions),
+             spec.dedupe_by or "", spec.version_by or "")  # fmt: skip
+    keep = have | {n.lower() for n in named}
+    dropped = [c.name for c in columns if c.name in untyped and c.name.lower() not in keep]
+    if not spec.defer_empty_columns or spec.schema_evolution != "add_columns" or len(dropped) == len(columns):
+        dropped = []
+    columns = [c for c in columns if c.name not in dropped]
     if existing is None:
         if not spec.create_table:
             raise SchemaMismatchError(
@@ -167,6 +177,7 @@ def plan(
                     {**sql.ROW_LEVEL_CONCURRENCY, **(sql.COLUMN_MAPPING if spec.column_mapping else {})},
                 ),  # fmt: skip
             ],
+            dropped=dropped,
         )
     by_name = {c.name.lower(): c for c in existing}
     columns = [
@@ -182,7 +193,9 @@ def plan(
     changed = [(c, t) for c, t in shared if not _fits(c.type, t.type) and (c, t) not in widened]
     if changed:
         details = "; ".join(
-            f"column {t.name!r} is {t.type.upper()} in the table, {c.type} in the output" for c, t in changed
+            f"column {t.name!r}{f' ({c.comment})' if c.comment else ''} is {t.type.upper()} in the table, "
+            f"{c.type} in the output"
+            for c, t in changed
         )
         raise SchemaMismatchError(
             f"Cannot write to {ref}: {details}. Cast the output column to the table's type, or drop and recreate "
@@ -214,7 +227,7 @@ def plan(
     ]
     casts = {c.name: t.type for c, t in shared if _canonical(c.type) != _canonical(t.type) and (c, t) not in widened}
     staged = [ColumnSpec(c.name, casts.get(c.name, c.type), c.comment) for c in columns]
-    return Plan(create=False, columns=staged, ddl=ddl)
+    return Plan(create=False, columns=staged, ddl=ddl, dropped=dropped)
 
 
 def _canonical(type_sql: str) -> str:

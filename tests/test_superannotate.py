@@ -68,10 +68,10 @@ def test_every_component_kind_keeps_its_type():
     assert table.schema.field("prompt").type == pa.string()
     assert table.schema.field("quality").type == pa.string()
     assert table.schema.field("issues").type == pa.list_(pa.string())
-    assert table.schema.field("score").type == pa.int64()
+    assert table.schema.field("score").type == pa.float64()  # numbers are DOUBLE unless declared BIGINT
     assert table.schema.field("confidence").type == pa.float64()  # 0.75 and 1 over the batch -> DOUBLE
     assert table.schema.field("reviewed").type == pa.string()  # date-like stays text unless declared
-    assert table.schema.field("turns").type == pa.list_(pa.int64())
+    assert table.schema.field("turns").type == pa.list_(pa.float64())
     assert table.schema.field("notes").type == pa.null()  # never seen: takes the table's type (or STRING)
     rows = table.to_pylist()
     assert rows[0]["turns"] == [3, 5]  # element_path order
@@ -438,3 +438,33 @@ def test_the_items_of_failed_runs_are_requested_again_then_given_up_on(tmp_path,
         )
         ok = launch(retry, instance, source)  # e.g. after the source is fixed, a person re-executes
         assert ok.success and rows(warehouse, "SELECT sa_item_id FROM main.superannotate.annotations") == [(1,)]
+
+
+def test_column_types_come_from_components_not_from_one_batch(tmp_path, warehouse):
+    write(tmp_path, item(1, {"score": {"value": 4}}, updated="2024-05-01T00:00:00.000Z"))  # no "notes" anywhere
+    asset = build_superannotate_asset(sa_component_ids="score, notes", db_schema="sa", db_table="typed")
+    assert materialize(asset, warehouse, tmp_path).success
+    assert [r[:2] for r in rows(warehouse, "DESCRIBE TABLE main.sa.typed")][-1] == ("score", "double")
+    write(tmp_path, item(1, {"score": {"value": 4.5}, "notes": {"value": "later"}}, updated="2024-05-02T00:00:00.000Z"))
+    assert materialize(asset, warehouse, tmp_path).success  # an edit with a decimal, and the first notes
+    assert rows(warehouse, "SELECT score, notes FROM main.sa.typed") == [(4.5, "later")]
+    assert [r[:2] for r in rows(warehouse, "DESCRIBE TABLE main.sa.typed")][-1] == ("notes", "string")
+
+
+def test_a_type_error_names_the_column_the_component_and_column_types(tmp_path, warehouse):
+    with warehouse.connect() as connection:
+        cursor = connection.cursor()
+        cursor.execute("CREATE SCHEMA main.sa")
+        cursor.execute(
+            "CREATE TABLE main.sa.old (sa_item_id BIGINT, sa_item_name STRING, sa_folder STRING, sa_status STRING, "
+            "sa_updated_at TIMESTAMP, sa_project STRING, score STRING)"
+        )
+    write(tmp_path, item(1, {"rating": {"value": 4.5}}))
+    asset = build_superannotate_asset(
+        sa_component_ids="rating", databricks_columns="score", db_schema="sa", db_table="old"
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"column 'score' \(SuperAnnotate component 'rating'; column_types sets its type\) is STRING in the table, DOUBLE",
+    ):
+        materialize(asset, warehouse, tmp_path)

@@ -93,6 +93,7 @@ def build_superannotate_asset(
         "write_mode": "merge",
         "primary_key": ["sa_item_id"],
         "version_by": "sa_updated_at",  # an older item version never overwrites a newer one
+        "defer_empty_columns": True,  # a component no item of a batch has does not decide its column's type
         "create_table": create,
         _SETTINGS: {"project": project, "statuses": wanted, "source_key": source_key},
         "dagster/column_schema": TableSchema(
@@ -101,7 +102,11 @@ def build_superannotate_asset(
                 for name, t in ITEM_COLUMNS.items()
             ]
             + [
-                TableColumn(col, mapping.declared.get(col, "?").lower(), description=f"SuperAnnotate component {c}")
+                TableColumn(
+                    col,
+                    mapping.declared.get(col, "?").lower(),
+                    description=f"SuperAnnotate component {c!r}; column_types sets its type",
+                )
                 for c, col in zip(mapping.components, mapping.columns, strict=True)
             ]
         ),

@@ -175,11 +175,18 @@ def to_table(
     return pa.table(columns)
 
 
+def _doubles(dtype: pa.DataType) -> pa.DataType:
+    if pa.types.is_int64(dtype):
+        return pa.float64()
+    return pa.list_(_doubles(dtype.value_type)) if pa.types.is_list(dtype) else dtype
+
+
 def _typed(values: list[Any], column: str, declared: str | None, items: Sequence[SAItem]) -> pa.Array:
     if declared == "STRING":  # numbers and lists declared as text keep their JSON form: 4 -> '4'
         values = [v if v is None or isinstance(v, str) else json.dumps(v) for v in values]
     natural = infer_type(values, column)
-    target = databricks_to_arrow(declared) if declared else natural
+    # a number component is DOUBLE unless column_types says BIGINT: one batch's integers must not fix the type
+    target = databricks_to_arrow(declared) if declared else _doubles(natural)
     try:
         return pa.array(values, natural).cast(target)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
