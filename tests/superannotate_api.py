@@ -27,9 +27,10 @@ _HOST = re.compile(r"^https://([a-z-]+)\.superannotate\.com/")
 class FakeSuperAnnotate:
     """Serves one multimodal project: folders, items with workflow statuses, and their annotations."""
 
-    def __init__(self, project: str, token: str) -> None:
+    def __init__(self, project: str, token: str, statuses: list[str] | None = None) -> None:
         self.project = project
         self.token = token
+        self.statuses = statuses or STATUSES  # the project's workflow (a custom one has its own names)
         self.folders: dict[str, int] = {"root": 100}
         self.items: dict[int, dict] = {}  # id -> {"metadata": {...}, "data": {...}}
         self.requests: list[tuple[str, str]] = []
@@ -122,7 +123,7 @@ class FakeSuperAnnotate:
         return self._folder(name) if name in self.folders else {"error": "Folder not found"}
 
     def _statuses(self, **_):
-        return {"data": [{"value": i + 1, "status": {"name": name}} for i, name in enumerate(STATUSES)]}
+        return {"data": [{"value": i + 1, "status": {"name": name}} for i, name in enumerate(self.statuses)]}
 
     def _item_search(self, context, payload, **_):
         query = payload["query"]
@@ -144,7 +145,7 @@ class FakeSuperAnnotate:
     def _item_row(self, item_id: int, meta: dict) -> dict:
         folder = meta.get("folder_name") or "root"
         return {"id": item_id, "name": meta["name"], "folder_id": self.folders[folder], "project_id": PROJECT_ID,
-                "annotation_status": STATUSES.index(meta["status"]) + 1, "approval_status": None,
+                "annotation_status": self.statuses.index(meta["status"]) + 1, "approval_status": None,
                 "createdAt": meta.get("createdAt", meta["updatedAt"]), "updatedAt": meta["updatedAt"],
                 "entropy_value": None, "assignments": [], "metadata": {"path": f"https://files.example/{meta['name']}"}}  # fmt: skip
 

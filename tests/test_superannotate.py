@@ -148,7 +148,7 @@ def test_lists_and_comma_strings_map_by_position():
     ("kwargs", "message"),
     [
         ({"create_delta_table": "yes"}, "create_delta_table must be true or false, not 'yes'"),
-        ({"statuses": ["Done"]}, r"statuses \['Done'\]: each must be one of"),
+        ({"statuses": []}, r"statuses \[\]: give a list of one or more workflow status names"),
         ({"db_table": "qa review"}, "Invalid table name 'qa review'"),
         ({"db_volume": "my/volume"}, "Invalid table name 'my/volume'"),
         ({"batch_size": 0}, "batch_size=0"),

@@ -143,3 +143,18 @@ def test_the_asset_loads_sdk_items_into_the_warehouse(fake, tmp_path):
     assert rows[0]["status_options"] == ["Partially complete, needs review"] and rows[0]["number"] == 11
     assert rows[1]["turn_ratings"] == [3, 5] and rows[1]["status_options"] is None
     assert json.dumps(rows, default=str).count(TOKEN) == 0
+
+
+def test_custom_workflow_statuses_are_checked_against_the_project():
+    fake = FakeSuperAnnotate("QA Review", TOKEN, statuses=["Draft", "Reviewed", "Published"]).start()
+    fake.add_item(item(1, "root", "Reviewed", "2024-05-01T10:00:00.000Z", {"component_id_1": {"value": "ok"}}))
+    fake.add_item(item(2, "root", "Draft", "2024-05-01T10:00:00.000Z", {"component_id_1": {"value": "wip"}}))
+    try:
+        with route_sdk_to(fake):
+            items = [i for page in resource().list_items(["Reviewed"]) for i in page]
+            assert [(i.id, i.status) for i in items] == [(1, "Reviewed")]
+            with pytest.raises(ValueError, match=r"statuses \['Completed'\] are not in the project's workflow, whose "
+                                                 r"statuses are \['Draft', 'Reviewed', 'Published'\]"):  # fmt: skip
+                list(resource().list_items(["Completed"]))
+    finally:
+        fake.stop()

@@ -22,7 +22,6 @@ from pydantic import Field, PrivateAttr
 
 from ..sql import redact_secrets
 
-STATUSES = ("NotStarted", "InProgress", "QualityCheck", "Returned", "Completed", "Skipped")
 _T = TypeVar("_T")
 log = logging.getLogger(__name__)
 
@@ -52,10 +51,17 @@ def parse_time(value: str) -> datetime:
     return stamp.replace(tzinfo=timezone.utc) if stamp.tzinfo is None else stamp.astimezone(timezone.utc)
 
 
-def check_statuses(statuses: Sequence[str]) -> list[str]:
-    unknown = [s for s in statuses if s not in STATUSES]
-    if unknown or not statuses:
-        raise ValueError(f"statuses {list(statuses)!r}: each must be one of {list(STATUSES)} (at least one).")
+def check_statuses(statuses: Sequence[str], valid: Sequence[str] | None = None) -> list[str]:
+    """At least one status name; with `valid` (a project's workflow statuses), each must be one of them."""
+    if isinstance(statuses, str) or not statuses or not all(isinstance(s, str) and s.strip() for s in statuses):
+        raise ValueError(
+            f"statuses {statuses!r}: give a list of one or more workflow status names, e.g. ['Completed']."
+        )
+    unknown = [s for s in statuses if valid is not None and s not in valid]
+    if unknown:
+        raise ValueError(
+            f"statuses {unknown} are not in the project's workflow, whose statuses are {list(valid or ())}."
+        )
     return list(statuses)
 
 
@@ -160,6 +166,7 @@ class SuperAnnotateResource(SuperAnnotateSource):
     max_attempts: int = Field(default=5, description="Attempts per call on 429/5xx and connection errors.")
     backoff_seconds: float = Field(default=1.0, description="First retry delay; doubles on each attempt.")
     _client: Any = PrivateAttr(default=None)
+    _statuses: list[str] | None = PrivateAttr(default=None)
 
     def client(self) -> Any:
         if self._client is None:
@@ -204,7 +211,7 @@ class SuperAnnotateResource(SuperAnnotateSource):
     def list_items(
         self, statuses: Sequence[str], updated_since: datetime | None = None, page_size: int = 500
     ) -> Iterator[list[SAItem]]:
-        wanted = check_statuses(statuses)
+        wanted = check_statuses(statuses, self.workflow_statuses())
         client = self.client()
         folders = self._call("list_folders", lambda: client.list_folders(self.project))
         names = ["root"] + sorted({f["name"] for f in folders} - {"root"})
@@ -223,6 +230,23 @@ class SuperAnnotateResource(SuperAnnotateSource):
                         yield item
 
         yield from _pages(changed(), page_size)
+
+    def workflow_statuses(self) -> list[str]:
+        """The status names of the project's workflow (custom workflows have their own), read once."""
+        if self._statuses is None:
+            client = self.client()
+
+            def fetch() -> list[str]:
+                project = client.controller.get_project(self.project)
+                response = client.controller.service_provider.work_management.list_workflow_statuses(
+                    project.id, project.workflow_id
+                )
+                if not response.ok:
+                    raise SuperAnnotateError(f"listing the workflow's statuses failed: {response.error}")
+                return [s["status"]["name"] for s in response.data["data"]]
+
+            self._statuses = self._call("workflow statuses", fetch)
+        return self._statuses
 
     def get_annotations(self, item_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
         if not item_ids:
