@@ -33,6 +33,7 @@ class FakeSuperAnnotate:
         self.statuses = statuses or STATUSES  # the project's workflow (a custom one has its own names)
         self.folders: dict[str, int] = {"root": 100}
         self.items: dict[int, dict] = {}  # id -> {"metadata": {...}, "data": {...}}
+        self.default_format: dict[int, int] = {}  # id -> answers in the default format (the large-item path)
         self.requests: list[tuple[str, str]] = []
         self._failures: list[tuple[int, str]] = []
         self._lock = threading.Lock()
@@ -160,8 +161,13 @@ class FakeSuperAnnotate:
             item = self.items[item_id]
             meta = item["metadata"]
             metadata = {"id": item_id, "name": meta["name"], "folder_name": meta.get("folder_name") or "root"}
+            wrong = self.default_format.get(item_id, 0) > 0  # the SDK's large-item path ignores transform_version
+            if wrong:
+                self.default_format[item_id] -= 1
             body = (
-                {"metadata": metadata, "data": item["data"]} if multimodal else {"metadata": metadata, "instances": []}
+                {"metadata": metadata, "data": item["data"]}
+                if multimodal and not wrong
+                else {"metadata": metadata, "instances": []}
             )
             parts.append(json.dumps(body))
         return "\\n;)\\n".join(parts).encode()

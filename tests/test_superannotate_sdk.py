@@ -158,3 +158,15 @@ def test_custom_workflow_statuses_are_checked_against_the_project():
                 list(resource().list_items(["Completed"]))
     finally:
         fake.stop()
+
+
+def test_annotations_without_component_data_are_fetched_again_or_fail_the_run(fake):
+    fake.default_format[1] = 1  # once in the default format, then as asked
+    assert resource().get_annotations([1, 2])[1] == {
+        "component_id_0": {"value": ["Partially complete, needs review"]},
+        "component_id_1": {"value": "I am a text input 001"},
+        "component_id_2": {"value": 11},
+    }
+    fake.default_format[2] = 2  # twice: never loaded as NULLs
+    with pytest.raises(SuperAnnotateError, match=r"returned items \[2\] .* twice without their component data"):
+        resource().get_annotations([1, 2])

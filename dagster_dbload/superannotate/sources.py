@@ -252,11 +252,22 @@ class SuperAnnotateResource(SuperAnnotateSource):
         if not item_ids:
             return {}
         client = self.client()
-        annotations = self._call(
-            "get_annotations",
-            lambda: client.get_annotations(self.project, items=list(item_ids), data_spec="multimodal"),
+        found: dict[int, dict[str, Any]] = {}
+        wanted = list(item_ids)
+        for _ in range(2):  # items that come back in another format (no `data`) are asked for once more
+            annotations = self._call(
+                "get_annotations",
+                lambda ids=wanted: client.get_annotations(self.project, items=ids, data_spec="multimodal"),
+            )
+            found |= {int(a["metadata"]["id"]): a["data"] or {} for a in annotations if "data" in a}
+            wanted = [int(a["metadata"]["id"]) for a in annotations if "data" not in a]
+            if not wanted:
+                return found
+        raise SuperAnnotateError(
+            f"SuperAnnotate returned items {wanted} of project {self.project!r} twice without their component data "
+            "(not in the multimodal format; the SDK's path for large items does that). The run loads nothing, so no "
+            "row is overwritten with NULLs; run it again later."
         )
-        return {int(a["metadata"]["id"]): a.get("data") or {} for a in annotations}
 
 
 def _watch_statuses(client: Any) -> list[int]:
