@@ -321,6 +321,7 @@ class DatabricksIOManager(ConfigurableIOManager):
             primary_key=primary_key,
             dedupe_by=settings.get("dedupe_by"),
             version_by=settings.get("version_by"),
+            delete_missing=_flag(settings, "delete_missing", False, _who(context)),
             partitions=tuple(parts),
             create_table=_flag(settings, "create_table", True, _who(context)),
             column_mapping=_flag(settings, "column_mapping", False, _who(context)),

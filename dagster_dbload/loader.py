@@ -41,6 +41,7 @@ class WriteSpec:
     primary_key: tuple[str, ...] = ()
     dedupe_by: str | None = None
     version_by: str | None = None  # merge: a table row is only updated by a row at least as new by this column
+    delete_missing: bool = False  # merge: table rows (of the partition) the output lacks are deleted
     partitions: tuple[PartitionSlice, ...] = ()
     create_table: bool = True
     column_mapping: bool = False  # create the table with Delta column mapping (any column name)
@@ -264,7 +265,9 @@ def load_statement(
         return sql.copy_into(ref, url, merge_schema=spec.schema_evolution == "add_columns", files=files)
     if spec.mode == "merge":
         target = partitions.predicate(spec.partitions, types, qualifier="t.") if spec.partitions else None
-        return sql.merge(ref, names, spec.primary_key, url, target, spec.dedupe_by, spec.version_by)
+        return sql.merge(
+            ref, names, spec.primary_key, url, target, spec.dedupe_by, spec.version_by, spec.delete_missing
+        )
     if spec.partitions:
         return sql.replace_where(ref, names, url, partitions.predicate(spec.partitions, types))
     return sql.insert_overwrite(ref, names, url)

@@ -146,9 +146,11 @@ def merge(
     target_predicate: str | None = None,
     dedupe_by: str | None = None,
     version_by: str | None = None,
+    delete_missing: bool = False,
 ) -> str:
     """Upsert the staged rows by `keys` (null-safe); `target_predicate` limits the target to a partition, and
-    with `version_by` a table row is only updated by a row whose value there is at least the table's."""
+    with `version_by` a table row is only updated by a row whose value there is at least the table's. With
+    `delete_missing`, table rows (of the partition) that no staged row matches are deleted."""
     cols = _columns(columns)
     source = f"SELECT {cols} FROM {read_files(url)}"
     if dedupe_by:
@@ -164,6 +166,11 @@ def merge(
     return (
         f"MERGE INTO {ref.sql} AS t USING ({source}) AS s ON {on} "
         f"WHEN MATCHED{newer} THEN UPDATE SET {updates} WHEN NOT MATCHED THEN INSERT ({cols}) VALUES ({values})"
+        + (
+            f" WHEN NOT MATCHED BY SOURCE{f' AND {target_predicate}' if target_predicate else ''} THEN DELETE"
+            if delete_missing
+            else ""
+        )  # fmt: skip
     )
 
 

@@ -383,3 +383,25 @@ def test_version_by_keeps_a_newer_row_when_an_older_version_arrives_late(target)
     ]  # fmt: skip
     md = result.get_asset_materialization_events()[0].materialization.metadata
     assert (md["dbload/rows_updated"].value, md["dbload/rows_inserted"].value) == (1, 1)
+
+
+def test_delete_missing_removes_only_the_partitions_rows_the_output_lacks(target):
+    regions = dg.StaticPartitionsDefinition(["eu", "us"])
+    data = {"eu": ["a", "b"], "us": ["c"]}
+
+    @dg.asset(
+        partitions_def=regions, metadata={"write_mode": "merge", "primary_key": ["k"], "partition_expr": "region"}
+    )
+    def accounts(context: AssetExecutionContext):
+        keys = data[context.partition_key]
+        table = pa.table({"region": [context.partition_key] * len(keys), "k": keys})
+        return dg.Output(table, metadata={"delete_missing": context.partition_key == "eu" and len(keys) == 1})
+
+    for key in ("eu", "us"):
+        materialize([accounts], target.io_manager(), partition_key=key)
+    data["eu"] = ["b"]
+    result = materialize([accounts], target.io_manager(), partition_key="eu")
+    assert target.query("SELECT region, k FROM accounts ORDER BY k") == [
+        {"region": "eu", "k": "b"}, {"region": "us", "k": "c"}
+    ]  # fmt: skip
+    assert result.get_asset_materialization_events()[0].materialization.metadata["dbload/rows_deleted"].value == 1

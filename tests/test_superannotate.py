@@ -468,3 +468,41 @@ def test_a_type_error_names_the_column_the_component_and_column_types(tmp_path, 
         match=r"column 'score' \(SuperAnnotate component 'rating'; column_types sets its type\) is STRING in the table, DOUBLE",
     ):
         materialize(asset, warehouse, tmp_path)
+
+
+def test_runs_read_items_as_they_are_when_they_start_and_item_ids_load_exactly_those(tmp_path, warehouse):
+    write(tmp_path, item(1, {"a": {"value": "v1"}}, updated="2024-05-01T00:00:00.000Z"), item(2, {"a": {"value": "b"}}))
+    asset = build_superannotate_asset(sa_component_ids="a", db_schema="sa", db_table="now")
+    seen = {
+        "id": 1,
+        "name": "item_001",
+        "folder": "root",
+        "status": "Completed",
+        "updated_at": "2024-05-01T00:00:00.000Z",
+    }
+    write(tmp_path, item(1, {"a": {"value": "v2"}}, updated="2024-05-03T00:00:00.000Z", status="QualityCheck"))
+    run_config = {"ops": {asset.op.name: {"config": {"items": [seen]}}}}  # requested before the edit
+    assert materialize(asset, warehouse, tmp_path, run_config=run_config).success
+    assert rows(warehouse, "SELECT sa_item_id, a, sa_status, sa_updated_at FROM main.sa.now") == [
+        (1, "v2", "QualityCheck", dt.datetime(2024, 5, 3, tzinfo=UTC))
+    ]
+    run_config = {"ops": {asset.op.name: {"config": {"item_ids": [2, 99]}}}}  # fired in Explore; 99 is gone
+    assert materialize(asset, warehouse, tmp_path, run_config=run_config).success
+    assert rows(warehouse, "SELECT sa_item_id, a FROM main.sa.now ORDER BY 1") == [(1, "v2"), (2, "b")]
+
+
+@pytest.mark.parametrize("on_removed", ["keep", "delete"])
+def test_items_that_leave_the_statuses_are_kept_or_deleted_by_the_full_load(on_removed, tmp_path, warehouse):
+    write(tmp_path, item(1, {"a": {"value": "x"}}), item(2, {"a": {"value": "y"}}), item(3, {"a": {"value": "z"}}))
+    asset = build_superannotate_asset(sa_component_ids="a", db_schema="sa", db_table="gone", on_removed=on_removed)
+    assert materialize(asset, warehouse, tmp_path).success
+    write(tmp_path, item(2, {"a": {"value": "y"}}, status="Returned", updated="2024-05-09T00:00:00.000Z"))
+    (tmp_path / "item_003.json").unlink()  # deleted in SuperAnnotate
+    batch = {"ops": {asset.op.name: {"config": {"item_ids": [1]}}}}
+    assert materialize(asset, warehouse, tmp_path, run_config=batch).success  # a batch run never deletes
+    assert rows(warehouse, "SELECT sa_item_id FROM main.sa.gone ORDER BY 1") == [(1,), (2,), (3,)]
+    result = materialize(asset, warehouse, tmp_path)  # the full load (Materialize with no config)
+    expected = [(1,), (2,), (3,)] if on_removed == "keep" else [(1,)]
+    assert rows(warehouse, "SELECT sa_item_id FROM main.sa.gone ORDER BY 1") == expected
+    meta = result.asset_materializations_for_node(asset.op.name)[0].metadata
+    assert meta["dbload/rows_deleted"].value == (0 if on_removed == "keep" else 2)

@@ -12,6 +12,7 @@ from dagster import (
     Config,
     DagsterRunStatus,
     DefaultSensorStatus,
+    Output,
     RunRequest,
     RunsFilter,
     SensorDefinition,
@@ -49,7 +50,8 @@ class SuperAnnotateItem(Config):
 class SuperAnnotateRun(Config):
     """Which items to load; empty (the Materialize button) loads every item in the asset's statuses."""
 
-    items: list[SuperAnnotateItem] = Field(default_factory=list, description="Item versions to load.")
+    items: list[SuperAnnotateItem] = Field(default_factory=list, description="Item versions to load (the sensor).")
+    item_ids: list[int] = Field(default_factory=list, description="Item ids to load, e.g. fired in Explore.")
 
 
 def build_superannotate_asset(
@@ -70,6 +72,7 @@ def build_superannotate_asset(
     source_key: str = "superannotate",
     io_manager_key: str = "io_manager",
     description: str | None = None,
+    on_removed: str = "keep",
 ) -> AssetsDefinition:
     """An asset that merges annotation components, one typed column each, into one Delta table on sa_item_id.
 
@@ -77,14 +80,19 @@ def build_superannotate_asset(
     `databricks_columns` (lists or comma-separated strings), the table is `db_catalog`.`db_schema`.`db_table`,
     `db_volume` stages the parquet in that Unity Catalog Volume, and `create_delta_table=False` makes a
     missing table an error. `column_types` declares a column's Databricks type (e.g. {"due": "DATE"});
-    otherwise types are inferred over the batch. Reads items through the resource at `source_key`
-    (SuperAnnotateResource or LocalSuperAnnotateExport) and writes through the IO manager at `io_manager_key`.
+    otherwise number components are DOUBLE and other types follow the values. Reads items through the
+    resource at `source_key` (SuperAnnotateResource or LocalSuperAnnotateExport) and writes through the IO
+    manager at `io_manager_key`. Run config loads `items` (the sensor's) or `item_ids` (Explore), read as they
+    are when the run starts; none loads every item in `statuses`, and with `on_removed="delete"` that full load
+    also deletes the rows of items no longer in `statuses` (or deleted) in the same MERGE.
     """
     mapping = column_mapping(sa_component_ids, databricks_columns, column_types)
     create = _config(lambda: flag(create_delta_table, "create_delta_table"))
     wanted = _config(lambda: check_statuses(statuses))
     if batch_size < 1:
         raise SuperAnnotateConfigError(f"batch_size={batch_size}: give a positive number of items per batch.")
+    if on_removed not in ("keep", "delete"):
+        raise SuperAnnotateConfigError(f"on_removed={on_removed!r}: use 'keep' or 'delete'.")
     ref = _config(lambda: TableRef(db_catalog, db_schema, db_table))
     metadata: dict[str, Any] = {
         "catalog": ref.catalog,
@@ -125,11 +133,15 @@ def build_superannotate_asset(
         required_resource_keys={source_key},
         kinds={"superannotate", "databricks"},
     )
-    def _superannotate_asset(context: AssetExecutionContext, config: SuperAnnotateRun) -> pa.Table:
+    def _superannotate_asset(context: AssetExecutionContext, config: SuperAnnotateRun) -> Output[pa.Table]:
         source: SuperAnnotateSource = getattr(context.resources, source_key)
         name = source_project(source, project)
-        if config.items:
-            items = [SAItem(**i.model_dump()) for i in config.items]
+        ids = [i.id for i in config.items] + list(config.item_ids)
+        if ids:  # as they are now: a run that starts late records the status and updatedAt it loads
+            items = sorted(source.get_items(ids), key=lambda i: i.id)
+            gone = sorted(set(ids) - {i.id for i in items})
+            if gone:
+                context.log.warning(f"SuperAnnotate items {gone} no longer exist; they are not loaded.")
         else:
             items = [i for page in source.list_items(wanted, None, batch_size) for i in page]
         annotations: dict[int, dict[str, Any]] = {}
@@ -139,14 +151,11 @@ def build_superannotate_asset(
         if missing:
             context.log.warning(f"SuperAnnotate returned no annotations for items {missing}; they are not loaded.")
         table = to_table(items, annotations, mapping, name)
-        context.add_output_metadata(
-            {
-                "superannotate/project": name,
-                "superannotate/items": table.num_rows,
-                "superannotate/missing": len(missing),
-            }
-        )
-        return table
+        metadata = {"superannotate/project": name, "superannotate/items": table.num_rows,
+                    "superannotate/missing": len(missing)}  # fmt: skip
+        # the full load holds every item in `statuses`: with on_removed="delete", rows of others go in its MERGE
+        full = not ids and on_removed == "delete" and not missing
+        return Output(table, metadata={**metadata, **({"delete_missing": True} if full else {})})
 
     return _superannotate_asset
 

@@ -80,6 +80,10 @@ class SuperAnnotateSource(ConfigurableResource):
         """Items whose status is in `statuses` and updatedAt >= `updated_since`, in pages of `page_size`."""
         raise NotImplementedError
 
+    def get_items(self, item_ids: Sequence[int]) -> list[SAItem]:
+        """The items with these ids as they are now (status, updatedAt); ids of deleted items are left out."""
+        raise NotImplementedError
+
     def get_annotations(self, item_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
         """Item id -> the multimodal `data` dict ({component_id: {"value": ...} | [{"value", "element_path"}]})."""
         raise NotImplementedError
@@ -148,6 +152,10 @@ class LocalSuperAnnotateExport(SuperAnnotateSource):
         )
         yield from _pages(chosen, page_size)
 
+    def get_items(self, item_ids: Sequence[int]) -> list[SAItem]:
+        wanted = set(item_ids)
+        return [item for item, _ in self._read() if item.id in wanted]
+
     def get_annotations(self, item_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
         wanted = set(item_ids)
         return {item.id: data for item, data in self._read() if item.id in wanted}
@@ -212,24 +220,27 @@ class SuperAnnotateResource(SuperAnnotateSource):
         self, statuses: Sequence[str], updated_since: datetime | None = None, page_size: int = 500
     ) -> Iterator[list[SAItem]]:
         wanted = check_statuses(statuses, self.workflow_statuses())
+        changed = (
+            item
+            for item in self._items(annotation_status__in=wanted)
+            if updated_since is None or item.updated >= updated_since
+        )
+        yield from _pages(changed, page_size)
+
+    def get_items(self, item_ids: Sequence[int]) -> list[SAItem]:
+        return list(self._items(id__in=list(item_ids))) if item_ids else []
+
+    def _items(self, **filters: Any) -> Iterator[SAItem]:
+        """Items matching the SDK's list_items `filters`, folder by folder (the SDK lists one at a time)."""
         client = self.client()
         folders = self._call("list_folders", lambda: client.list_folders(self.project))
-        names = ["root"] + sorted({f["name"] for f in folders} - {"root"})
-
-        def changed() -> Iterator[SAItem]:
-            for folder in names:
-                rows = self._call(
-                    f"list_items({folder})",
-                    lambda folder=folder: client.list_items(
-                        self.project, None if folder == "root" else folder, annotation_status__in=wanted
-                    ),
-                )
-                for row in rows:
-                    item = SAItem(int(row["id"]), row["name"], folder, row["annotation_status"], row["updatedAt"])
-                    if updated_since is None or item.updated >= updated_since:
-                        yield item
-
-        yield from _pages(changed(), page_size)
+        for folder in ["root"] + sorted({f["name"] for f in folders} - {"root"}):
+            rows = self._call(
+                f"list_items({folder})",
+                lambda folder=folder: client.list_items(self.project, None if folder == "root" else folder, **filters),
+            )
+            for row in rows:
+                yield SAItem(int(row["id"]), row["name"], folder, row["annotation_status"], row["updatedAt"])
 
     def workflow_statuses(self) -> list[str]:
         """The status names of the project's workflow (custom workflows have their own), read once."""
