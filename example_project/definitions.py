@@ -71,9 +71,12 @@ qa_review = build_superannotate_asset(
     batch_size=200,
 )
 qa_review_sensor = build_superannotate_sensor(qa_review, batch_size=10, minimum_interval_seconds=5)
+# what the Explore action (superannotate_action.py) launches, with run config {"item_ids": [...]}
+qa_review_job = dg.define_asset_job("qa_review_job", selection=[qa_review])
 
 defs = dg.Definitions(
     assets=[*dg.load_assets_from_modules([assets]), qa_review],
+    jobs=[qa_review_job],
     sensors=[qa_review_sensor],
     resources={
         "io_manager": DatabricksIOManager(warehouse=warehouse, staging_url=os.environ.get("DBLOAD_STAGING_URL")),

@@ -242,3 +242,26 @@ def test_sensor_loads_a_new_item(dagster_dev, page):
     expect(target.first).to_be_visible()
     assert target.count() >= 4
     page.screenshot(path=str(OUTPUT / "sensor-runs.png"), full_page=True)
+
+
+def test_the_explore_action_launches_a_run_that_loads_exactly_the_fired_items(dagster_dev, monkeypatch):
+    from example_project.superannotate_action import handler
+
+    monkeypatch.setenv("DAGSTER_URL", dagster_dev.url)
+    fired = [48909306, 48909312]  # InProgress items: the sensor (Completed only) never loads them
+    event = {"uuid": 2133139, "event": "Explore", "pipeline_id": 1395}  # as SuperAnnotate delivers it
+    context = {"items": fired, "ts_ms": 1713561504615.6, "team_id": 7, "user_id": "qa@example.com", "project_id": 11}
+    result = handler(event, context)
+    assert result["items"] == fired
+
+    def finished() -> dict | None:
+        runs = dagster_dev.graphql(RUNS)["runsOrError"]["results"]
+        run = next((r for r in runs if r["runId"] == result["run_id"]), None)
+        return run if run and run["status"] in ("SUCCESS", "FAILURE", "CANCELED") else None
+
+    run = wait_for("the action's run to finish", finished)
+    assert run["status"] == "SUCCESS", f"see {OUTPUT / 'dagster-dev.log'}"
+    assert run["assetSelection"] == [{"path": ["annotations", "qa_review"]}]
+    assert dagster_dev.sql(
+        "SELECT sa_item_id, sa_status FROM main.annotations.qa_review WHERE sa_status <> 'Completed' ORDER BY 1"
+    ) == [(48909306, "InProgress"), (48909312, "InProgress")]
