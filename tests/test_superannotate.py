@@ -8,6 +8,8 @@ from pathlib import Path
 import dagster as dg
 import pyarrow as pa
 import pytest
+from backends import Backend
+from backends import backend as make_backend
 
 from dagster_dbload import DatabricksIOManager, LocalSQLWarehouse
 from dagster_dbload.superannotate import (
@@ -282,11 +284,19 @@ def warehouse(tmp_path) -> LocalSQLWarehouse:
     return LocalSQLWarehouse(path=str(tmp_path / "wh" / "warehouse.duckdb"))
 
 
+@pytest.fixture(params=["local", "server"])
+def both(request, tmp_path):
+    """The embedded warehouse, and the server through the real connector."""
+    with make_backend(request.param, tmp_path / "backend") as value:
+        yield value
+
+
 def materialize(asset, warehouse, export, run_config=None, **kwargs):
+    io_manager = warehouse.io_manager() if isinstance(warehouse, Backend) else DatabricksIOManager(warehouse=warehouse)
     return dg.materialize(
         [asset],
         resources={
-            "io_manager": DatabricksIOManager(warehouse=warehouse),
+            "io_manager": io_manager,
             "superannotate": LocalSuperAnnotateExport(path=str(export), project="qa"),
         },
         run_config=run_config,
@@ -296,6 +306,7 @@ def materialize(asset, warehouse, export, run_config=None, **kwargs):
 
 
 def rows(warehouse, sql):
+    warehouse = warehouse.warehouse if isinstance(warehouse, Backend) else warehouse
     with warehouse.connect() as connection:
         cursor = connection.cursor()
         cursor.execute(sql)
@@ -389,10 +400,10 @@ def test_a_bad_value_fails_the_run_with_the_fix_first(tmp_path, warehouse):
     assert data.metadata["item_id"].value == 2
 
 
-def test_an_older_item_version_never_overwrites_a_newer_row(tmp_path, warehouse):
+def test_an_older_item_version_never_overwrites_a_newer_row(tmp_path, both):
     write(tmp_path, item(1, {"a": {"value": "newer"}}, updated="2024-05-02T00:00:00.000Z"))
     asset = build_superannotate_asset(sa_component_ids="a", db_schema="sa", db_table="t")
-    assert materialize(asset, warehouse, tmp_path).success
+    assert materialize(asset, both, tmp_path).success
     late = {
         "id": 1,
         "name": "item_001",
@@ -402,11 +413,11 @@ def test_an_older_item_version_never_overwrites_a_newer_row(tmp_path, warehouse)
     }
     write(tmp_path, item(1, {"a": {"value": "older"}}, updated="2024-05-01T00:00:00.000Z"))
     run_config = {"ops": {asset.op.name: {"config": {"items": [late]}}}}
-    assert materialize(asset, warehouse, tmp_path, run_config=run_config).success  # a run that was slow to start
-    assert rows(warehouse, "SELECT a, sa_updated_at FROM main.sa.t") == [("newer", dt.datetime(2024, 5, 2, tzinfo=UTC))]
+    assert materialize(asset, both, tmp_path, run_config=run_config).success  # a run that was slow to start
+    assert rows(both, "SELECT a, sa_updated_at FROM main.sa.t") == [("newer", dt.datetime(2024, 5, 2, tzinfo=UTC))]
 
 
-def test_the_items_of_failed_runs_are_requested_again_then_given_up_on(tmp_path, warehouse):
+def test_the_items_of_failed_runs_are_requested_again_then_given_up_on(tmp_path, both):
     write(tmp_path, item(1, {"a": {"value": "x"}}, updated="2024-05-01T10:00:00.000Z"))
     asset = build_superannotate_asset(sa_component_ids="a", project="qa")
     sensor = build_superannotate_sensor(asset, batch_size=5, max_attempts=2)
@@ -417,7 +428,7 @@ def test_the_items_of_failed_runs_are_requested_again_then_given_up_on(tmp_path,
         tags = {**request.tags, "dagster/sensor_name": sensor.name, "dagster/run_key": request.run_key}
         return dg.materialize(
             [asset], run_config=request.run_config, tags=tags, instance=instance, raise_on_error=False,
-            resources={"io_manager": DatabricksIOManager(warehouse=warehouse), "superannotate": resource},
+            resources={"io_manager": both.io_manager(), "superannotate": resource},
         )  # fmt: skip
 
     with dg.instance_for_test() as instance:
@@ -437,18 +448,18 @@ def test_the_items_of_failed_runs_are_requested_again_then_given_up_on(tmp_path,
             third.skip_reason.skip_message
         )
         ok = launch(retry, instance, source)  # e.g. after the source is fixed, a person re-executes
-        assert ok.success and rows(warehouse, "SELECT sa_item_id FROM main.superannotate.annotations") == [(1,)]
+        assert ok.success and rows(both, "SELECT sa_item_id FROM main.superannotate.annotations") == [(1,)]
 
 
-def test_column_types_come_from_components_not_from_one_batch(tmp_path, warehouse):
+def test_column_types_come_from_components_not_from_one_batch(tmp_path, both):
     write(tmp_path, item(1, {"score": {"value": 4}}, updated="2024-05-01T00:00:00.000Z"))  # no "notes" anywhere
     asset = build_superannotate_asset(sa_component_ids="score, notes", db_schema="sa", db_table="typed")
-    assert materialize(asset, warehouse, tmp_path).success
-    assert [r[:2] for r in rows(warehouse, "DESCRIBE TABLE main.sa.typed")][-1] == ("score", "double")
+    assert materialize(asset, both, tmp_path).success
+    assert [r[:2] for r in rows(both, "DESCRIBE TABLE main.sa.typed")][-1] == ("score", "double")
     write(tmp_path, item(1, {"score": {"value": 4.5}, "notes": {"value": "later"}}, updated="2024-05-02T00:00:00.000Z"))
-    assert materialize(asset, warehouse, tmp_path).success  # an edit with a decimal, and the first notes
-    assert rows(warehouse, "SELECT score, notes FROM main.sa.typed") == [(4.5, "later")]
-    assert [r[:2] for r in rows(warehouse, "DESCRIBE TABLE main.sa.typed")][-1] == ("notes", "string")
+    assert materialize(asset, both, tmp_path).success  # an edit with a decimal, and the first notes
+    assert rows(both, "SELECT score, notes FROM main.sa.typed") == [(4.5, "later")]
+    assert [r[:2] for r in rows(both, "DESCRIBE TABLE main.sa.typed")][-1] == ("notes", "string")
 
 
 def test_a_type_error_names_the_column_the_component_and_column_types(tmp_path, warehouse):
@@ -470,7 +481,7 @@ def test_a_type_error_names_the_column_the_component_and_column_types(tmp_path, 
         materialize(asset, warehouse, tmp_path)
 
 
-def test_runs_read_items_as_they_are_when_they_start_and_item_ids_load_exactly_those(tmp_path, warehouse):
+def test_runs_read_items_as_they_are_when_they_start_and_item_ids_load_exactly_those(tmp_path, both):
     write(tmp_path, item(1, {"a": {"value": "v1"}}, updated="2024-05-01T00:00:00.000Z"), item(2, {"a": {"value": "b"}}))
     asset = build_superannotate_asset(sa_component_ids="a", db_schema="sa", db_table="now")
     seen = {
@@ -482,27 +493,27 @@ def test_runs_read_items_as_they_are_when_they_start_and_item_ids_load_exactly_t
     }
     write(tmp_path, item(1, {"a": {"value": "v2"}}, updated="2024-05-03T00:00:00.000Z", status="QualityCheck"))
     run_config = {"ops": {asset.op.name: {"config": {"items": [seen]}}}}  # requested before the edit
-    assert materialize(asset, warehouse, tmp_path, run_config=run_config).success
-    assert rows(warehouse, "SELECT sa_item_id, a, sa_status, sa_updated_at FROM main.sa.now") == [
+    assert materialize(asset, both, tmp_path, run_config=run_config).success
+    assert rows(both, "SELECT sa_item_id, a, sa_status, sa_updated_at FROM main.sa.now") == [
         (1, "v2", "QualityCheck", dt.datetime(2024, 5, 3, tzinfo=UTC))
     ]
     run_config = {"ops": {asset.op.name: {"config": {"item_ids": [2, 99]}}}}  # fired in Explore; 99 is gone
-    assert materialize(asset, warehouse, tmp_path, run_config=run_config).success
-    assert rows(warehouse, "SELECT sa_item_id, a FROM main.sa.now ORDER BY 1") == [(1, "v2"), (2, "b")]
+    assert materialize(asset, both, tmp_path, run_config=run_config).success
+    assert rows(both, "SELECT sa_item_id, a FROM main.sa.now ORDER BY 1") == [(1, "v2"), (2, "b")]
 
 
 @pytest.mark.parametrize("on_removed", ["keep", "delete"])
-def test_items_that_leave_the_statuses_are_kept_or_deleted_by_the_full_load(on_removed, tmp_path, warehouse):
+def test_items_that_leave_the_statuses_are_kept_or_deleted_by_the_full_load(on_removed, tmp_path, both):
     write(tmp_path, item(1, {"a": {"value": "x"}}), item(2, {"a": {"value": "y"}}), item(3, {"a": {"value": "z"}}))
     asset = build_superannotate_asset(sa_component_ids="a", db_schema="sa", db_table="gone", on_removed=on_removed)
-    assert materialize(asset, warehouse, tmp_path).success
+    assert materialize(asset, both, tmp_path).success
     write(tmp_path, item(2, {"a": {"value": "y"}}, status="Returned", updated="2024-05-09T00:00:00.000Z"))
     (tmp_path / "item_003.json").unlink()  # deleted in SuperAnnotate
     batch = {"ops": {asset.op.name: {"config": {"item_ids": [1]}}}}
-    assert materialize(asset, warehouse, tmp_path, run_config=batch).success  # a batch run never deletes
-    assert rows(warehouse, "SELECT sa_item_id FROM main.sa.gone ORDER BY 1") == [(1,), (2,), (3,)]
-    result = materialize(asset, warehouse, tmp_path)  # the full load (Materialize with no config)
+    assert materialize(asset, both, tmp_path, run_config=batch).success  # a batch run never deletes
+    assert rows(both, "SELECT sa_item_id FROM main.sa.gone ORDER BY 1") == [(1,), (2,), (3,)]
+    result = materialize(asset, both, tmp_path)  # the full load (Materialize with no config)
     expected = [(1,), (2,), (3,)] if on_removed == "keep" else [(1,)]
-    assert rows(warehouse, "SELECT sa_item_id FROM main.sa.gone ORDER BY 1") == expected
+    assert rows(both, "SELECT sa_item_id FROM main.sa.gone ORDER BY 1") == expected
     meta = result.asset_materializations_for_node(asset.op.name)[0].metadata
     assert meta["dbload/rows_deleted"].value == (0 if on_removed == "keep" else 2)
