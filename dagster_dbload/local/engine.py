@@ -231,10 +231,44 @@ class LocalEngine:
             source = self._source(table, ctes)
             if source is not None:
                 table.replace(source)
-        return query.sql("duckdb")
+        return query.transform(self._databricks_semantics).sql("duckdb")
+
+    def _databricks_semantics(self, node: exp.Expression) -> exp.Expression:
+        """Where DuckDB would answer differently from Databricks: session functions, date_add's DATE, and
+        ANSI division by zero (an error, not inf or NULL)."""
+        if isinstance(node, exp.CurrentCatalog):
+            return exp.Literal.string(self.current_catalog)
+        if isinstance(node, (exp.CurrentSchema, exp.CurrentDatabase)):
+            return exp.Literal.string(self.current_schema)
+        if isinstance(node, exp.CurrentUser):
+            return exp.Literal.string("local")
+        if isinstance(node, exp.TsOrDsAdd):  # date_add(start, days) is a DATE on Databricks
+            return exp.cast(node, exp.DataType.build("DATE"))
+        if isinstance(node, (exp.Div, exp.IntDiv)) and not getattr(node, "_dbload_checked", False):
+            divisor = node.expression
+            guarded = exp.Case(
+                ifs=[exp.If(this=exp.EQ(this=divisor.copy(), expression=exp.Literal.number(0)),
+                            true=exp.Anonymous(this="error", expressions=[exp.Literal.string(_DIVIDE_BY_ZERO)]))],
+                default=divisor.copy(),
+            )  # fmt: skip
+            checked = node.__class__(this=node.this, expression=guarded, **{k: v for k, v in node.args.items()
+                                                                         if k not in ("this", "expression")})  # fmt: skip
+            checked._dbload_checked = True
+            return checked
+        return node
 
     def _source(self, table: exp.Table, ctes: set[str]) -> exp.Expression | None:
         alias = table.args.get("alias")
+        if table.args.get("version") is not None:
+            raise LocalSQLError(
+                "UNSUPPORTED_FEATURE.TIME_TRAVEL",
+                f"Time travel ({table.args['version'].sql('databricks')}) is not supported by the local SQL "
+                "warehouse: it keeps only each table's current version (DESCRIBE HISTORY lists the versions).",
+                "0A000",
+            )
+        if isinstance(table.this, exp.Anonymous) and table.this.name.lower() == "range":
+            numbers = exp.select(exp.column("range").as_("id")).from_(exp.Table(this=table.this.copy()))
+            return exp.Subquery(this=numbers, alias=alias or exp.TableAlias(this=exp.to_identifier("range")))
         if isinstance(table.this, exp.Anonymous) and table.this.name.lower() == "read_files":
             return self._read_files(table.this, alias)
         if table.db.lower() == "parquet" and not table.catalog:
@@ -916,7 +950,15 @@ def _databricks_arrow(relation: duckdb.DuckDBPyRelation) -> pa.Table:
     return table
 
 
+_DIVIDE_BY_ZERO = "[DIVIDE_BY_ZERO] Division by zero. Use `try_divide` to tolerate a zero divisor and return NULL."
+
 _DUCK_ERRORS = [
+    (
+        re.compile(r"\[DIVIDE_BY_ZERO\] ([^\n]+)"),
+        "DIVIDE_BY_ZERO",
+        "22012",
+        "{0}",
+    ),
     (
         re.compile(r'Referenced column "([^"]+)" not found'),
         "UNRESOLVED_COLUMN.WITHOUT_SUGGESTION",
