@@ -62,6 +62,7 @@ BASE = pa.table(
 )
 
 
+@pytest.mark.parametrize("backend", CORE, indirect=True)  # conversions do not depend on staging
 @pytest.mark.parametrize(
     "make",
     [

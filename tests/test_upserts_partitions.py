@@ -11,6 +11,7 @@ from backends import sql_blocks
 from dagster import AssetExecutionContext
 
 LA = ZoneInfo("America/Los_Angeles")
+CORE = ["local", "server"]
 
 
 @pytest.fixture
@@ -123,6 +124,7 @@ def _events_for(window: dg.TimeWindow, label: str) -> pa.Table:
     )
 
 
+@pytest.mark.parametrize("backend", CORE, indirect=True)  # predicates do not depend on staging
 def test_daily_partitions_in_a_timezone_replace_only_their_rows(io_manager, warehouse):
     labels = {"run": "first"}
 
@@ -178,6 +180,7 @@ def test_missing_partition_expr_says_what_to_add(io_manager):
 odd = dg.StaticPartitionsDefinition(["o'brien; DROP TABLE customers; --", "plain"])
 
 
+@pytest.mark.parametrize("backend", CORE, indirect=True)  # predicates do not depend on staging
 def test_static_keys_with_quotes_and_semicolons_are_data(io_manager, warehouse):
     @dg.asset(partitions_def=odd, metadata={"partition_expr": "owner"})
     def customers(context: AssetExecutionContext) -> pa.Table:
@@ -202,6 +205,7 @@ multi = dg.MultiPartitionsDefinition(
 )
 
 
+@pytest.mark.parametrize("backend", CORE, indirect=True)  # predicates do not depend on staging
 def test_multi_partitions_write_and_read_one_cell(io_manager, warehouse):
     @dg.asset(partitions_def=multi, metadata={"partition_expr": {"date": "day", "region": "region"}})
     def sales(context: AssetExecutionContext) -> pa.Table:
@@ -222,6 +226,7 @@ def test_multi_partitions_write_and_read_one_cell(io_manager, warehouse):
     assert run(warehouse, "SELECT count(*) AS n FROM sales_total")[0]["n"] == 3
 
 
+@pytest.mark.parametrize("backend", CORE, indirect=True)  # predicates do not depend on staging
 def test_a_partition_range_run_writes_the_whole_range_in_one_statement(io_manager, warehouse):
     daily = dg.DailyPartitionsDefinition(start_date="2024-01-01")
 
