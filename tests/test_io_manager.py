@@ -191,6 +191,7 @@ def test_every_mapped_type_round_trips(values, arrow_type, dbx_type, read_type, 
     assert raw.schema.field("v").type == read_type
 
 
+@pytest.mark.parametrize("backend", CORE, indirect=True)  # does not depend on staging
 def test_all_null_column_takes_its_declared_type(io_manager, warehouse):
     @dg.asset(
         metadata={
@@ -303,6 +304,7 @@ def test_bad_outputs_fail_clearly_and_leave_the_table_unchanged(value, metadata_
     assert query(warehouse, "SELECT count(*) AS n FROM target").column("n")[0].as_py() == 3
 
 
+@pytest.mark.parametrize("backend", CORE, indirect=True)  # does not depend on staging
 def test_type_change_is_an_error_naming_the_column(io_manager, warehouse):
     data = {"t": pa.table({"id": [1], "v": ["text"]})}
 
@@ -319,6 +321,7 @@ def test_type_change_is_an_error_naming_the_column(io_manager, warehouse):
     assert describe(warehouse, "evolving")["id"] == "bigint"
 
 
+@pytest.mark.parametrize("backend", CORE, indirect=True)  # does not depend on staging
 def test_safe_widenings_are_applied_to_the_table(io_manager, warehouse):
     data = {"t": pa.table({"n": pa.array([1], pa.int32()), "x": pa.array([1.5], pa.float32())})}
 
@@ -334,6 +337,7 @@ def test_safe_widenings_are_applied_to_the_table(io_manager, warehouse):
     assert any("ALTER COLUMN `n` TYPE BIGINT" in s for s in sql_blocks(metadata(result, "widening")["dbload/sql"]))
 
 
+@pytest.mark.parametrize("backend", CORE, indirect=True)  # does not depend on staging
 def test_new_columns_are_added_and_missing_ones_are_null(io_manager, warehouse):
     data = {"t": pa.table({"id": [1]})}
 
@@ -350,6 +354,7 @@ def test_new_columns_are_added_and_missing_ones_are_null(io_manager, warehouse):
     assert rows == [{"id": 1, "extra": None}, {"id": 2, "extra": "x"}, {"id": None, "extra": "y"}]
 
 
+@pytest.mark.parametrize("backend", CORE, indirect=True)  # does not depend on staging
 def test_columns_selection_and_table_naming(backend):
     io_manager = backend.io_manager(catalog="main")
 
@@ -370,6 +375,7 @@ def test_columns_selection_and_table_naming(backend):
     assert metadata(result, "orders")["dagster/table_name"] == "main.analytics.orders_v2"
 
 
+@pytest.mark.parametrize("backend", CORE, indirect=True)  # does not depend on staging
 def test_pandas_index_is_dropped_unless_named(io_manager, warehouse):
     @dg.asset
     def unnamed() -> pd.DataFrame:

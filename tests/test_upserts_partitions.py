@@ -61,6 +61,7 @@ def test_merge_updates_matches_inserts_new_rows_and_is_idempotent(io_manager, wa
         sqlglot.parse_one(statement, read="databricks")
 
 
+@pytest.mark.parametrize("backend", CORE, indirect=True)  # checks that do not depend on staging
 @pytest.mark.parametrize(
     ("rows", "metadata", "error"),
     [
@@ -100,6 +101,7 @@ def test_bad_merge_keys_fail_before_anything_is_written(rows, metadata, error, i
     assert run(warehouse, "SELECT id, v FROM accounts") == [{"id": 1, "v": "a"}]
 
 
+@pytest.mark.parametrize("backend", CORE, indirect=True)  # checks that do not depend on staging
 def test_dedupe_by_keeps_the_latest_duplicate(io_manager, warehouse):
     @dg.asset(metadata={"write_mode": "merge", "primary_key": ["id"], "dedupe_by": "seen"})
     def latest() -> pa.Table:
@@ -157,6 +159,7 @@ def test_daily_partitions_in_a_timezone_replace_only_their_rows(io_manager, ware
     assert mats[0].materialization.metadata["dagster/partition_row_count"].value == 4
 
 
+@pytest.mark.parametrize("backend", CORE, indirect=True)  # checks that do not depend on staging
 def test_rows_outside_the_partition_are_refused_before_the_write(io_manager, warehouse):
     @dg.asset(partitions_def=daily_la, metadata={"partition_expr": "at"})
     def events(context: AssetExecutionContext) -> pa.Table:
@@ -168,6 +171,7 @@ def test_rows_outside_the_partition_are_refused_before_the_write(io_manager, war
     assert run(warehouse, "SHOW TABLES") == []
 
 
+@pytest.mark.parametrize("backend", CORE, indirect=True)  # checks that do not depend on staging
 def test_missing_partition_expr_says_what_to_add(io_manager):
     @dg.asset(partitions_def=daily_la)
     def events(context: AssetExecutionContext) -> pa.Table:
@@ -269,6 +273,7 @@ def test_merge_on_a_partitioned_asset_touches_only_its_partition(io_manager, war
     ]  # fmt: skip
 
 
+@pytest.mark.parametrize("backend", CORE, indirect=True)  # checks that do not depend on staging
 def test_strict_schema_evolution_refuses_changes_and_keeps_the_table(io_manager, warehouse):
     data = {"t": pa.table({"id": [1]})}
 
@@ -285,6 +290,7 @@ def test_strict_schema_evolution_refuses_changes_and_keeps_the_table(io_manager,
     assert run(warehouse, "SELECT * FROM fixed") == [{"id": 1}]
 
 
+@pytest.mark.parametrize("backend", CORE, indirect=True)  # checks that do not depend on staging
 def test_layout_metadata_becomes_partitioned_by_and_cluster_by(io_manager, warehouse):
     @dg.asset(metadata={"partition_by": "region", "cluster_by": ["day"]})
     def laid_out() -> pa.Table:
