@@ -47,3 +47,17 @@ def test_time_travel_is_refused_not_answered_with_the_current_rows(clause, targe
         connection.cursor().execute("CREATE TABLE t (a INT)")
     with pytest.raises(ServerOperationError, match=r"\[UNSUPPORTED_FEATURE.TIME_TRAVEL\]"):
         target.query(f"SELECT * FROM t {clause}")
+
+
+def test_timestamp_functions_keep_the_offset_and_return_timestamps(target):
+    utc = dt.timezone.utc
+    row = one(target, "SELECT TIMESTAMP('2024-01-01 08:00:00 +04:00') AS a, to_timestamp('2024-01-01 08:00:00') AS b, "
+                      "to_timestamp('01/02/2024 09:30', 'MM/dd/yyyy HH:mm') AS c")  # fmt: skip
+    assert one(target, "SELECT TIMESTAMP'2026-01-01 00:00:00.123 +0000' AS d") == {
+        "d": dt.datetime(2026, 1, 1, 0, 0, 0, 123000, tzinfo=utc)  # the connector's own literal form
+    }
+    assert row == {
+        "a": dt.datetime(2024, 1, 1, 4, tzinfo=utc),
+        "b": dt.datetime(2024, 1, 1, 8, tzinfo=utc),
+        "c": dt.datetime(2024, 1, 2, 9, 30, tzinfo=utc),
+    }

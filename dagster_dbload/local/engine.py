@@ -234,8 +234,8 @@ class LocalEngine:
         return query.transform(self._databricks_semantics).sql("duckdb")
 
     def _databricks_semantics(self, node: exp.Expression) -> exp.Expression:
-        """Where DuckDB would answer differently from Databricks: session functions, date_add's DATE, and
-        ANSI division by zero (an error, not inf or NULL)."""
+        """Where DuckDB would answer differently from Databricks: session functions, date_add's DATE, the
+        time zone of TIMESTAMP(x) / to_timestamp(x), and ANSI division by zero (an error, not inf or NULL)."""
         if isinstance(node, exp.CurrentCatalog):
             return exp.Literal.string(self.current_catalog)
         if isinstance(node, (exp.CurrentSchema, exp.CurrentDatabase)):
@@ -244,6 +244,15 @@ class LocalEngine:
             return exp.Literal.string("local")
         if isinstance(node, exp.TsOrDsAdd):  # date_add(start, days) is a DATE on Databricks
             return exp.cast(node, exp.DataType.build("DATE"))
+        if isinstance(node, exp.Cast) and node.to.this in (exp.DataType.Type.TIMESTAMP, exp.DataType.Type.TIMESTAMPTZ):
+            # TIMESTAMP(x) and to_timestamp(x) are Databricks TIMESTAMPs (local time zone): keep x's offset,
+            # also written '... +04:00' or '... +0000' (the connector's own literals), which DuckDB does not read
+            value = node.this
+            if isinstance(value, exp.Literal) and value.is_string and _SPACED_OFFSET.match(value.name):
+                value = exp.Literal.string(_SPACED_OFFSET.sub(r"\1\2", value.name))
+            return exp.Cast(this=value, to=exp.DataType.build("TIMESTAMPTZ"))
+        if isinstance(node, exp.StrToTime):  # to_timestamp(x, fmt): read in the session time zone (UTC)
+            return exp.cast(node, exp.DataType.build("TIMESTAMPTZ"))
         if isinstance(node, (exp.Div, exp.IntDiv)) and not getattr(node, "_dbload_checked", False):
             divisor = node.expression
             guarded = exp.Case(
@@ -950,6 +959,7 @@ def _databricks_arrow(relation: duckdb.DuckDBPyRelation) -> pa.Table:
     return table
 
 
+_SPACED_OFFSET = re.compile(r"^(.*\d)\s+([+-]\d{2}:?\d{2})$")
 _DIVIDE_BY_ZERO = "[DIVIDE_BY_ZERO] Division by zero. Use `try_divide` to tolerate a zero divisor and return NULL."
 
 _DUCK_ERRORS = [
