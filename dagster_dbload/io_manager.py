@@ -145,7 +145,8 @@ class DatabricksIOManager(ConfigurableIOManager):
         staging_url = self._staging_url(settings)
         # Retries and re-executions of the step share `folder`; an append names its parts after their bytes
         # there (COPY INTO skips the ones already loaded), other modes stage each attempt in its own folder.
-        folder = prefix_for(str(ref), _root_run_id(context), context.step_key, _partition_label(context))
+        label = _partition_label(context)
+        folder = prefix_for(str(ref), _root_run_id(context), context.step_key, label)
         prefix = folder if spec.mode == "append" else attempt_prefix(folder)
 
         with self.warehouse.connect() as connection, contextlib.ExitStack() as cleanup:
@@ -166,6 +167,7 @@ class DatabricksIOManager(ConfigurableIOManager):
             retyped = {c.name: c.type for c in plan.columns if c != before[c.name]}
             columns = plan.columns
             types = {c.name: c.type for c in columns}
+            where = partitions.predicate(spec.partitions, types) if spec.partitions else None
             reader = arrow.cast_reader(reader, arrow.with_types(schema, retyped))
             if spec.partitions:
                 reader = partitions.guard(reader, spec.partitions, who, types)
@@ -182,14 +184,13 @@ class DatabricksIOManager(ConfigurableIOManager):
                 raise
             # load
             start = time.perf_counter()
-            if spec.mode == "merge" and partitions.has_expressions(spec.partitions, types):
-                predicate = partitions.predicate(spec.partitions, types)
-                if session.run(sql.count_outside(staged.url, predicate)).fetchone()[0]:
-                    stager.delete(prefix)
-                    raise ValueError(
-                        f"{who}: some output rows lie outside partition {_partition_label(context)!r} "
-                        f"({predicate} is not true for them). Filter the output to the run's partition."
-                    )
+            checked_here = spec.mode != "merge" or not partitions.has_expressions(spec.partitions, types)
+            if not checked_here and session.run(sql.count_outside(staged.url, where)).fetchone()[0]:
+                stager.delete(prefix)  # a merge has no REPLACE WHERE to refuse rows outside an expression's partition
+                raise ValueError(
+                    f"{who}: some output rows lie outside partition {label!r} ({where} is not true for them). "
+                    "Filter the output to the run's partition."
+                )
             try:
                 for statement in plan.ddl:
                     if statement not in session.statements:  # CREATE SCHEMA may have run for the volume
@@ -197,7 +198,6 @@ class DatabricksIOManager(ConfigurableIOManager):
                 result = session.run(loader.load_statement(ref, spec, columns, staged.url, staged.files)).fetchone()
             except Exception as e:
                 dropped = plan.create and loader.drop_if_unwritten(session, ref)
-                label = _partition_label(context)
                 raise DatabricksLoadError(
                     f"{who}: loading {ref}{f' (partition {label!r})' if label else ''} failed: {sql.redact(str(e))}\n"
                     + (f"The table {ref}, created for this load, was dropped again. " if dropped else "")
@@ -208,7 +208,6 @@ class DatabricksIOManager(ConfigurableIOManager):
             version = loader.table_version(session, ref)
             rows = staged.rows  # a replace leaves exactly the staged rows in the table (or partition)
             if spec.mode != "replace":
-                where = partitions.predicate(spec.partitions, types) if spec.partitions else None
                 rows = session.run(sql.count_rows(ref, where)).fetchone()[0]
             if not self.keep_staged_files:
                 stager.delete(folder)  # this attempt's files and any a failed earlier attempt kept

@@ -193,19 +193,13 @@ def plan(
     widened = [(c, t) for c, t in shared if _fits(t.type, c.type, cast=False) and not _fits(c.type, t.type)]
     changed = [(c, t) for c, t in shared if not _fits(c.type, t.type) and (c, t) not in widened]
     if changed:
-        details = "; ".join(
-            f"column {t.name!r}{f' ({c.comment})' if c.comment else ''} is {t.type.upper()} in the table, "
-            f"{c.type} in the output"
-            for c, t in changed
-        )
+        details = "; ".join(_difference(c, t) for c, t in changed)
         raise SchemaMismatchError(
             f"Cannot write to {ref}: {details}. Cast the output column to the table's type, or drop and recreate "
             "the table to change its type."
         )
     retyped = [
-        f"column {t.name!r} is {t.type.upper()} in the table, {c.type} in the output"
-        for c, t in shared
-        if c.name not in untyped and _canonical(c.type) != _canonical(t.type)
+        _difference(c, t) for c, t in shared if c.name not in untyped and _canonical(c.type) != _canonical(t.type)
     ]
     if spec.schema_evolution == "strict" and (new or missing or retyped):
         differences = [
@@ -229,6 +223,12 @@ def plan(
     casts = {c.name: t.type for c, t in shared if _canonical(c.type) != _canonical(t.type) and (c, t) not in widened}
     staged = [ColumnSpec(c.name, casts.get(c.name, c.type), c.comment) for c in columns]
     return Plan(create=False, columns=staged, ddl=ddl, dropped=dropped)
+
+
+def _difference(output: ColumnSpec, table: ColumnSpec) -> str:
+    """How a shared column differs, with the output column's description (it may name where it comes from)."""
+    about = f" ({output.comment})" if output.comment else ""
+    return f"column {table.name!r}{about} is {table.type.upper()} in the table, {output.type} in the output"
 
 
 def _canonical(type_sql: str) -> str:

@@ -195,7 +195,7 @@ class _Part:
     """One parquet file being written: straight to disk when local, to memory for an upload otherwise."""
 
     def __init__(self, stager: Stager, folder: str, stem: str, schema: pa.Schema):
-        self.stem, self.folder, self.fs = stem, folder, stager.fs
+        self.stem, self.folder = stem, folder
         self.name = f"{stem}.parquet"
         self.path = f"{folder}/{self.name}"
         self.sink: Any = stager.fs.open(self.path, "wb") if stager.local else io.BytesIO()

@@ -253,17 +253,11 @@ class LocalEngine:
             return exp.Cast(this=value, to=exp.DataType.build("TIMESTAMPTZ"))
         if isinstance(node, exp.StrToTime):  # to_timestamp(x, fmt): read in the session time zone (UTC)
             return exp.cast(node, exp.DataType.build("TIMESTAMPTZ"))
-        if isinstance(node, (exp.Div, exp.IntDiv)) and not getattr(node, "_dbload_checked", False):
+        if isinstance(node, (exp.Div, exp.IntDiv)):  # the same node: transform goes on into the new divisor
             divisor = node.expression
-            guarded = exp.Case(
-                ifs=[exp.If(this=exp.EQ(this=divisor.copy(), expression=exp.Literal.number(0)),
-                            true=exp.Anonymous(this="error", expressions=[exp.Literal.string(_DIVIDE_BY_ZERO)]))],
-                default=divisor.copy(),
-            )  # fmt: skip
-            checked = node.__class__(this=node.this, expression=guarded, **{k: v for k, v in node.args.items()
-                                                                         if k not in ("this", "expression")})  # fmt: skip
-            checked._dbload_checked = True
-            return checked
+            zero = exp.EQ(this=divisor.copy(), expression=exp.Literal.number(0))
+            error = exp.Anonymous(this="error", expressions=[exp.Literal.string(_DIVIDE_BY_ZERO)])
+            node.set("expression", exp.Case(ifs=[exp.If(this=zero, true=error)], default=divisor))
         return node
 
     def _source(self, table: exp.Table, ctes: set[str]) -> exp.Expression | None:
