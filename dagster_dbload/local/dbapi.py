@@ -12,7 +12,8 @@ import pyarrow as pa
 from databricks.sql.types import Row
 
 from ..types import describe_type
-from .engine import LocalEngine, Result
+from .common import Result
+from .engine import LocalEngine
 from .files import FileResolver
 
 _LOCKS: dict[str, threading.RLock] = {}

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+
+import duckdb
 from databricks.sql.exc import ServerOperationError
 
 
@@ -42,3 +45,41 @@ def unsupported(what: str) -> LocalSQLError:
         "See the LocalSQLWarehouse docstring for the SQL that runs locally.",
         "0A000",
     )
+
+
+DIVIDE_BY_ZERO = "[DIVIDE_BY_ZERO] Division by zero. Use `try_divide` to tolerate a zero divisor and return NULL."
+_DUCK_ERRORS = [
+    (
+        re.compile(r"\[DIVIDE_BY_ZERO\] ([^\n]+)"),
+        "DIVIDE_BY_ZERO",
+        "22012",
+        "{0}",
+    ),
+    (
+        re.compile(r'Referenced column "([^"]+)" not found'),
+        "UNRESOLVED_COLUMN.WITHOUT_SUGGESTION",
+        "42703",
+        "A column, variable, or function parameter with name `{0}` cannot be resolved.",
+    ),
+    (
+        re.compile(r"Could not convert string '([^']*)'"),
+        "CAST_INVALID_INPUT",
+        "22018",
+        "The value '{0}' cannot be cast to the target type because it is malformed.",
+    ),
+    (
+        re.compile(r"NOT NULL constraint failed: ([^\n]+)"),
+        "DELTA_NOT_NULL_CONSTRAINT_VIOLATED",
+        "23502",
+        "NOT NULL constraint violated for column: {0}.",
+    ),
+]
+
+
+def from_duckdb(error: duckdb.Error) -> LocalSQLError:
+    message = str(error)
+    for pattern, error_class, sqlstate, text in _DUCK_ERRORS:
+        m = pattern.search(message)
+        if m:
+            return LocalSQLError(error_class, text.format(*m.groups()), sqlstate)
+    return LocalSQLError("LOCAL_ENGINE_ERROR", message.splitlines()[0], "XX000")

@@ -1,0 +1,77 @@
+"""Column definitions and types as Databricks declares, checks and shows them."""
+
+from __future__ import annotations
+
+import re
+
+import pyarrow as pa
+from sqlglot import exp
+
+from ..naming import column_problem
+from ..types import UnsupportedTypeError, arrow_to_databricks, parse_type
+from .catalog import Column, TableMeta, quote_dbx
+from .errors import LocalSQLError
+
+WIDENINGS = {
+    ("TINYINT", "SMALLINT"),
+    ("TINYINT", "INT"),
+    ("TINYINT", "BIGINT"),
+    ("SMALLINT", "INT"),
+    ("SMALLINT", "BIGINT"),
+    ("INT", "BIGINT"),
+    ("FLOAT", "DOUBLE"),
+}
+
+
+def column_def(definition: exp.ColumnDef) -> Column:
+    kind = definition.args.get("kind")
+    if kind is None:
+        raise LocalSQLError("PARSE_SYNTAX_ERROR", f"Column {definition.name!r} needs a type.", "42601")
+    comment, nullable = None, True
+    for constraint in definition.args.get("constraints", []):
+        if isinstance(constraint.kind, exp.CommentColumnConstraint):
+            comment = constraint.kind.this.name
+        elif isinstance(constraint.kind, exp.NotNullColumnConstraint):
+            nullable = bool(constraint.kind.args.get("allow_null"))
+    return Column(definition.name, parse_type(kind.sql("databricks")).sql("databricks"), comment, nullable)
+
+
+def check_columns(meta: TableMeta) -> None:
+    column_mapping = meta.properties.get("delta.columnMapping.mode", "none").lower() != "none"
+    seen: set[str] = set()
+    for column in meta.columns:
+        if column.name.lower() in seen:
+            raise LocalSQLError(
+                "COLUMN_ALREADY_EXISTS", f"The column {quote_dbx(column.name)} already exists.", "42711"
+            )
+        seen.add(column.name.lower())
+        problem = None if column_mapping else column_problem(column.name)
+        if problem:
+            raise LocalSQLError(
+                "DELTA_INVALID_CHARACTERS_IN_COLUMN_NAMES",
+                f"Invalid column name {column.name!r}: {problem}. "
+                "Rename the column or set TBLPROPERTIES ('delta.columnMapping.mode' = 'name').",
+                "42K05",
+            )
+
+
+def dbx_type(field: pa.Field) -> str:
+    try:
+        return parse_type(arrow_to_databricks(field.type, field.name)).sql("databricks")
+    except UnsupportedTypeError as e:
+        raise LocalSQLError("UNSUPPORTED_DATATYPE", str(e), "0A000") from None
+
+
+def assignable(source: str, target: str) -> bool:
+    if source.lower() == target.lower():
+        return True
+    s, t = parse_type(source), parse_type(target)
+    if s.this == exp.DataType.Type.DECIMAL and t.this == exp.DataType.Type.DECIMAL:
+        (sp, ss), (tp, ts) = ([int(p.name) for p in d.expressions] for d in (s, t))
+        return ss <= ts and sp - ss <= tp - ts
+    return (source, target) in WIDENINGS
+
+
+def display_type(type_sql: str) -> str:
+    """A type as DESCRIBE shows it on Databricks: lower case, no spaces (`decimal(38,0)`, `struct<x:int>`)."""
+    return re.sub(r"([,:<(])\s+", r"\1", type_sql.lower())

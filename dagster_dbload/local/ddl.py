@@ -1,0 +1,234 @@
+"""DDL: catalogs, schemas, volumes, tables and their columns, USE."""
+
+from __future__ import annotations
+
+import os
+import re
+
+from sqlglot import exp
+
+from ..types import databricks_to_duckdb, parse_type
+from .catalog import Column, TableMeta, check_name, quote_dbx, quote_duck
+from .columns import assignable, check_columns, column_def, dbx_type
+from .common import (
+    Result,
+    already_exists,
+    fail,
+    no_catalog,
+    syntax_error,
+    table_arg,
+    unresolved_column,
+)
+from .errors import LocalSQLError, schema_not_found, unsupported
+
+
+class Ddl:
+    """CREATE, ALTER, DROP and USE."""
+
+    def _create_catalog(self, body: str) -> Result:
+        m = re.fullmatch(r"CREATE\s+CATALOG\s+(IF\s+NOT\s+EXISTS\s+)?(.+?)(\s+COMMENT\s+.*)?", body, re.I | re.S)
+        if not m:
+            raise syntax_error(body)
+        name = check_name(table_arg(m.group(2)).name, "catalog")
+        if self.meta.catalog_exists(name):
+            return already_exists("CATALOG", f"catalog {quote_dbx(name)}", bool(m.group(1)), "42P04")
+        with self._transaction():
+            self.meta.create_catalog(name)
+            self.meta.create_schema(name, "default")
+        return Result()
+
+    def _create_volume(self, body: str) -> Result:
+        m = re.fullmatch(r"CREATE\s+(?:EXTERNAL\s+)?VOLUME\s+(IF\s+NOT\s+EXISTS\s+)?(\S+)(\s+.*)?", body, re.I | re.S)
+        if not m:
+            raise syntax_error(body)
+        catalog, schema, volume = self._resolve(table_arg(m.group(2)))
+        self.meta.require_schema(catalog, schema)
+        path = self.files.volume_dir(catalog, schema, volume)
+        if os.path.isdir(path):
+            return already_exists("VOLUME", f"volume {quote_dbx(catalog, schema, volume)}", bool(m.group(1)), "42000")
+        os.makedirs(path, exist_ok=True)
+        return Result()
+
+    def _create(self, e: exp.Create) -> Result:
+        kind = str(e.args.get("kind", "")).upper()
+        if kind in ("SCHEMA", "DATABASE"):
+            return self._create_schema(e)
+        if kind != "TABLE":
+            raise unsupported(f"CREATE {kind}")
+        target = e.this.this if isinstance(e.this, exp.Schema) else e.this
+        catalog, schema, name = self._resolve(target)
+        self.meta.require_schema(catalog, schema)
+        existing = self.meta.get_table(catalog, schema, name)
+        if existing is not None and not e.args.get("replace"):
+            return already_exists(
+                "TABLE_OR_VIEW", f"table or view {existing.display}", bool(e.args.get("exists")), "42P07"
+            )
+        meta = TableMeta(catalog, schema, name)
+        self._apply_properties(meta, e.args.get("properties"))
+        if isinstance(e.this, exp.Schema):
+            meta.columns = [column_def(c) for c in e.this.expressions if isinstance(c, exp.ColumnDef)]
+        check_columns(meta)
+        for key in ("partitioned_by", "clustered_by"):
+            for col in getattr(meta, key):
+                if e.expression is None and meta.column(col) is None:
+                    raise unresolved_column(col, meta)
+        operation = ("CREATE OR REPLACE TABLE" if existing else "CREATE TABLE") + (
+            " AS SELECT" if e.expression is not None else ""
+        )
+        with self._transaction():
+            if existing is not None:
+                meta.id, meta.version, meta.created_at = existing.id, existing.version, existing.created_at
+                self.meta.drop_table(existing, keep_history=True)
+            metrics: dict[str, int] = {}
+            if e.expression is not None:
+                self.con.execute(f"CREATE TABLE {meta.duck} AS {self._to_duckdb(e.expression)}")
+                schema_ = self.con.sql(f"SELECT * FROM {meta.duck} LIMIT 0").to_arrow_table().schema
+                meta.columns = [Column(f.name, dbx_type(f)) for f in schema_]
+                check_columns(meta)
+                metrics["numOutputRows"] = self.con.execute(f"SELECT count(*) FROM {meta.duck}").fetchall()[0][0]
+            elif meta.columns:
+                self._create_duck_table(meta)
+            self.meta.commit(meta, operation, {"isManaged": "true", "description": meta.comment}, metrics)
+        return Result()
+
+    def _create_duck_table(self, meta: TableMeta) -> None:
+        cols = ", ".join(
+            f"{quote_duck(c.name)} {databricks_to_duckdb(c.type)}{'' if c.nullable else ' NOT NULL'}"
+            for c in meta.columns
+        )
+        self.con.execute(f"CREATE TABLE {meta.duck} ({cols})")
+
+    def _apply_properties(self, meta: TableMeta, properties: exp.Properties | None) -> None:
+        for prop in properties.expressions if properties else []:
+            if isinstance(prop, exp.FileFormatProperty):
+                if prop.name.upper() != "DELTA":
+                    raise unsupported(f"USING {prop.name.upper()} tables (only Delta tables exist locally)")
+            elif isinstance(prop, exp.PartitionedByProperty):
+                meta.partitioned_by = [c.name for c in prop.this.expressions]
+            elif isinstance(prop, exp.ClusterProperty):
+                meta.clustered_by = [c.name for c in prop.expressions] or ["AUTO"]
+            elif isinstance(prop, exp.SchemaCommentProperty):
+                meta.comment = prop.this.name
+            elif isinstance(prop, exp.Property):
+                meta.properties[prop.name] = prop.args["value"].name
+            else:
+                raise unsupported(f"the table clause {prop.sql('databricks')}")
+
+    def _create_schema(self, e: exp.Create) -> Result:
+        table = e.this
+        catalog = check_name(table.catalog or self.current_catalog, "catalog")
+        schema = check_name(table.db or table.name, "schema")
+        if not self.meta.catalog_exists(catalog):
+            raise no_catalog(catalog)
+        if self.meta.schema_exists(catalog, schema):
+            return already_exists("SCHEMA", f"schema {quote_dbx(catalog, schema)}", bool(e.args.get("exists")), "42P06")
+        self.meta.create_schema(catalog, schema)
+        return Result()
+
+    def _alter(self, e: exp.Alter) -> Result:
+        meta = self._lookup(e.this)
+        with self._transaction():
+            for action in e.args.get("actions", []):
+                given = {k for k, v in action.args.items() if v}
+                if isinstance(action, exp.Schema):
+                    self._add_columns(meta, [column_def(c) for c in action.expressions])
+                    self.meta.commit(meta, "ADD COLUMNS", {"columns": [c.name for c in action.expressions]}, {})
+                elif isinstance(action, exp.AlterColumn) and given == {"this", "comment"}:
+                    column = meta.column(action.name) or fail(unresolved_column(action.name, meta))
+                    column.comment = action.args["comment"].name
+                    self.meta.commit(meta, "CHANGE COLUMN", {"column": column.name}, {})
+                elif isinstance(action, exp.AlterColumn) and given == {"this", "dtype"}:
+                    self._widen(meta, action.name, action.args["dtype"].sql("databricks"))
+                elif isinstance(action, exp.AlterSet) and all(
+                    isinstance(p, exp.Properties) for p in action.expressions
+                ):
+                    for properties in action.expressions:
+                        self._apply_properties(meta, properties)
+                    self.meta.commit(meta, "SET TBLPROPERTIES", {"properties": sorted(meta.properties)}, {})
+                else:
+                    raise unsupported(f"ALTER TABLE {action.sql('databricks')}")
+        return Result()
+
+    def _add_columns(self, meta: TableMeta, columns: list[Column]) -> None:
+        for column in columns:
+            if meta.column(column.name) is not None:
+                raise LocalSQLError(
+                    "FIELDS_ALREADY_EXISTS",
+                    f"Cannot add column, because {quote_dbx(column.name)} already exists in {meta.display}.",
+                    "42710",
+                )
+        first = not meta.columns
+        meta.columns.extend(columns)
+        check_columns(meta)
+        if first:
+            self._create_duck_table(meta)
+            return
+        for column in columns:
+            self.con.execute(
+                f"ALTER TABLE {meta.duck} ADD COLUMN {quote_duck(column.name)} {databricks_to_duckdb(column.type)}"
+            )
+
+    def _widen(self, meta: TableMeta, name: str, new_type: str) -> None:
+        """ALTER COLUMN ... TYPE: only Delta's type widening (e.g. INT -> BIGINT), only when it is enabled."""
+        column = meta.column(name)
+        if column is None:
+            raise unresolved_column(name, meta)
+        new_type = parse_type(new_type).sql("databricks")
+        if meta.properties.get("delta.enableTypeWidening", "false").lower() != "true" or not assignable(
+            column.type, new_type
+        ):
+            raise LocalSQLError(
+                "DELTA_UNSUPPORTED_ALTER_TABLE_CHANGE_COL_OP",
+                f"ALTER TABLE ALTER COLUMN is not supported for changing column {quote_dbx(column.name)} from "
+                f"{column.type} to {new_type}: only widening with 'delta.enableTypeWidening' = 'true' is.",
+                "0AKDC",
+            )
+        self.con.execute(
+            f"ALTER TABLE {meta.duck} ALTER COLUMN {quote_duck(column.name)} TYPE {databricks_to_duckdb(new_type)}"
+        )
+        column.type = new_type
+        self.meta.commit(meta, "CHANGE COLUMN", {"column": column.name, "type": new_type}, {})
+
+    def _drop(self, e: exp.Drop) -> Result:
+        kind = str(e.args.get("kind", "")).upper()
+        with self._transaction():
+            if kind == "TABLE":
+                for table in e.args.get("tables") or [e.this]:
+                    try:
+                        self.meta.drop_table(self._lookup(table))
+                    except LocalSQLError:
+                        if not e.args.get("exists"):
+                            raise
+                return Result()
+            if kind in ("SCHEMA", "DATABASE"):
+                table = e.args["tables"][0] if e.args.get("tables") else e.this
+                catalog = check_name(table.catalog or self.current_catalog, "catalog")
+                schema = check_name(table.db or table.name, "schema")
+                if not self.meta.schema_exists(catalog, schema):
+                    if e.args.get("exists"):
+                        return Result()
+                    raise schema_not_found(quote_dbx(catalog, schema))
+                if self.meta.tables(catalog, schema) and not e.args.get("cascade"):
+                    raise LocalSQLError(
+                        "SCHEMA_NOT_EMPTY",
+                        f"Cannot drop a schema {quote_dbx(catalog, schema)} because it contains objects. "
+                        "Use DROP SCHEMA ... CASCADE to drop the schema and all its objects.",
+                        "2BP01",
+                    )
+                self.meta.drop_schema(catalog, schema)
+                return Result()
+        raise unsupported(f"DROP {kind}")
+
+    def _use(self, e: exp.Use) -> Result:
+        kind = (e.args.get("kind").name if e.args.get("kind") else "SCHEMA").upper()
+        if kind == "CATALOG":
+            catalog = check_name(e.this.name, "catalog")
+            if not self.meta.catalog_exists(catalog):
+                raise no_catalog(catalog)
+            self.current_catalog, self.current_schema = catalog, "default"
+        else:
+            *rest, schema = [p.name for p in e.this.parts]
+            catalog = check_name(rest[0], "catalog") if rest else self.current_catalog
+            self.meta.require_schema(catalog, check_name(schema, "schema"))
+            self.current_catalog, self.current_schema = catalog, schema.lower()
+        return Result()

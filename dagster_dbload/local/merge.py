@@ -1,0 +1,105 @@
+"""MERGE INTO with Delta semantics on DuckDB's MERGE."""
+
+from __future__ import annotations
+
+import pyarrow.compute as pc
+import sqlglot
+from sqlglot import exp
+
+from .catalog import TableMeta, quote_duck
+from .common import (
+    Result,
+    counts,
+)
+from .errors import LocalSQLError, unsupported
+
+
+class Merges:
+    """MERGE [WITH SCHEMA EVOLUTION] INTO."""
+
+    def _merge(self, e: exp.Merge, schema_evolution: bool) -> Result:
+        """MERGE with Delta semantics (a target row matched by several source rows is an error) on DuckDB's MERGE;
+        schema evolution, the check and the merge commit together or not at all."""
+        meta = self._lookup(e.this)
+        rewritten = sqlglot.parse_one(self._to_duckdb(e), read="duckdb")
+        target, source, on = (
+            rewritten.this.sql("duckdb"),
+            rewritten.args["using"].sql("duckdb"),
+            rewritten.args["on"].sql("duckdb"),
+        )
+        whens = list(e.args["whens"].expressions)
+        with self._transaction():
+            if schema_evolution:
+                self._evolve(meta, self._source_schema(exp.select("*").from_(e.args["using"].copy())), True)
+                self.meta.commit(meta, "ADD COLUMNS", {"source": "MERGE WITH SCHEMA EVOLUTION"}, {})
+            if any(w.args.get("matched") for w in whens):
+                repeated = self.con.execute(
+                    _repeated_matches_sql(meta, target, source, on, _alias(rewritten.this))
+                ).fetchall()[0][0]
+                if repeated:
+                    raise LocalSQLError(
+                        "DELTA_MULTIPLE_SOURCE_ROW_MATCHING_TARGET_ROW_IN_MERGE",
+                        f"Cannot perform Merge as multiple source rows matched and attempted to modify the same "
+                        f"target row in the Delta table {meta.display} ({repeated} target rows affected). "
+                        "Preprocess the source table to eliminate the possibility of multiple matches.",
+                        "21506",
+                    )
+            updated, deleted, inserted = self._run_merge(meta, rewritten.sql("duckdb"), whens)
+            self.meta.commit(
+                meta,
+                "MERGE",
+                {"predicate": e.args["on"].sql("databricks")},
+                {
+                    "numTargetRowsUpdated": updated,
+                    "numTargetRowsDeleted": deleted,
+                    "numTargetRowsInserted": inserted,
+                    "numOutputRows": updated + inserted,
+                },
+            )
+        return counts(
+            num_affected_rows=updated + deleted + inserted,
+            num_updated_rows=updated,
+            num_deleted_rows=deleted,
+            num_inserted_rows=inserted,
+        )
+
+    def _run_merge(self, meta: TableMeta, merge_sql: str, whens: list[exp.When]) -> tuple[int, int, int]:
+        """Run the DuckDB MERGE; (updated, deleted, inserted) rows. DuckDB names the action `merge_action` in
+        RETURNING, which a table column of that name hides: then the counts come from row counts."""
+        if meta.column("merge_action") is None:
+            actions = self.con.sql(f"{merge_sql} RETURNING merge_action").to_arrow_table()
+            counts = {row["values"]: row["counts"] for row in pc.value_counts(actions.column(0)).to_pylist()}
+            return counts.get("UPDATE", 0), counts.get("DELETE", 0), counts.get("INSERT", 0)
+        kinds = {type(w.args["then"]).__name__ for w in whens}  # Update, Insert, Var (DELETE)
+        if len(kinds) == 3:
+            raise unsupported(
+                "MERGE with UPDATE, DELETE and INSERT clauses into a table with a column named merge_action"
+            )
+        before = self.con.execute(f"SELECT count(*) FROM {meta.duck}").fetchall()[0][0]
+        total = self.con.execute(merge_sql).fetchall()[0][0]
+        growth = self.con.execute(f"SELECT count(*) FROM {meta.duck}").fetchall()[0][0] - before
+        if "Var" not in kinds:  # no deletes: the table grew by the inserts
+            return total - growth, 0, growth
+        if "Insert" not in kinds:  # no inserts: it shrank by the deletes
+            return total + growth, -growth, 0
+        return 0, (total - growth) // 2, (total + growth) // 2  # no updates: total = d + i, growth = i - d
+
+
+def _alias(node: exp.Expression) -> str:
+    alias = node.args.get("alias")
+    return quote_duck(alias.name) if alias is not None else quote_duck(node.name)
+
+
+def _repeated_matches_sql(meta: TableMeta, target: str, source: str, on: str, alias: str) -> str:
+    """SQL counting target rows that several source rows match. DuckDB's `rowid` identifies a row unless a
+    table column has that name; then rows are compared by value: matches per distinct value above the number
+    of identical rows mean a row matched twice."""
+    if meta.column("rowid") is None:
+        return f"SELECT count(*) FROM (SELECT 1 FROM {target} JOIN {source} ON {on} GROUP BY {alias}.rowid HAVING count(*) > 1)"
+    names = [quote_duck(c.name) for c in meta.columns]
+    same = " AND ".join(f"x.{n} IS NOT DISTINCT FROM j.{n}" for n in names)
+    return (
+        f"SELECT count(*) FROM (SELECT {', '.join(f'{alias}.{n}' for n in names)}, count(*) AS __dbload_n "
+        f"FROM {target} JOIN {source} ON {on} GROUP BY ALL) AS j "
+        f"WHERE j.__dbload_n > (SELECT count(*) FROM {meta.duck} AS x WHERE {same})"
+    )

@@ -1,0 +1,131 @@
+"""Queries: Databricks SQL to DuckDB SQL, table and file sources, Databricks' answers where DuckDB differs."""
+
+from __future__ import annotations
+
+import re
+
+import duckdb
+import pyarrow as pa
+from sqlglot import exp
+
+from .common import (
+    Result,
+)
+from .errors import DIVIDE_BY_ZERO, LocalSQLError, unsupported
+
+
+class Reads:
+    """SELECT and the sources every statement reads."""
+
+    def _to_duckdb(self, query: exp.Expression) -> str:
+        """DuckDB SQL for a Databricks query: tables renamed to their DuckDB homes, file sources readable."""
+        query = query.copy()
+        ctes = {cte.alias_or_name.lower() for cte in query.find_all(exp.CTE)}
+        for table in list(query.find_all(exp.Table)):
+            source = self._source(table, ctes)
+            if source is not None:
+                table.replace(source)
+        return query.transform(self._databricks_semantics).sql("duckdb")
+
+    def _databricks_semantics(self, node: exp.Expression) -> exp.Expression:
+        """Where DuckDB would answer differently from Databricks: session functions, date_add's DATE, the
+        time zone of TIMESTAMP(x) / to_timestamp(x), and ANSI division by zero (an error, not inf or NULL)."""
+        if isinstance(node, exp.CurrentCatalog):
+            return exp.Literal.string(self.current_catalog)
+        if isinstance(node, (exp.CurrentSchema, exp.CurrentDatabase)):
+            return exp.Literal.string(self.current_schema)
+        if isinstance(node, exp.CurrentUser):
+            return exp.Literal.string("local")
+        if isinstance(node, exp.TsOrDsAdd):  # date_add(start, days) is a DATE on Databricks
+            return exp.cast(node, exp.DataType.build("DATE"))
+        if isinstance(node, exp.Cast) and node.to.this in (exp.DataType.Type.TIMESTAMP, exp.DataType.Type.TIMESTAMPTZ):
+            # TIMESTAMP(x) and to_timestamp(x) are Databricks TIMESTAMPs (local time zone): keep x's offset,
+            # also written '... +04:00' or '... +0000' (the connector's own literals), which DuckDB does not read
+            value = node.this
+            if isinstance(value, exp.Literal) and value.is_string and _SPACED_OFFSET.match(value.name):
+                value = exp.Literal.string(_SPACED_OFFSET.sub(r"\1\2", value.name))
+            return exp.Cast(this=value, to=exp.DataType.build("TIMESTAMPTZ"))
+        if isinstance(node, exp.StrToTime):  # to_timestamp(x, fmt): read in the session time zone (UTC)
+            return exp.cast(node, exp.DataType.build("TIMESTAMPTZ"))
+        if isinstance(node, (exp.Div, exp.IntDiv)):  # the same node: transform goes on into the new divisor
+            divisor = node.expression
+            zero = exp.EQ(this=divisor.copy(), expression=exp.Literal.number(0))
+            error = exp.Anonymous(this="error", expressions=[exp.Literal.string(DIVIDE_BY_ZERO)])
+            node.set("expression", exp.Case(ifs=[exp.If(this=zero, true=error)], default=divisor))
+        return node
+
+    def _source(self, table: exp.Table, ctes: set[str]) -> exp.Expression | None:
+        alias = table.args.get("alias")
+        if table.args.get("version") is not None:
+            raise LocalSQLError(
+                "UNSUPPORTED_FEATURE.TIME_TRAVEL",
+                f"Time travel ({table.args['version'].sql('databricks')}) is not supported by the local SQL "
+                "warehouse: it keeps only each table's current version (DESCRIBE HISTORY lists the versions).",
+                "0A000",
+            )
+        if isinstance(table.this, exp.Anonymous) and table.this.name.lower() == "range":
+            numbers = exp.select(exp.column("range").as_("id")).from_(exp.Table(this=table.this.copy()))
+            return exp.Subquery(this=numbers, alias=alias or exp.TableAlias(this=exp.to_identifier("range")))
+        if isinstance(table.this, exp.Anonymous) and table.this.name.lower() == "read_files":
+            return self._read_files(table.this, alias)
+        if table.db.lower() == "parquet" and not table.catalog:
+            return self._parquet_source(self.files.list_files(table.name), alias)
+        if isinstance(table.this, exp.Func) or (not table.db and table.name.lower() in ctes):
+            return None
+        meta = self._lookup(table)
+        if not meta.columns:
+            raise LocalSQLError(
+                "DELTA_READ_TABLE_WITHOUT_COLUMNS",
+                f"You are trying to read a Delta table {meta.display} that does not have any columns.",
+                "428GU",
+            )
+        return exp.Table(
+            this=exp.to_identifier(meta.name, quoted=True),
+            db=exp.to_identifier(f"{meta.catalog}.{meta.schema}", quoted=True),
+            alias=alias or exp.TableAlias(this=exp.to_identifier(table.name, quoted=True)),
+        )
+
+    def _read_files(self, call: exp.Anonymous, alias: exp.Expression | None) -> exp.Expression:
+        args = list(call.expressions)
+        if not args or not isinstance(args[0], exp.Literal) or not args[0].is_string:
+            raise LocalSQLError("INVALID_PARAMETER_VALUE", "read_files needs a path string first.", "22023")
+        options = {str(a.this.name).lower(): a.expression.name for a in args[1:] if isinstance(a, exp.Kwarg)}
+        if options.get("format", "parquet").lower() != "parquet":
+            raise unsupported(f"read_files format {options['format']!r} (only parquet is read locally)")
+        unknown = set(options) - {"format", "mergeschema"}
+        if unknown:
+            raise unsupported(f"read_files options {sorted(unknown)}")
+        return self._parquet_source(self.files.list_files(args[0].name), alias)
+
+    def _parquet_source(self, paths: list[str], alias: exp.Expression | None) -> exp.Expression:
+        self.files.register(self.con, paths)
+        call = exp.Anonymous(
+            this="read_parquet",
+            expressions=[
+                exp.Array(expressions=[exp.Literal.string(p) for p in paths]),
+                exp.EQ(this=exp.column("union_by_name"), expression=exp.true()),
+            ],
+        )
+        return exp.Table(this=call, alias=alias)
+
+    def _relation(self, query: exp.Expression) -> duckdb.DuckDBPyRelation:
+        return self.con.sql(self._to_duckdb(query))
+
+    def _query(self, query: exp.Expression) -> Result:
+        relation = self._relation(query)
+        return Result(databricks_arrow(relation))
+
+    def _source_schema(self, query: exp.Expression) -> pa.Schema:
+        return self._relation(query).limit(0).to_arrow_table().schema
+
+
+def databricks_arrow(relation: duckdb.DuckDBPyRelation) -> pa.Table:
+    """Query results in Databricks' Arrow conventions (DuckDB's HUGEINT sums come back as BIGINT)."""
+    table = relation.to_arrow_table()
+    for i, dtype in enumerate(relation.types):
+        if str(dtype) in ("HUGEINT", "UHUGEINT", "UBIGINT"):
+            table = table.set_column(i, table.field(i).name, table.column(i).cast(pa.int64()))
+    return table
+
+
+_SPACED_OFFSET = re.compile(r"^(.*\d)\s+([+-]\d{2}:?\d{2})$")

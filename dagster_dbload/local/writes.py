@@ -1,0 +1,154 @@
+"""Loads: INSERT (OVERWRITE, REPLACE WHERE), COPY INTO, DELETE."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+from sqlglot import exp
+
+from .catalog import Column, TableMeta, quote_duck
+from .columns import assignable, dbx_type
+from .common import (
+    Result,
+    counts,
+    fail,
+    unresolved_column,
+)
+from .errors import LocalSQLError, unsupported
+
+
+class Writes:
+    """Statements that add or remove rows (MERGE has its own family)."""
+
+    def _insert(self, e: exp.Insert) -> Result:
+        target = e.this.this if isinstance(e.this, exp.Schema) else e.this
+        meta = self._lookup(target)
+        if not meta.columns:
+            raise LocalSQLError(
+                "DELTA_SCHEMA_NOT_SET",
+                f"Table {meta.display} has no schema; write it with COPY INTO and "
+                "COPY_OPTIONS ('mergeSchema' = 'true') or define its columns first.",
+                "KD008",
+            )
+        names = [i.name for i in e.this.expressions] if isinstance(e.this, exp.Schema) else None
+        source_schema = self._source_schema(e.expression)
+        if e.args.get("by_name"):
+            names = [f.name for f in source_schema]
+        columns = [meta.column(n) or fail(unresolved_column(n, meta)) for n in names or []] or meta.columns
+        if len(columns) != len(source_schema):
+            raise LocalSQLError(
+                "INSERT_COLUMN_ARITY_MISMATCH",
+                f"Cannot write to {meta.display}, the reason is {'not enough' if len(source_schema) < len(columns) else 'too many'} "
+                f"data columns: table columns {[c.name for c in columns]}, data columns {source_schema.names}.",
+                "21S01",
+            )
+        source = f"({self._to_duckdb(e.expression)}) AS __src({', '.join(quote_duck(c.name) for c in columns)})"
+        where = e.args.get("where")
+        overwrite = bool(e.args.get("overwrite"))
+        with self._transaction():
+            if where is not None:
+                predicate = self._to_duckdb(where)
+                bad = self.con.execute(f"SELECT count(*) FROM {source} WHERE NOT coalesce({predicate}, false)")
+                if bad.fetchall()[0][0]:
+                    raise LocalSQLError(
+                        "DELTA_REPLACE_WHERE_MISMATCH",
+                        "Written data does not conform to partial table overwrite condition or constraint "
+                        f"'{where.sql('databricks')}'.",
+                        "44000",
+                    )
+                self.con.execute(f"DELETE FROM {meta.duck} WHERE {predicate}")
+            elif overwrite:
+                self.con.execute(f"DELETE FROM {meta.duck}")
+            inserted = self._append(meta, columns, f"SELECT * FROM {source}")
+            mode = "Overwrite" if overwrite or where is not None else "Append"
+            params = {"mode": mode, **({"predicate": where.sql("databricks")} if where is not None else {})}
+            self.meta.commit(meta, "WRITE", params, {"numOutputRows": inserted, "numFiles": 1})
+        return counts(num_affected_rows=inserted, num_inserted_rows=inserted)
+
+    def _append(self, meta: TableMeta, columns: list[Column], select_sql: str) -> int:
+        cols = ", ".join(quote_duck(c.name) for c in columns)
+        return self.con.execute(f"INSERT INTO {meta.duck} ({cols}) {select_sql}").fetchall()[0][0]
+
+    def _delete(self, e: exp.Delete) -> Result:
+        meta = self._lookup(e.this)
+        where = e.args.get("where")
+        with self._transaction():
+            sql = f"DELETE FROM {meta.duck}" + (f" WHERE {self._to_duckdb(where.this)}" if where else "")
+            deleted = self.con.execute(sql).fetchall()[0][0]
+            self.meta.commit(
+                meta, "DELETE", {"predicate": where.sql("databricks") if where else ""}, {"numDeletedRows": deleted}
+            )
+        return counts(num_affected_rows=deleted)
+
+    def _copy_into(self, e: exp.Copy) -> Result:
+        meta = self._lookup(e.this)
+        params = {p.name.upper(): p for p in e.args.get("params", [])}
+        if e.args.get("credentials") and e.args["credentials"].args:
+            raise unsupported("COPY INTO ... WITH (CREDENTIAL ...) on this local warehouse")
+        if params.get("FILEFORMAT") is None or params["FILEFORMAT"].expression.name.upper() != "PARQUET":
+            raise unsupported("COPY INTO with a FILEFORMAT other than PARQUET")
+        copy_options = options(params.get("COPY_OPTIONS"))
+        options(params.get("FORMAT_OPTIONS"))  # mergeSchema across files is what union_by_name does
+        if "FILES" in params and "PATTERN" in params:
+            raise LocalSQLError(
+                "COPY_INTO_SOURCE_FILE_FORMAT_NOT_SUPPORTED", "FILES and PATTERN cannot be used together.", "42613"
+            )
+        files_arg = params.get("FILES")
+        names = [f.name for f in files_arg.expression.flatten()] if files_arg is not None else None
+        pattern = params["PATTERN"].expression.name if "PATTERN" in params else None
+        sources = e.args["files"]
+        if len(sources) != 1 or not isinstance(sources[0], exp.Literal):
+            raise unsupported("COPY INTO from a subquery")
+        found = self.files.list_files(sources[0].name, names, pattern)
+        force = copy_options.get("force", "false").lower() == "true"
+        merge_schema = copy_options.get("mergeschema", "false").lower() == "true"
+        new_files = found if force else sorted(set(found) - self.meta.loaded_files(meta))
+        if not new_files:
+            return counts(num_affected_rows=0, num_inserted_rows=0, num_skipped_corrupt_files=0)
+        source = self._parquet_source(new_files, None).sql("duckdb")
+        schema = self.con.sql(f"SELECT * FROM {source} LIMIT 0").to_arrow_table().schema
+        with self._transaction():
+            self._evolve(meta, schema, merge_schema)
+            columns = [meta.column(f.name) for f in schema]
+            select = ", ".join(quote_duck(f.name) for f in schema)
+            inserted = self._append(meta, columns, f"SELECT {select} FROM {source}")
+            self.meta.mark_loaded(meta, new_files)
+            self.meta.commit(
+                meta,
+                "COPY INTO",
+                {"force": force, "mergeSchema": merge_schema},
+                {"numOutputRows": inserted, "numFiles": len(new_files)},
+            )
+        return counts(num_affected_rows=inserted, num_inserted_rows=inserted, num_skipped_corrupt_files=0)
+
+    def _evolve(self, meta: TableMeta, source: pa.Schema, merge_schema: bool) -> None:
+        """Check the source columns against the table; with mergeSchema, add the new ones."""
+        new: list[Column] = []
+        for field in source:
+            column = meta.column(field.name)
+            source_type = dbx_type(field)
+            if column is None:
+                new.append(Column(field.name, source_type))
+            elif not assignable(source_type, column.type):
+                raise LocalSQLError(
+                    "DELTA_FAILED_TO_MERGE_FIELDS",
+                    f"Failed to merge fields '{column.name}' and '{field.name}': the table has "
+                    f"{column.type}, the data has {source_type}.",
+                    "22005",
+                )
+        if new and not merge_schema:
+            raise LocalSQLError(
+                "DELTA_METADATA_MISMATCH",
+                f"A schema mismatch detected when writing to the Delta table {meta.display}: the data has columns "
+                f"{[c.name for c in new]} that the table does not have. To enable schema migration, set "
+                "COPY_OPTIONS ('mergeSchema' = 'true').",
+                "KD004",
+            )
+        if new:
+            self._add_columns(meta, new)
+
+
+def options(parameter: exp.Expression | None) -> dict[str, str]:
+    """FORMAT_OPTIONS / COPY_OPTIONS as a dict with lower-case keys."""
+    if parameter is None:
+        return {}
+    return {p.name.lower(): p.args["value"].name for p in parameter.expressions if isinstance(p, exp.Property)}
