@@ -255,7 +255,7 @@ def test_catalogs_schemas_show_and_drop(cursor):
     run(cursor, "CREATE SCHEMA sales.eu")
     run(cursor, "CREATE TABLE sales.eu.orders (id BIGINT)")
     assert [r.catalog for r in run(cursor, "SHOW CATALOGS")] == ["main", "sales"]
-    assert [r.databaseName for r in run(cursor, "SHOW SCHEMAS IN sales")] == ["default", "eu"]
+    assert [r.databaseName for r in run(cursor, "SHOW SCHEMAS IN sales")] == ["default", "eu", "information_schema"]
     assert [r.tableName for r in run(cursor, "SHOW TABLES IN sales.eu")] == ["orders"]
     with pytest.raises(ServerOperationError, match="SCHEMA_NOT_EMPTY"):
         run(cursor, "DROP SCHEMA sales.eu")
@@ -277,7 +277,8 @@ def test_catalogs_schemas_show_and_drop(cursor):
         ("SELEC 1", r"\[PARSE_SYNTAX_ERROR\] Syntax error at or near"),
         ("SELECT 1; SELECT 2", "PARSE_SYNTAX_ERROR.*exactly one statement"),
         ("VACUUM main.default.t", r"\[UNSUPPORTED_STATEMENT\].*VACUUM"),
-        ("UPDATE t SET a = 1", r"\[UNSUPPORTED_STATEMENT\].*UPDATE"),
+        ("UPDATE t SET nope = 1", r"\[UNRESOLVED_COLUMN.*`nope`"),
+        ("GRANT SELECT ON TABLE t TO `someone`", r"\[UNSUPPORTED_STATEMENT\].*GRANT"),
         ("CREATE TABLE p (a INT) USING PARQUET", r"UNSUPPORTED_STATEMENT.*USING PARQUET"),
         ("SELECT * FROM main.default.missing", r"\[TABLE_OR_VIEW_NOT_FOUND\].*`main`.`default`.`missing`"),
         ("SELECT nope FROM t", r"\[UNRESOLVED_COLUMN.*`nope`"),

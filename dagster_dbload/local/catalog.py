@@ -51,6 +51,10 @@ class TableMeta:
     partitioned_by: list[str] = field(default_factory=list)
     clustered_by: list[str] = field(default_factory=list)
     properties: dict[str, str] = field(default_factory=dict)
+    kind: str = "MANAGED"  # or VIEW
+    view_text: str | None = None  # a view's query, names qualified when it was created
+    primary_key: list[str] = field(default_factory=list)  # informational PRIMARY KEY constraint
+    primary_key_name: str | None = None
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
     created_at: str = field(default_factory=lambda: _now().isoformat())
     version: int = -1
@@ -68,8 +72,18 @@ class TableMeta:
     def display(self) -> str:
         return quote_dbx(self.catalog, self.schema, self.name)
 
+    @property
+    def is_view(self) -> bool:
+        return self.kind == "VIEW"
+
     def column(self, name: str) -> Column | None:
         return next((c for c in self.columns if c.name.lower() == name.lower()), None)
+
+
+def _table_meta(text: str) -> TableMeta:
+    data = json.loads(text)
+    data["columns"] = [Column(**c) for c in data["columns"]]
+    return TableMeta(**data)
 
 
 def _now() -> datetime:
@@ -138,11 +152,15 @@ class Catalog:
         row = self.con.execute(
             f"SELECT meta FROM {_META}.tables WHERE key = ?", [f"{catalog}\x1f{schema}\x1f{name}"]
         ).fetchall()
-        if not row:
-            return None
-        data = json.loads(row[0][0])
-        data["columns"] = [Column(**c) for c in data["columns"]]
-        return TableMeta(**data)
+        return _table_meta(row[0][0]) if row else None
+
+    def all_tables(self, catalog: str | None = None) -> list[TableMeta]:
+        """Every table and view (of one catalog, when given), ordered by catalog, schema and name."""
+        rows = self.con.execute(
+            f"SELECT meta FROM {_META}.tables WHERE ? IS NULL OR starts_with(key, ?) ORDER BY key",
+            [catalog, f"{catalog}\x1f"],
+        ).fetchall()
+        return [_table_meta(r[0]) for r in rows]
 
     def save_table(self, meta: TableMeta) -> None:
         self.con.execute(f"DELETE FROM {_META}.tables WHERE key = ?", [meta.key])
@@ -151,7 +169,8 @@ class Catalog:
     def drop_table(self, meta: TableMeta, keep_history: bool = False) -> None:
         for table in ("tables", "loaded_files") if keep_history else ("tables", "history", "loaded_files"):
             self.con.execute(f"DELETE FROM {_META}.{table} WHERE key = ?", [meta.key])
-        self.con.execute(f"DROP TABLE IF EXISTS {meta.duck}")
+        if not meta.is_view:
+            self.con.execute(f"DROP TABLE IF EXISTS {meta.duck}")
 
     # history and COPY INTO bookkeeping
     def commit(self, meta: TableMeta, operation: str, parameters: dict, metrics: dict) -> int:

@@ -23,8 +23,13 @@ WIDENINGS = {
 }
 
 
-def column_def(definition: exp.ColumnDef) -> Column:
+def column_def(definition: exp.Expression, typed: bool = True) -> Column:
+    """A column of CREATE TABLE / ADD COLUMNS (`typed`), or of a view's column list (name and comment only)."""
+    if isinstance(definition, exp.Identifier):
+        return Column(definition.name, "")
     kind = definition.args.get("kind")
+    if kind is None and not typed:
+        kind = exp.DataType.build("STRING")
     if kind is None:
         raise LocalSQLError("PARSE_SYNTAX_ERROR", f"Column {definition.name!r} needs a type.", "42601")
     comment, nullable = None, True

@@ -61,6 +61,25 @@ class LocalCursor:
         self._offset = end
         return chunk
 
+    def _listing(self, name: str, **filters: Any) -> LocalCursor:
+        self._result = self.connection.listing(name, **filters)
+        self._offset, self.rowcount = 0, -1
+        return self
+
+    def catalogs(self) -> LocalCursor:
+        return self._listing("catalogs")
+
+    def schemas(self, catalog_name: str | None = None, schema_name: str | None = None) -> LocalCursor:
+        return self._listing("schemas", catalog=catalog_name, schema=schema_name)
+
+    def tables(self, catalog_name: str | None = None, schema_name: str | None = None, table_name: str | None = None,
+               table_types: list[str] | None = None) -> LocalCursor:  # fmt: skip
+        return self._listing("tables", catalog=catalog_name, schema=schema_name, table=table_name, types=table_types)
+
+    def columns(self, catalog_name: str | None = None, schema_name: str | None = None, table_name: str | None = None,
+                column_name: str | None = None) -> LocalCursor:  # fmt: skip
+        return self._listing("columns", catalog=catalog_name, schema=schema_name, table=table_name, column=column_name)
+
     def fetchall_arrow(self) -> pa.Table:
         return self._take(None)
 
@@ -113,13 +132,31 @@ class LocalConnection:
             try:
                 yield
             finally:
-                self._timer = threading.Timer(self._idle_seconds, self._release)
-                self._timer.daemon = True
-                self._timer.start()
+                if not self.engine.in_transaction:  # a transaction keeps the file until COMMIT / ROLLBACK
+                    self._timer = threading.Timer(self._idle_seconds, self._release)
+                    self._timer.daemon = True
+                    self._timer.start()
 
     def execute(self, operation: str, parameters: Mapping[str, Any] | Sequence[Any] | None) -> Result:
         with self._statement():
             return self.engine.execute(operation, parameters)
+
+    def open_namespace(self, catalog: str | None, schema: str | None) -> None:
+        """A session's initial catalog and schema; the schema need not exist yet (as on Databricks)."""
+        with self._statement():
+            self.engine.open_namespace(catalog, schema)
+
+    def listing(self, name: str, **filters: Any) -> Result:
+        """A JDBC metadata listing (catalogs, schemas, tables, columns, type_info, functions, primary_keys,
+        cross_reference) as the Thrift metadata calls return it."""
+        with self._statement():
+            return self.engine.listing(name, **filters)
+
+    def interrupt(self) -> None:
+        """Interrupt the statement running on this connection (from another thread)."""
+        con = self._con
+        if con is not None:
+            con.interrupt()
 
     def _release(self) -> None:
         with _lock_for(self.path):
@@ -131,11 +168,22 @@ class LocalConnection:
         return LocalCursor(self)
 
     def commit(self) -> None:
-        """Statements commit on their own, as on Databricks."""
+        """Commit the open transaction, if any (statements commit on their own otherwise, as on Databricks)."""
+        if self.engine.in_transaction:
+            self.execute("COMMIT", None)
+
+    def rollback(self) -> None:
+        if self.engine.in_transaction:
+            self.execute("ROLLBACK", None)
 
     def close(self) -> None:
+        """Close the session; an open transaction is rolled back."""
         if self._timer is not None:
             self._timer.cancel()
+        with _lock_for(self.path):
+            if self._con is not None and self.engine.in_transaction:
+                self._con.execute("ROLLBACK")
+            self.engine.in_transaction = False
         self._release()
 
     def __enter__(self) -> LocalConnection:

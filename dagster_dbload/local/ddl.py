@@ -53,6 +53,8 @@ class Ddl:
         kind = str(e.args.get("kind", "")).upper()
         if kind in ("SCHEMA", "DATABASE"):
             return self._create_schema(e)
+        if kind == "VIEW":
+            return self._create_view(e)
         if kind != "TABLE":
             raise unsupported(f"CREATE {kind}")
         target = e.this.this if isinstance(e.this, exp.Schema) else e.this
@@ -67,6 +69,9 @@ class Ddl:
         self._apply_properties(meta, e.args.get("properties"))
         if isinstance(e.this, exp.Schema):
             meta.columns = [column_def(c) for c in e.this.expressions if isinstance(c, exp.ColumnDef)]
+            for constraint in e.this.expressions:
+                if isinstance(constraint, (exp.Constraint, exp.PrimaryKey)):
+                    self._add_constraint(meta, constraint)
         check_columns(meta)
         for key in ("partitioned_by", "clustered_by"):
             for col in getattr(meta, key):
@@ -89,6 +94,92 @@ class Ddl:
             elif meta.columns:
                 self._create_duck_table(meta)
             self.meta.commit(meta, operation, {"isManaged": "true", "description": meta.comment}, metrics)
+        return Result()
+
+    def _create_view(self, e: exp.Create) -> Result:
+        """CREATE [OR REPLACE] [TEMPORARY] VIEW [IF NOT EXISTS] v [(cols)] AS query: table names in the query are
+        resolved now, as Databricks does; temporary views live in the session."""
+        target = e.this.this if isinstance(e.this, exp.Schema) else e.this
+        properties = e.args["properties"].expressions if e.args.get("properties") else []
+        temporary = any(isinstance(p, exp.TemporaryProperty) for p in properties)
+        query = e.expression.copy()
+        ctes = {cte.alias_or_name.lower() for cte in query.find_all(exp.CTE)}
+        for table in query.find_all(exp.Table):
+            plain = not isinstance(table.this, exp.Func) and table.db.lower() not in ("parquet", "information_schema")
+            if plain and not (not table.db and (table.name.lower() in ctes or table.name.lower() in self.temp_views)):
+                catalog, schema, name = self._resolve(table)
+                table.set("this", exp.to_identifier(name, quoted=True))
+                table.set("db", exp.to_identifier(schema, quoted=True))
+                table.set("catalog", exp.to_identifier(catalog, quoted=True))
+        fields = self._source_schema(query)
+        columns = [Column(f.name, dbx_type(f)) for f in fields]
+        if isinstance(e.this, exp.Schema):
+            given = [column_def(c, typed=False) for c in e.this.expressions]
+            if len(given) != len(columns):
+                raise LocalSQLError("CREATE_VIEW_COLUMN_ARITY_MISMATCH", f"The view declares {len(given)} columns but its query returns {len(columns)}.", "21S01")  # fmt: skip
+            columns = [Column(g.name, c.type, g.comment) for g, c in zip(given, columns, strict=True)]
+            query = exp.select(*[exp.column(f.name, quoted=True).as_(c.name, quoted=True) for f, c in zip(fields, columns, strict=True)]).from_(query.subquery("__view"))  # fmt: skip
+        if temporary:
+            name = check_name(target.name, "view")
+            if name in self.temp_views and not e.args.get("replace"):
+                return already_exists("TEMP_TABLE_OR_VIEW", f"temporary view {quote_dbx(name)}", bool(e.args.get("exists")), "42P07")  # fmt: skip
+            self.temp_views[name] = TableMeta("", "", name, columns, kind="VIEW", view_text=query.sql("databricks"))
+            return Result()
+        catalog, schema, name = self._resolve(target)
+        self.meta.require_schema(catalog, schema)
+        existing = self.meta.get_table(catalog, schema, name)
+        if existing is not None and not (e.args.get("replace") and existing.is_view):
+            return already_exists("TABLE_OR_VIEW", f"table or view {existing.display}", bool(e.args.get("exists")), "42P07")  # fmt: skip
+        meta = TableMeta(catalog, schema, name, columns, kind="VIEW", view_text=query.sql("databricks"))
+        for prop in properties:
+            if isinstance(prop, exp.SchemaCommentProperty):
+                meta.comment = prop.this.name
+        self.meta.save_table(meta)
+        return Result()
+
+    def _add_constraint(self, meta: TableMeta, constraint: exp.Expression) -> None:
+        """An informational PRIMARY KEY (not enforced, as on Databricks); other constraints are refused."""
+        key = constraint if isinstance(constraint, exp.PrimaryKey) else constraint.find(exp.PrimaryKey)
+        if key is None:
+            raise unsupported(f"the constraint {constraint.sql('databricks')} (only informational PRIMARY KEYs)")
+        if meta.primary_key:
+            raise LocalSQLError("MULTIPLE_PRIMARY_KEYS", f"Table {meta.display} already has a primary key.", "42P16")
+        names = [i.name for i in key.expressions]
+        for name in names:
+            column = meta.column(name) or fail(unresolved_column(name, meta))
+            if column.nullable:
+                raise LocalSQLError(
+                    "DELTA_NULLABLE_PRIMARY_KEY_COLUMN",
+                    f"The PRIMARY KEY column {quote_dbx(column.name)} must be declared NOT NULL.",
+                    "42831",
+                )
+        meta.primary_key = [meta.column(n).name for n in names]
+        meta.primary_key_name = constraint.name if isinstance(constraint, exp.Constraint) else f"{meta.name}_pk"
+
+    def _comment(self, e: exp.Comment) -> Result:
+        """COMMENT ON TABLE t IS '..' / COMMENT ON COLUMN t.c IS '..' (NULL removes it)."""
+        kind = str(e.args.get("kind", "")).upper()
+        text = None if isinstance(e.expression, exp.Null) else e.expression.name
+        if kind in ("TABLE", "VIEW"):
+            meta = self._lookup(e.this)
+            meta.comment = text
+        elif kind == "COLUMN":
+            column_ref = e.this
+            table = exp.Table(
+                this=column_ref.args["table"], db=column_ref.args.get("db"), catalog=column_ref.args.get("catalog")
+            )
+            meta = self._lookup(table)
+            column = meta.column(column_ref.name) or fail(unresolved_column(column_ref.name, meta))
+            column.comment = text
+        else:
+            raise unsupported(f"COMMENT ON {kind}")
+        with self._transaction():
+            if meta.is_view:
+                self.meta.save_table(meta)
+            else:
+                self.meta.commit(
+                    meta, "SET TBLPROPERTIES" if kind == "TABLE" else "CHANGE COLUMN", {"comment": text}, {}
+                )
         return Result()
 
     def _create_duck_table(self, meta: TableMeta) -> None:
@@ -130,9 +221,14 @@ class Ddl:
         with self._transaction():
             for action in e.args.get("actions", []):
                 given = {k for k, v in action.args.items() if v}
-                if isinstance(action, exp.Schema):
-                    self._add_columns(meta, [column_def(c) for c in action.expressions])
-                    self.meta.commit(meta, "ADD COLUMNS", {"columns": [c.name for c in action.expressions]}, {})
+                if isinstance(action, (exp.Schema, exp.ColumnDef)):  # ADD COLUMNS (..) or ADD COLUMN c t
+                    defs = action.expressions if isinstance(action, exp.Schema) else [action]
+                    self._add_columns(meta, [column_def(c) for c in defs])
+                    self.meta.commit(meta, "ADD COLUMNS", {"columns": [c.name for c in defs]}, {})
+                elif isinstance(action, exp.AddConstraint):
+                    for constraint in action.expressions:
+                        self._add_constraint(meta, constraint)
+                    self.meta.commit(meta, "ADD CONSTRAINT", {"name": meta.primary_key_name}, {})
                 elif isinstance(action, exp.AlterColumn) and given == {"this", "comment"}:
                     column = meta.column(action.name) or fail(unresolved_column(action.name, meta))
                     column.comment = action.args["comment"].name
@@ -192,14 +288,27 @@ class Ddl:
     def _drop(self, e: exp.Drop) -> Result:
         kind = str(e.args.get("kind", "")).upper()
         with self._transaction():
-            if kind == "TABLE":
+            if kind in ("TABLE", "VIEW"):
                 for table in e.args.get("tables") or [e.this]:
+                    if kind == "VIEW" and not table.db and self.temp_views.pop(table.name.lower(), None):
+                        continue
                     try:
-                        self.meta.drop_table(self._lookup(table))
+                        meta = self._lookup(table)
                     except LocalSQLError:
                         if not e.args.get("exists"):
                             raise
+                        continue
+                    if meta.is_view != (kind == "VIEW"):
+                        raise LocalSQLError(
+                            "WRONG_COMMAND_FOR_OBJECT_TYPE",
+                            f"DROP {kind} cannot drop {meta.display}, a {'view' if meta.is_view else 'table'}: use "
+                            f"DROP {'VIEW' if meta.is_view else 'TABLE'}.",
+                            "42809",
+                        )
+                    self.meta.drop_table(meta)
                 return Result()
+            if kind == "CONSTRAINT":
+                raise unsupported("DROP CONSTRAINT outside ALTER TABLE")
             if kind in ("SCHEMA", "DATABASE"):
                 table = e.args["tables"][0] if e.args.get("tables") else e.this
                 catalog = check_name(table.catalog or self.current_catalog, "catalog")

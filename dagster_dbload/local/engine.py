@@ -16,6 +16,7 @@ from sqlglot.errors import ParseError
 from .catalog import Catalog, TableMeta, check_name, quote_dbx
 from .common import (
     Result,
+    no_catalog,
     syntax_error,
     table_arg,
 )
@@ -26,6 +27,7 @@ from .merge import Merges
 from .metadata import Metadata
 from .params import bind
 from .reads import Reads
+from .session import SessionStatements
 from .writes import Writes
 
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
@@ -34,7 +36,7 @@ _SCHEMA_EVOLUTION = re.compile(r"MERGE\s+WITH\s+SCHEMA\s+EVOLUTION\s+", re.I)
 _LEADING_COMMENTS = re.compile(r"^(\s*(--[^\n]*\n|/\*.*?\*/))*\s*", re.S)
 
 
-class LocalEngine(Reads, Ddl, Writes, Merges, Metadata):
+class LocalEngine(SessionStatements, Reads, Ddl, Writes, Merges, Metadata):
     """One session of the local SQL warehouse over one DuckDB connection: parses each statement and hands it
     to its family (reads, DDL, writes, MERGE, metadata), which share the session's names and transactions."""
 
@@ -42,16 +44,27 @@ class LocalEngine(Reads, Ddl, Writes, Merges, Metadata):
         self.files = files
         self.current_catalog = catalog.lower()
         self.current_schema = schema.lower()
+        self.settings: dict[str, str] = {}
+        self.temp_views: dict[str, TableMeta] = {}
+        self.autocommit, self.in_transaction, self.aborted = True, False, False
 
     def attach(self, con: duckdb.DuckDBPyConnection) -> None:
         """Run the session's next statements on `con` (the file is opened again after it was released)."""
         self.con = con
-        con.execute("SET TimeZone = 'UTC'")
         self.meta = Catalog(con)
+        self._apply_settings()
 
     # entry point
     def execute(self, sql: str, parameters: Mapping[str, Any] | Sequence[Any] | None = None) -> Result:
-        body = _LEADING_COMMENTS.sub("", sql, count=1).rstrip().rstrip(";")
+        body = _LEADING_COMMENTS.sub("", sql, count=1).rstrip().rstrip(";").strip()
+        self.statement_allowed(body)
+        try:
+            return self._execute(body, parameters)
+        except BaseException:
+            self.aborted = self.in_transaction
+            raise
+
+    def _execute(self, body: str, parameters: Mapping[str, Any] | Sequence[Any] | None) -> Result:
         special = self._special(body)
         if special is not None:
             return special
@@ -84,6 +97,9 @@ class LocalEngine(Reads, Ddl, Writes, Merges, Metadata):
             exp.Drop: self._drop,
             exp.Use: self._use,
             exp.Delete: self._delete,
+            exp.Update: self._update,
+            exp.TruncateTable: self._truncate,
+            exp.Comment: self._comment,
         }
         for kind, handler in handlers.items():
             if isinstance(e, kind):
@@ -94,6 +110,9 @@ class LocalEngine(Reads, Ddl, Writes, Merges, Metadata):
 
     # statements sqlglot does not parse
     def _special(self, body: str) -> Result | None:
+        session = self._session_statement(body)
+        if session is not None:
+            return session
         words = body.split(None, 3)
         head = " ".join(w.upper() for w in words[:2])
         if head in ("DESCRIBE DETAIL", "DESC DETAIL"):
@@ -108,6 +127,15 @@ class LocalEngine(Reads, Ddl, Writes, Merges, Metadata):
             raise unsupported(f"{words[0].upper()} on a local connection (use LocalSQLWarehouseServer)")
         return None
 
+    def open_namespace(self, catalog: str | None, schema: str | None) -> None:
+        if catalog:
+            catalog = check_name(catalog, "catalog")
+            if not self.meta.catalog_exists(catalog):
+                raise no_catalog(catalog)
+            self.current_catalog, self.current_schema = catalog, "default"
+        if schema:
+            self.current_schema = check_name(schema, "schema")
+
     def _resolve(self, table: exp.Table) -> tuple[str, str, str]:
         parts = [p.name for p in table.parts]
         if len(parts) > 3:
@@ -121,6 +149,8 @@ class LocalEngine(Reads, Ddl, Writes, Merges, Metadata):
         return tuple(check_name(p, k) for p, k in zip(parts, kinds, strict=True))  # type: ignore[return-value]
 
     def _lookup(self, table: exp.Table) -> TableMeta:
+        if not table.db and table.name.lower() in self.temp_views:
+            return self.temp_views[table.name.lower()]
         catalog, schema, name = self._resolve(table)
         meta = self.meta.get_table(catalog, schema, name)
         if meta is None:
@@ -129,6 +159,10 @@ class LocalEngine(Reads, Ddl, Writes, Merges, Metadata):
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[None]:
+        """One statement's changes commit together (inside an interactive transaction, with it)."""
+        if self.in_transaction:
+            yield
+            return
         self.con.execute("BEGIN TRANSACTION")
         try:
             yield

@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime
+from typing import Any
 
 import duckdb
 import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
-from .catalog import TableMeta, check_name
+from ..sql import literal
+from .catalog import TableMeta, check_name, quote_dbx
 from .columns import display_type
 from .common import (
     Result,
@@ -20,49 +22,109 @@ from .common import (
     table_of,
 )
 from .errors import unsupported
+from .listings import (
+    jdbc_catalogs,
+    jdbc_columns,
+    jdbc_cross_reference,
+    jdbc_functions,
+    jdbc_primary_keys,
+    jdbc_schemas,
+    jdbc_tables,
+    jdbc_type_info,
+    like,
+)
 
 
 class Metadata:
     """SHOW TABLES|SCHEMAS|CATALOGS|TBLPROPERTIES, DESCRIBE [EXTENDED|HISTORY|DETAIL]."""
 
     def _show(self, body: str) -> Result:
-        m = re.fullmatch(r"SHOW\s+TBLPROPERTIES\s+(.+?)(?:\s*\(\s*(.+?)\s*\))?", body, re.I | re.S)
-        if m:
-            meta = self._lookup(table_arg(m.group(1)))
-            if m.group(2) is None:
-                items = sorted(meta.properties.items())
-            else:
-                key = sqlglot.parse_one(m.group(2), read="databricks").name
-                missing = f"Table {meta.display} does not have property: {key}"
-                items = [(key, meta.properties.get(key, missing))]
-            return Result(
-                table_of(key=(pa.string(), [k for k, _ in items]), value=(pa.string(), [v for _, v in items]))
-            )
-        m = re.fullmatch(r"SHOW\s+(TABLES|SCHEMAS|DATABASES|CATALOGS)(?:\s+(?:IN|FROM)\s+(\S+))?", body, re.I)
-        if not m:
-            raise unsupported(f"SHOW {body.split(None, 2)[1].upper() if len(body.split()) > 1 else ''}".strip())
-        what = m.group(1).upper()
-        if what == "CATALOGS":
-            return Result(table_of(catalog=(pa.string(), self.meta.catalogs())))
-        if what in ("SCHEMAS", "DATABASES"):
-            catalog = check_name(table_arg(m.group(2)).name, "catalog") if m.group(2) else self.current_catalog
-            if not self.meta.catalog_exists(catalog):
-                raise no_catalog(catalog)
-            return Result(table_of(databaseName=(pa.string(), self.meta.schemas(catalog))))
-        if m.group(2):
-            parts = [check_name(p.name, "schema") for p in table_arg(m.group(2) + ".x").parts[:-1]]
-            catalog, schema = ([self.current_catalog] + parts)[-2:]
+        for pattern, handler in (
+            (r"SHOW\s+TBLPROPERTIES\s+(.+?)(?:\s*\(\s*(.+?)\s*\))?", self._show_properties),
+            (r"SHOW\s+(TABLES|VIEWS)(?:\s+(?:IN|FROM)\s+(\S+))?(?:\s+LIKE\s+'([^']*)')?", self._show_tables),
+            (r"SHOW\s+(SCHEMAS|DATABASES)(?:\s+(?:IN|FROM)\s+(\S+))?(?:\s+LIKE\s+'([^']*)')?", self._show_schemas),
+            (r"SHOW\s+CATALOGS(?:\s+LIKE\s+'([^']*)')?", self._show_catalogs),
+            (r"SHOW\s+COLUMNS\s+(?:IN|FROM)\s+(\S+)(?:\s+(?:IN|FROM)\s+(\S+))?", self._show_columns),
+            (r"SHOW\s+CREATE\s+TABLE\s+(\S+)(?:\s+AS\s+SERDE)?", self._show_create),
+        ):
+            m = re.fullmatch(pattern, body, re.I | re.S)
+            if m:
+                return handler(*m.groups())
+        raise unsupported(" ".join(body.split()[:2]).upper())
+
+    def _show_properties(self, name: str, key: str | None) -> Result:
+        meta = self._lookup(table_arg(name))
+        if key is None:
+            items = sorted(meta.properties.items())
         else:
-            catalog, schema = self.current_catalog, self.current_schema
+            key = sqlglot.parse_one(key, read="databricks").name
+            items = [(key, meta.properties.get(key, f"Table {meta.display} does not have property: {key}"))]
+        return Result(table_of(key=(pa.string(), [k for k, _ in items]), value=(pa.string(), [v for _, v in items])))
+
+    def _schema_arg(self, text: str | None) -> tuple[str, str]:
+        if not text:
+            return self.current_catalog, self.current_schema
+        parts = [check_name(p.name, "schema") for p in table_arg(text + ".x").parts[:-1]]
+        catalog, schema = ([self.current_catalog] + parts)[-2:]
+        return catalog, schema
+
+    def _show_tables(self, what: str, namespace: str | None, pattern: str | None) -> Result:
+        catalog, schema = self._schema_arg(namespace)
         self.meta.require_schema(catalog, schema)
-        names = self.meta.tables(catalog, schema)
-        return Result(
-            table_of(
-                database=(pa.string(), [schema] * len(names)),
-                tableName=(pa.string(), names),
-                isTemporary=(pa.bool_(), [False] * len(names)),
-            )
-        )
+        views_only = what.upper() == "VIEWS"
+        found = [(t.name, False) for t in self.meta.all_tables(catalog)
+                 if t.schema == schema and like(pattern, t.name) and (t.is_view or not views_only)]  # fmt: skip
+        found += [(name, True) for name in sorted(self.temp_views) if like(pattern, name)]
+        names = [n for n, _ in found]
+        temporary = [t for _, t in found]
+        namespace_ = [("" if t else schema) for t in temporary]
+        if views_only:
+            return Result(table_of(namespace=(pa.string(), namespace_), viewName=(pa.string(), names),
+                                   isTemporary=(pa.bool_(), temporary), isMaterialized=(pa.bool_(), [False] * len(names))))  # fmt: skip
+        return Result(table_of(database=(pa.string(), namespace_), tableName=(pa.string(), names),
+                               isTemporary=(pa.bool_(), temporary)))  # fmt: skip
+
+    def _show_schemas(self, _: str, catalog_text: str | None, pattern: str | None) -> Result:
+        catalog = check_name(table_arg(catalog_text).name, "catalog") if catalog_text else self.current_catalog
+        if not self.meta.catalog_exists(catalog):
+            raise no_catalog(catalog)
+        names = [s for s in sorted([*self.meta.schemas(catalog), "information_schema"]) if like(pattern, s)]
+        return Result(table_of(databaseName=(pa.string(), names)))
+
+    def _show_catalogs(self, pattern: str | None) -> Result:
+        return Result(table_of(catalog=(pa.string(), [c for c in self.meta.catalogs() if like(pattern, c)])))
+
+    def _show_columns(self, name: str, namespace: str | None) -> Result:
+        table = table_arg(name)
+        if namespace:
+            table = table_arg(f"{namespace}.{table.name}")
+        return Result(table_of(col_name=(pa.string(), [c.name for c in self._lookup(table).columns])))
+
+    def _show_create(self, name: str) -> Result:
+        meta = self._lookup(table_arg(name))
+        return Result(table_of(createtab_stmt=(pa.string(), [create_statement(meta)])))
+
+    def listing(self, name: str, **filters: Any) -> Result:
+        """The JDBC listing behind a Thrift metadata call."""
+        f = filters
+        if name == "catalogs":
+            return Result(jdbc_catalogs(self.meta))
+        if name == "schemas":
+            return Result(jdbc_schemas(self.meta, f.get("catalog"), f.get("schema")))
+        if name == "tables":
+            return Result(jdbc_tables(self.meta, f.get("catalog"), f.get("schema"), f.get("table"), f.get("types")))
+        if name == "columns":
+            return Result(jdbc_columns(self.meta, f.get("catalog"), f.get("schema"), f.get("table"), f.get("column")))
+        if name == "type_info":
+            return Result(jdbc_type_info())
+        if name == "functions":
+            names = [r[0] for r in self.con.execute("SELECT DISTINCT function_name FROM duckdb_functions()").fetchall()]
+            return Result(jdbc_functions(names, f.get("catalog"), f.get("schema"), f.get("function")))
+        if name == "primary_keys":
+            return Result(jdbc_primary_keys(self.meta, f.get("catalog"), f.get("schema"), f.get("table")))
+        if name == "cross_reference":
+            return Result(jdbc_cross_reference())
+        raise unsupported(f"the metadata listing {name}")
 
     def _describe(self, e: exp.Describe) -> Result:
         if isinstance(e.this, exp.Table) is False:
@@ -89,7 +151,7 @@ class Metadata:
                 ("Database", meta.schema, ""),
                 ("Table", meta.name, ""),
                 ("Created Time", meta.created_at, ""),
-                ("Type", "MANAGED", ""),
+                ("Type", meta.kind, ""),
                 ("Comment", meta.comment, ""),
                 ("Location", f"dbload-local:/{meta.catalog}/{meta.schema}/{meta.name}", ""),
                 ("Provider", "delta", ""),
@@ -97,6 +159,13 @@ class Metadata:
             ]
             if meta.clustered_by:
                 rows.append(("Clustering Columns", str(meta.clustered_by), ""))
+            if meta.is_view:
+                rows.append(("View Text", meta.view_text, ""))
+            if meta.primary_key:
+                rows += [("", "", ""), ("# Constraints", "", "")]
+                rows.append(
+                    (meta.primary_key_name, f"PRIMARY KEY ({', '.join(quote_dbx(c) for c in meta.primary_key)})", "")
+                )
         names = ("col_name", "data_type", "comment")
         return Result(table_of(**{n: (pa.string(), [r[i] for r in rows]) for i, n in enumerate(names)}))
 
@@ -140,3 +209,28 @@ class Metadata:
                 version=(pa.int64(), [meta.version]),
             )
         )
+
+
+def create_statement(meta: TableMeta) -> str:
+    """SHOW CREATE TABLE's text: the DDL that makes the table (or view) again."""
+    if meta.is_view:
+        return f"CREATE VIEW {meta.display} AS {meta.view_text}"
+    lines = []
+    for c in meta.columns:
+        line = f"  {quote_dbx(c.name)} {c.type}" + ("" if c.nullable else " NOT NULL")
+        lines.append(line + (f" COMMENT {literal(c.comment)}" if c.comment else ""))
+    if meta.primary_key:
+        lines.append(
+            f"  CONSTRAINT {quote_dbx(meta.primary_key_name)} PRIMARY KEY ({', '.join(quote_dbx(c) for c in meta.primary_key)})"
+        )
+    text = f"CREATE TABLE {meta.display} (\n" + ",\n".join(lines) + "\n)\nUSING delta"
+    if meta.partitioned_by:
+        text += f"\nPARTITIONED BY ({', '.join(quote_dbx(c) for c in meta.partitioned_by)})"
+    if meta.clustered_by:
+        text += f"\nCLUSTER BY ({', '.join(meta.clustered_by)})"
+    if meta.comment:
+        text += f"\nCOMMENT {literal(meta.comment)}"
+    if meta.properties:
+        props = ",\n".join(f"  {literal(k)} = {literal(v)}" for k, v in sorted(meta.properties.items()))
+        text += f"\nTBLPROPERTIES (\n{props})"
+    return text + "\n"

@@ -30,6 +30,9 @@ def literal(value: Any) -> exp.Expression:
         return exp.Literal.string(value)
     if isinstance(value, (list, tuple)):
         return exp.Array(expressions=[literal(v) for v in value])
+    if isinstance(value, dict):
+        keys = exp.Array(expressions=[literal(k) for k in value])
+        return exp.VarMap(keys=keys, values=exp.Array(expressions=[literal(v) for v in value.values()]))
     raise LocalSQLError("INVALID_PARAMETER_VALUE", f"Cannot bind a parameter of type {type(value).__name__}.")
 
 

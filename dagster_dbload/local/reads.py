@@ -6,12 +6,13 @@ import re
 
 import duckdb
 import pyarrow as pa
+import sqlglot
 from sqlglot import exp
 
-from .common import (
-    Result,
-)
-from .errors import DIVIDE_BY_ZERO, LocalSQLError, unsupported
+from .catalog import check_name, quote_dbx
+from .common import Result, no_catalog
+from .errors import DIVIDE_BY_ZERO, LocalSQLError, table_not_found, unsupported
+from .listings import information_schema
 
 
 class Reads:
@@ -19,13 +20,18 @@ class Reads:
 
     def _to_duckdb(self, query: exp.Expression) -> str:
         """DuckDB SQL for a Databricks query: tables renamed to their DuckDB homes, file sources readable."""
-        query = query.copy()
+        return self._with_sources(query.copy()).transform(self._databricks_semantics).sql("duckdb")
+
+    def _with_sources(self, query: exp.Expression) -> exp.Expression:
+        """`query` with each table, view, information_schema view and file source replaced by what DuckDB reads."""
         ctes = {cte.alias_or_name.lower() for cte in query.find_all(exp.CTE)}
         for table in list(query.find_all(exp.Table)):
             source = self._source(table, ctes)
             if source is not None:
+                if table is query:
+                    return source
                 table.replace(source)
-        return query.transform(self._databricks_semantics).sql("duckdb")
+        return query
 
     def _databricks_semantics(self, node: exp.Expression) -> exp.Expression:
         """Where DuckDB would answer differently from Databricks: session functions, date_add's DATE, the
@@ -47,10 +53,17 @@ class Reads:
             return exp.Cast(this=value, to=exp.DataType.build("TIMESTAMPTZ"))
         if isinstance(node, exp.StrToTime):  # to_timestamp(x, fmt): read in the session time zone (UTC)
             return exp.cast(node, exp.DataType.build("TIMESTAMPTZ"))
+        if isinstance(node, exp.Column) and node.args.get("db"):  # catalog.schema.table.column -> table.column
+            node.set("db", None)
+            node.set("catalog", None)
         if isinstance(node, (exp.Div, exp.IntDiv)):  # the same node: transform goes on into the new divisor
             divisor = node.expression
             zero = exp.EQ(this=divisor.copy(), expression=exp.Literal.number(0))
-            error = exp.Anonymous(this="error", expressions=[exp.Literal.string(DIVIDE_BY_ZERO)])
+            error = (
+                exp.Anonymous(this="error", expressions=[exp.Literal.string(DIVIDE_BY_ZERO)])
+                if self.ansi_mode
+                else exp.null()
+            )
             node.set("expression", exp.Case(ifs=[exp.If(this=zero, true=error)], default=divisor))
         return node
 
@@ -72,7 +85,14 @@ class Reads:
             return self._parquet_source(self.files.list_files(table.name), alias)
         if isinstance(table.this, exp.Func) or (not table.db and table.name.lower() in ctes):
             return None
+        if table.db.lower() == "information_schema":
+            return self._information_schema(table, alias)
         meta = self._lookup(table)
+        if meta.is_view:
+            view = self._with_sources(sqlglot.parse_one(meta.view_text, read="databricks"))
+            return exp.Subquery(
+                this=view, alias=alias or exp.TableAlias(this=exp.to_identifier(table.name, quoted=True))
+            )
         if not meta.columns:
             raise LocalSQLError(
                 "DELTA_READ_TABLE_WITHOUT_COLUMNS",
@@ -84,6 +104,18 @@ class Reads:
             db=exp.to_identifier(f"{meta.catalog}.{meta.schema}", quoted=True),
             alias=alias or exp.TableAlias(this=exp.to_identifier(table.name, quoted=True)),
         )
+
+    def _information_schema(self, table: exp.Table, alias: exp.Expression | None) -> exp.Expression:
+        catalog = check_name(table.catalog or self.current_catalog, "catalog")
+        if not self.meta.catalog_exists(catalog):
+            raise no_catalog(catalog)
+        rows = information_schema(self.meta, self.files.volumes_root, catalog, table.name)
+        if rows is None:
+            raise table_not_found(quote_dbx(catalog, "information_schema", table.name.lower()))
+        name = f"__dbload_information_schema_{table.name.lower()}_{id(rows)}"
+        self.con.register(name, rows)
+        return exp.Table(this=exp.to_identifier(name, quoted=True),
+                         alias=alias or exp.TableAlias(this=exp.to_identifier(table.name, quoted=True)))  # fmt: skip
 
     def _read_files(self, call: exp.Anonymous, alias: exp.Expression | None) -> exp.Expression:
         args = list(call.expressions)
@@ -112,6 +144,9 @@ class Reads:
         return self.con.sql(self._to_duckdb(query))
 
     def _query(self, query: exp.Expression) -> Result:
+        if isinstance(query, exp.Select):
+            query = query.copy()
+            query.set("expressions", [_named(e) for e in query.expressions])
         relation = self._relation(query)
         return Result(databricks_arrow(relation))
 
@@ -129,3 +164,23 @@ def databricks_arrow(relation: duckdb.DuckDBPyRelation) -> pa.Table:
 
 
 _SPACED_OFFSET = re.compile(r"^(.*\d)\s+([+-]\d{2}:?\d{2})$")
+
+
+def _named(projection: exp.Expression) -> exp.Expression:
+    """An unaliased SELECT expression named as Databricks names it: `count(1)`, `(a + 1)`, `upper(x)`."""
+    if (
+        isinstance(projection, (exp.Alias, exp.Column, exp.Star))
+        or projection.find(exp.Star)
+        and not isinstance(projection, exp.Count)
+    ):
+        return projection
+    if isinstance(projection, exp.Count) and isinstance(projection.this, exp.Star):
+        name = "count(1)"
+    else:
+        shown = projection.copy().transform(
+            lambda n: exp.var(n.name) if isinstance(n, exp.Literal) and n.is_string else n
+        )
+        name = shown.sql("databricks", normalize_functions="lower")
+        if isinstance(projection, exp.Binary):
+            name = f"({name})"
+    return exp.alias_(projection, exp.to_identifier(name, quoted=True))

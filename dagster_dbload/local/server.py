@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
-import decimal
 import json
 import os
 import re
@@ -12,22 +10,19 @@ import secrets
 import shutil
 import socket
 import threading
-import uuid
-from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, quote, urlparse
 
-import lz4.frame
 import pyarrow as pa
 from databricks.sql.thrift_api.TCLIService import TCLIService
-from databricks.sql.thrift_api.TCLIService import ttypes as T
 from thrift.protocol import TBinaryProtocol
 from thrift.transport import TTransport
 
 from .dbapi import LocalConnection
 from .errors import LocalSQLError
 from .files import FileResolver
+from .service import Service
 from .warehouse import LocalSQLWarehouse
 
 HTTP_PATH = "/sql/1.0/warehouses/local"
@@ -50,247 +45,6 @@ _CONFLICTS = {
     "DELTA_PROTOCOL_CHANGED": ("ProtocolChangedException: The protocol version of the Delta table has been "
                                "changed by a concurrent update. Please try the operation again.", "2D521"),
 }  # fmt: skip
-
-_TYPE_IDS = [
-    (pa.types.is_boolean, T.TTypeId.BOOLEAN_TYPE),
-    (pa.types.is_int8, T.TTypeId.TINYINT_TYPE),
-    (pa.types.is_int16, T.TTypeId.SMALLINT_TYPE),
-    (pa.types.is_int32, T.TTypeId.INT_TYPE),
-    (pa.types.is_int64, T.TTypeId.BIGINT_TYPE),
-    (pa.types.is_float32, T.TTypeId.FLOAT_TYPE),
-    (pa.types.is_float64, T.TTypeId.DOUBLE_TYPE),
-    (pa.types.is_decimal, T.TTypeId.DECIMAL_TYPE),
-    (pa.types.is_timestamp, T.TTypeId.TIMESTAMP_TYPE),
-    (pa.types.is_date, T.TTypeId.DATE_TYPE),
-    (pa.types.is_binary, T.TTypeId.BINARY_TYPE),
-    (pa.types.is_list, T.TTypeId.ARRAY_TYPE),
-    (pa.types.is_struct, T.TTypeId.STRUCT_TYPE),
-    (pa.types.is_map, T.TTypeId.MAP_TYPE),
-    (pa.types.is_null, T.TTypeId.NULL_TYPE),
-]
-
-
-def _ok() -> T.TStatus:
-    return T.TStatus(statusCode=T.TStatusCode.SUCCESS_STATUS)
-
-
-def _handle() -> T.THandleIdentifier:
-    return T.THandleIdentifier(guid=uuid.uuid4().bytes, secret=uuid.uuid4().bytes)
-
-
-def _table_schema(schema: pa.Schema) -> T.TTableSchema:
-    columns = []
-    for position, f in enumerate(schema, start=1):
-        type_id = next((t for test, t in _TYPE_IDS if test(f.type)), T.TTypeId.STRING_TYPE)
-        qualifiers = None
-        if type_id == T.TTypeId.DECIMAL_TYPE:
-            qualifiers = T.TTypeQualifiers(
-                qualifiers={
-                    "precision": T.TTypeQualifierValue(i32Value=f.type.precision),
-                    "scale": T.TTypeQualifierValue(i32Value=f.type.scale),
-                }
-            )
-        entry = T.TTypeEntry(primitiveEntry=T.TPrimitiveTypeEntry(type=type_id, typeQualifiers=qualifiers))
-        columns.append(T.TColumnDesc(columnName=f.name, typeDesc=T.TTypeDesc(types=[entry]), position=position))
-    return T.TTableSchema(columns=columns)
-
-
-def _parameter_value(p: T.TSparkParameter) -> Any:
-    """A native (`:name` / `?`) parameter as a Python value, from its type name and string value."""
-    if p.value is None or p.type in (None, "VOID"):
-        return None
-    raw = p.value.stringValue
-    kind = (p.type or "STRING").upper()
-    if kind in ("TINYINT", "SMALLINT", "INT", "INTEGER", "BIGINT"):
-        return int(raw)
-    if kind in ("FLOAT", "DOUBLE"):
-        return float(raw)
-    if kind.startswith("DECIMAL"):
-        return decimal.Decimal(raw)
-    if kind == "BOOLEAN":
-        return raw.lower() == "true"
-    if kind == "DATE":
-        return dt.date.fromisoformat(raw)
-    if kind in ("TIMESTAMP", "TIMESTAMP_NTZ"):
-        value = dt.datetime.fromisoformat(raw)
-        return value.replace(tzinfo=dt.timezone.utc) if kind == "TIMESTAMP" and value.tzinfo is None else value
-    return raw
-
-
-@dataclass
-class _Operation:
-    table: pa.Table
-    lz4: bool
-    offset: int = 0
-    rowcount: int | None = None
-
-
-@dataclass
-class _Session:
-    connection: LocalConnection
-    stack: contextlib.ExitStack
-    operations: dict[bytes, _Operation] = field(default_factory=dict)
-
-
-class _Service:
-    """TCLIService handlers: sessions are local warehouse connections, results go back as Arrow batches."""
-
-    def __init__(self, server: LocalSQLWarehouseServer):
-        self.server = server
-        self.sessions: dict[bytes, _Session] = {}
-        self.lock = threading.Lock()
-
-    def OpenSession(self, req: T.TOpenSessionReq) -> T.TOpenSessionResp:
-        stack = contextlib.ExitStack()
-        connection = stack.enter_context(self.server.warehouse.connect())
-        namespace = req.initialNamespace
-        try:
-            if namespace is not None and namespace.catalogName:
-                connection.cursor().execute(f"USE CATALOG `{namespace.catalogName.replace('`', '``')}`")
-            if namespace is not None and namespace.schemaName:
-                connection.cursor().execute(f"USE SCHEMA `{namespace.schemaName.replace('`', '``')}`")
-        except LocalSQLError as e:
-            stack.close()
-            return T.TOpenSessionResp(
-                status=T.TStatus(statusCode=T.TStatusCode.ERROR_STATUS, errorMessage=str(e), sqlState=e.sqlstate)
-            )
-        handle = T.TSessionHandle(sessionId=_handle())
-        with self.lock:
-            self.sessions[handle.sessionId.guid] = _Session(connection, stack)
-        return T.TOpenSessionResp(
-            status=_ok(),
-            serverProtocolVersion=T.TProtocolVersion.SPARK_CLI_SERVICE_PROTOCOL_V8,
-            sessionHandle=handle,
-            canUseMultipleCatalogs=True,
-        )
-
-    def CloseSession(self, req: T.TCloseSessionReq) -> T.TCloseSessionResp:
-        with self.lock:
-            session = self.sessions.pop(req.sessionHandle.sessionId.guid, None)
-        if session is not None:
-            session.stack.close()
-        return T.TCloseSessionResp(status=_ok())
-
-    def _session(self, handle: T.TSessionHandle) -> _Session:
-        return self.sessions[handle.sessionId.guid]
-
-    def ExecuteStatement(self, req: T.TExecuteStatementReq) -> T.TExecuteStatementResp:
-        session = self._session(req.sessionHandle)
-        statement = req.statement
-        self.server.statements.append(statement)
-        op = T.TOperationHandle(
-            operationId=_handle(), operationType=T.TOperationType.EXECUTE_STATEMENT, hasResultSet=True
-        )
-        lz4_ok = bool(req.canDecompressLZ4Result)
-        fault = self.server._statement_fault(statement)
-        try:
-            if isinstance(fault, LocalSQLError):
-                raise fault
-            if fault == "lose":
-                _answer.lost = True
-            staging = self.server._staging(statement)
-            if staging is not None:
-                return self._direct(session, op, _Operation(staging, lz4_ok), req, staging=True)
-            cursor = session.connection.cursor()
-            cursor.execute(statement, self._parameters(req.parameters))
-            table = cursor.fetchall_arrow() if cursor.description is not None else pa.table({})
-            rowcount = cursor.rowcount if cursor.rowcount >= 0 else None
-        except LocalSQLError as e:
-            status = T.TGetOperationStatusResp(
-                status=_ok(),
-                operationState=T.TOperationState.ERROR_STATE,
-                errorMessage=str(e),
-                displayMessage=str(e),
-                sqlState=e.sqlstate,
-            )
-            return T.TExecuteStatementResp(
-                status=_ok(), operationHandle=op, directResults=T.TSparkDirectResults(operationStatus=status)
-            )
-        return self._direct(session, op, _Operation(table, lz4_ok, rowcount=rowcount), req)
-
-    @staticmethod
-    def _parameters(parameters: list[T.TSparkParameter] | None) -> dict[str, Any] | list[Any] | None:
-        if not parameters:
-            return None
-        if all(p.name for p in parameters):
-            return {p.name: _parameter_value(p) for p in parameters}
-        return [_parameter_value(p) for p in sorted(parameters, key=lambda p: p.ordinal or 0)]
-
-    def _metadata(self, operation: _Operation, staging: bool = False) -> T.TGetResultSetMetadataResp:
-        return T.TGetResultSetMetadataResp(
-            status=_ok(),
-            schema=_table_schema(operation.table.schema),
-            resultFormat=T.TSparkRowSetType.ARROW_BASED_SET,
-            lz4Compressed=operation.lz4,
-            arrowSchema=operation.table.schema.serialize().to_pybytes(),
-            isStagingOperation=staging,
-        )
-
-    def _page(self, operation: _Operation, max_rows: int, max_bytes: int | None) -> T.TRowSet:
-        """The next rows from the operation's offset, as schema-less Arrow IPC batches."""
-        start = operation.offset
-        chunk = operation.table.slice(start, max(1, max_rows))
-        if max_bytes and chunk.nbytes > max_bytes and chunk.num_rows > 1:
-            per_row = max(1, chunk.nbytes // chunk.num_rows)
-            chunk = chunk.slice(0, max(1, max_bytes // per_row))
-        operation.offset += chunk.num_rows
-        batches = []
-        for batch in chunk.combine_chunks().to_batches(max_chunksize=max(1, max_rows)):
-            payload = batch.serialize().to_pybytes()
-            batches.append(
-                T.TSparkArrowBatch(
-                    batch=lz4.frame.compress(payload) if operation.lz4 else payload, rowCount=batch.num_rows
-                )
-            )
-        return T.TRowSet(startRowOffset=start, rows=[], arrowBatches=batches)
-
-    def _direct(self, session: _Session, op, operation: _Operation, req, staging: bool = False):
-        limits = req.getDirectResults
-        rows = self._page(operation, limits.maxRows if limits else 10000, limits.maxBytes if limits else None)
-        session.operations[op.operationId.guid] = operation
-        status = T.TGetOperationStatusResp(
-            status=_ok(), operationState=T.TOperationState.FINISHED_STATE, numModifiedRows=operation.rowcount
-        )
-        results = T.TFetchResultsResp(
-            status=_ok(), hasMoreRows=operation.offset < operation.table.num_rows, results=rows
-        )
-        direct = T.TSparkDirectResults(
-            operationStatus=status, resultSetMetadata=self._metadata(operation, staging), resultSet=results
-        )
-        return T.TExecuteStatementResp(status=_ok(), operationHandle=op, directResults=direct)
-
-    def _operation(self, handle: T.TOperationHandle) -> _Operation:
-        for session in list(self.sessions.values()):
-            if handle.operationId.guid in session.operations:
-                return session.operations[handle.operationId.guid]
-        raise KeyError("unknown operation")
-
-    def GetOperationStatus(self, req: T.TGetOperationStatusReq) -> T.TGetOperationStatusResp:
-        operation = self._operation(req.operationHandle)
-        return T.TGetOperationStatusResp(
-            status=_ok(), operationState=T.TOperationState.FINISHED_STATE, numModifiedRows=operation.rowcount
-        )
-
-    def GetResultSetMetadata(self, req: T.TGetResultSetMetadataReq) -> T.TGetResultSetMetadataResp:
-        return self._metadata(self._operation(req.operationHandle))
-
-    def FetchResults(self, req: T.TFetchResultsReq) -> T.TFetchResultsResp:
-        operation = self._operation(req.operationHandle)
-        rows = self._page(operation, req.maxRows or 10000, getattr(req, "maxBytes", None))
-        return T.TFetchResultsResp(
-            status=_ok(),
-            hasMoreRows=operation.offset < operation.table.num_rows,
-            results=rows,
-            resultSetMetadata=self._metadata(operation) if req.includeResultSetMetadata else None,
-        )
-
-    def CloseOperation(self, req: T.TCloseOperationReq) -> T.TCloseOperationResp:
-        for session in list(self.sessions.values()):
-            session.operations.pop(req.operationHandle.operationId.guid, None)
-        return T.TCloseOperationResp(status=_ok())
-
-    def CancelOperation(self, req: T.TCancelOperationReq) -> T.TCancelOperationResp:
-        return T.TCancelOperationResp(status=_ok())
 
 
 class LocalSQLWarehouseServer:
@@ -352,7 +106,7 @@ class LocalSQLWarehouseServer:
         with self._fault_lock:
             self._statement_faults.extend([(re.compile(match), "lose")] * times)
 
-    def _statement_fault(self, statement: str) -> LocalSQLError | str | None:
+    def statement_fault(self, statement: str) -> LocalSQLError | str | None:
         with self._fault_lock:
             for i, (pattern, fault) in enumerate(self._statement_faults):
                 if pattern.search(statement):
@@ -360,8 +114,16 @@ class LocalSQLWarehouseServer:
                     return fault
         return None
 
+    def open_connection(self) -> contextlib.AbstractContextManager[LocalConnection]:
+        return self.warehouse.connect()
+
+    @staticmethod
+    def lose_answer() -> None:
+        """Drop the connection of the request being handled once the statement has run."""
+        _answer.lost = True
+
     def __enter__(self) -> LocalSQLWarehouseServer:
-        service = _Service(self)
+        service = Service(self)
         processor = TCLIService.Processor(service)
         factory = TBinaryProtocol.TBinaryProtocolFactory()
         server = self
@@ -453,9 +215,7 @@ class LocalSQLWarehouseServer:
         if self._http is not None:
             self._http.shutdown()
             self._http.server_close()
-        for session in list(self._service.sessions.values()):
-            session.stack.close()
-        self._service.sessions.clear()
+        self._service.close_all()
 
     # volume staging operations answered with a presigned URL the connector then calls
     def _presign(self, method: str, local: str) -> str:
@@ -466,7 +226,7 @@ class LocalSQLWarehouseServer:
     def _volume_path(self, path: str) -> str:
         return FileResolver(self.warehouse.volumes_root).resolve(path)[1]
 
-    def _staging(self, statement: str) -> pa.Table | None:
+    def staging(self, statement: str) -> pa.Table | None:
         """The one-row result of a PUT/GET/REMOVE, or None for other statements."""
         for pattern, operation in ((_PUT, "PUT"), (_GET, "GET"), (_REMOVE, "REMOVE")):
             m = pattern.match(statement)

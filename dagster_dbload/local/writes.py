@@ -79,6 +79,28 @@ class Writes:
             )
         return counts(num_affected_rows=deleted)
 
+    def _update(self, e: exp.Update) -> Result:
+        """UPDATE t [AS a] SET c = v, ... [WHERE ...]."""
+        meta = self._lookup(e.this)
+        if meta.is_view:
+            raise LocalSQLError("EXPECT_TABLE_NOT_VIEW.NO_ALTERNATIVE", f"UPDATE expects a table, {meta.display} is a view.", "42809")  # fmt: skip
+        for assignment in e.expressions:
+            meta.column(assignment.this.name) or fail(unresolved_column(assignment.this.name, meta))
+        with self._transaction():
+            updated = self.con.execute(self._to_duckdb(e)).fetchall()[0][0]
+            self.meta.commit(meta, "UPDATE", {"predicate": e.args["where"].this.sql("databricks") if e.args.get("where") else ""},
+                             {"numUpdatedRows": updated})  # fmt: skip
+        return counts(num_affected_rows=updated)
+
+    def _truncate(self, e: exp.TruncateTable) -> Result:
+        """TRUNCATE TABLE t: every row removed, as one new version."""
+        for table in e.expressions:
+            meta = self._lookup(table)
+            with self._transaction():
+                removed = self.con.execute(f"DELETE FROM {meta.duck}").fetchall()[0][0] if meta.columns else 0
+                self.meta.commit(meta, "TRUNCATE", {}, {"numRemovedRows": removed})
+        return Result()
+
     def _copy_into(self, e: exp.Copy) -> Result:
         meta = self._lookup(e.this)
         params = {p.name.upper(): p for p in e.args.get("params", [])}

@@ -1,0 +1,159 @@
+"""Session statements: SET / RESET of settings (time zone, ANSI mode, ...) and multi-statement transactions
+(BEGIN / COMMIT / ROLLBACK, SET AUTOCOMMIT), following Databricks SQL's documented behaviour."""
+
+from __future__ import annotations
+
+import re
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import pyarrow as pa
+from sqlglot import exp
+
+from .common import Result, table_of
+from .errors import LocalSQLError
+
+DEFAULTS = {"ansi_mode": "true", "timezone": "Etc/UTC", "use_cached_result": "true", "statement_timeout": "172800"}
+_ALIASES = {"time zone": "timezone", "spark.sql.session.timezone": "timezone", "spark.sql.ansi.enabled": "ansi_mode"}
+_SET = re.compile(r"SET(?:\s+(?:VAR\s+|VARIABLE\s+)?(.*?))?\s*(?:=\s*(.*))?", re.I | re.S)
+_TIME_ZONE = re.compile(r"SET\s+TIME\s+ZONE\s+(.+)", re.I | re.S)
+_RESET = re.compile(r"RESET(?:\s+(.+))?", re.I | re.S)
+_BEGIN = re.compile(r"(BEGIN|START)(\s+TRANSACTION)?", re.I)
+_END = re.compile(r"(COMMIT|ROLLBACK|ABORT)(\s+(WORK|TRANSACTION))?", re.I)
+_DDL = re.compile(r"(CREATE|ALTER|DROP|TRUNCATE|COPY|COMMENT|USE|PUT|GET|REMOVE|OPTIMIZE|VACUUM)\b", re.I)
+
+
+def _unquote(text: str) -> str:
+    text = text.strip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"`":
+        return text[1:-1]
+    return text
+
+
+class SessionStatements:
+    """SET, RESET, BEGIN, COMMIT, ROLLBACK; `statement_allowed` enforces what runs inside a transaction."""
+
+    def _session_statement(self, body: str) -> Result | None:
+        if m := _TIME_ZONE.fullmatch(body):
+            value = _unquote(m.group(1))
+            return self._set("timezone", DEFAULTS["timezone"] if value.upper() == "LOCAL" else value)
+        if _BEGIN.fullmatch(body):
+            return self._begin()
+        if m := _END.fullmatch(body):
+            return self._end(commit=m.group(1).upper() == "COMMIT")
+        if m := _RESET.fullmatch(body):
+            keys = [self._setting_key(m.group(1))] if m.group(1) else list(self.settings)
+            for key in keys:
+                self.settings.pop(key, None)
+            self._apply_settings()
+            return Result()
+        m = _SET.fullmatch(body) if re.match(r"SET\b", body, re.I) else None
+        if m is None:
+            return None
+        key = self._setting_key(m.group(1)) if m.group(1) else ""
+        if key == "autocommit":
+            return self._autocommit(m.group(2))
+        if m.group(2) is not None:
+            return self._set(key, _unquote(m.group(2)))
+        values = {**DEFAULTS, **self.settings}
+        items = sorted(values.items()) if not key else [(key, values.get(key, "<undefined>"))]
+        return Result(table_of(key=(pa.string(), [k for k, _ in items]), value=(pa.string(), [v for _, v in items])))
+
+    @staticmethod
+    def _setting_key(text: str) -> str:
+        key = " ".join(_unquote(text).split()).lower()
+        return _ALIASES.get(key, key)
+
+    def _set(self, key: str, value: str) -> Result:
+        if key == "timezone":
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise LocalSQLError("INVALID_CONF_VALUE.TIME_ZONE", f"Cannot resolve the given timezone {value!r}.",
+                                    "22023") from None  # fmt: skip
+        if key == "ansi_mode" and value.lower() not in ("true", "false"):
+            raise LocalSQLError(
+                "INVALID_CONF_VALUE", f"The value {value!r} of ansi_mode must be true or false.", "22022"
+            )
+        self.settings[key] = value
+        self._apply_settings()
+        return Result(table_of(key=(pa.string(), [key]), value=(pa.string(), [value])))
+
+    def _apply_settings(self) -> None:
+        zone = self.settings.get("timezone", "UTC")  # the default, Etc/UTC, as results have always carried it
+        self.con.execute(f"SET TimeZone = {exp.Literal.string(zone).sql('duckdb')}")
+
+    @property
+    def ansi_mode(self) -> bool:
+        return self.settings.get("ansi_mode", "true").lower() == "true"
+
+    # transactions
+    def _autocommit(self, value: str | None) -> Result:
+        if value is None:
+            return Result(table_of(value=(pa.string(), [str(self.autocommit).lower()])))
+        wanted = _unquote(value).lower()
+        if wanted not in ("true", "false"):
+            raise LocalSQLError("INVALID_CONF_VALUE", "SET AUTOCOMMIT takes TRUE or FALSE.", "22022")
+        if self.in_transaction:
+            raise LocalSQLError(
+                "TRANSACTION_NOT_SUPPORTED.CHANGE_AUTOCOMMIT_IN_ACTIVE_TRANSACTION",
+                "Cannot change AUTOCOMMIT while a transaction is active: COMMIT or ROLLBACK first.",
+                "25000",
+            )
+        self.autocommit = wanted == "true"
+        return Result()
+
+    def _begin(self) -> Result:
+        if self.in_transaction:
+            raise LocalSQLError(
+                "TRANSACTION_NOT_SUPPORTED.NESTED_TRANSACTION",
+                "A transaction is already active in this session: COMMIT or ROLLBACK it before BEGIN.",
+                "25001",
+            )
+        self.con.execute("BEGIN TRANSACTION")
+        self.in_transaction, self.aborted = True, False
+        return Result()
+
+    def _end(self, commit: bool) -> Result:
+        if not self.in_transaction:
+            if not self.autocommit:
+                return Result()  # nothing ran since the last COMMIT: an empty transaction
+            raise LocalSQLError(
+                "NO_ACTIVE_TRANSACTION",
+                f"There is no active transaction to {'COMMIT' if commit else 'ROLLBACK'}: start one with "
+                "BEGIN TRANSACTION or SET AUTOCOMMIT = FALSE.",
+                "25000",
+            )
+        if commit and self.aborted:
+            self.con.execute("ROLLBACK")
+            self.in_transaction = self.aborted = False
+            raise LocalSQLError(
+                "TRANSACTION_ABORTED",
+                "The transaction was aborted by an earlier failed statement; rolled back.",
+                "25P02",
+            )
+        self.con.execute("COMMIT" if commit else "ROLLBACK")
+        self.in_transaction = self.aborted = False
+        return Result()
+
+    def statement_allowed(self, body: str) -> None:
+        """Inside a transaction: only queries and DML, and nothing after a failure until ROLLBACK. With
+        AUTOCOMMIT off, the first such statement starts the transaction."""
+        if _END.fullmatch(body) or _BEGIN.fullmatch(body) or re.match(r"(SET|RESET|SHOW|DESCRIBE|DESC)\b", body, re.I):
+            return
+        if not self.in_transaction and not self.autocommit and not _DDL.match(body):
+            self._begin()
+        if not self.in_transaction:
+            return
+        if self.aborted:
+            raise LocalSQLError(
+                "TRANSACTION_ABORTED",
+                "The current transaction was aborted by a failed statement; ROLLBACK before running more.",
+                "25P02",
+            )
+        if _DDL.match(body):
+            raise LocalSQLError(
+                "TRANSACTION_NOT_SUPPORTED.STATEMENT",
+                f"{body.split(None, 1)[0].upper()} cannot run inside a multi-statement transaction: only SELECT, "
+                "INSERT, UPDATE, DELETE and MERGE can. COMMIT or ROLLBACK first.",
+                "25000",
+            )
