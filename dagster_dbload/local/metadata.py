@@ -166,6 +166,7 @@ class Metadata:
                 rows.append(
                     (meta.primary_key_name, f"PRIMARY KEY ({', '.join(quote_dbx(c) for c in meta.primary_key)})", "")
                 )
+        rows = [r for r in rows if r[1] is not None]  # e.g. no Comment row for a table without one
         names = ("col_name", "data_type", "comment")
         return Result(table_of(**{n: (pa.string(), [r[i] for r in rows]) for i, n in enumerate(names)}))
 

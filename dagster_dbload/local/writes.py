@@ -5,6 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 from sqlglot import exp
 
+from ..types import databricks_to_duckdb
 from .catalog import Column, TableMeta, quote_duck
 from .columns import assignable, dbx_type
 from .common import (
@@ -58,7 +59,7 @@ class Writes:
                 self.con.execute(f"DELETE FROM {meta.duck} WHERE {predicate}")
             elif overwrite:
                 self.con.execute(f"DELETE FROM {meta.duck}")
-            inserted = self._append(meta, columns, f"SELECT * FROM {source}")
+            inserted = self._append(meta, columns, f"SELECT {_assigned(columns, source_schema)} FROM {source}")
             mode = "Overwrite" if overwrite or where is not None else "Append"
             params = {"mode": mode, **({"predicate": where.sql("databricks")} if where is not None else {})}
             self.meta.commit(meta, "WRITE", params, {"numOutputRows": inserted, "numFiles": 1})
@@ -167,6 +168,18 @@ class Writes:
             )
         if new:
             self._add_columns(meta, new)
+
+
+def _assigned(columns: list[Column], source: pa.Schema) -> str:
+    """The inserted values; strings stored into TIMESTAMP columns are read as Databricks reads them, including
+    offsets written `+0000` or ` +00:00` (the connector's own literals), which DuckDB's implicit cast refuses."""
+    values = []
+    for column, field in zip(columns, source, strict=True):
+        name = quote_duck(column.name)
+        if pa.types.is_string(field.type) and column.type.upper().startswith("TIMESTAMP"):
+            name = f"CAST(regexp_replace({name}, '\\s*([+-]\\d{{2}}):?(\\d{{2}})$', '\\1:\\2') AS {databricks_to_duckdb(column.type)})"
+        values.append(name)
+    return ", ".join(values)
 
 
 def options(parameter: exp.Expression | None) -> dict[str, str]:
