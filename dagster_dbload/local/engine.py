@@ -57,8 +57,8 @@ class LocalEngine(SessionStatements, Reads, Ddl, Writes, Merges, Metadata):
     # entry point
     def execute(self, sql: str, parameters: Mapping[str, Any] | Sequence[Any] | None = None) -> Result:
         body = _LEADING_COMMENTS.sub("", sql, count=1).rstrip().rstrip(";").strip()
-        self.statement_allowed(body)
         try:
+            self.statement_allowed(body)
             return self._execute(body, parameters)
         except BaseException:
             self.aborted = self.in_transaction

@@ -22,7 +22,7 @@ from databricks.sql.thrift_api.TCLIService import ttypes as T
 from .dbapi import LocalConnection
 from .errors import LocalSQLError
 
-_WAIT_SECONDS = 5.0  # a statement still running after this is polled by the client, as on Databricks
+_WAIT_SECONDS = 2.0  # a statement still running after this is polled by the client, as on Databricks
 
 _TYPE_IDS = [
     (pa.types.is_boolean, T.TTypeId.BOOLEAN_TYPE),
