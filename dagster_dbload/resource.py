@@ -69,7 +69,11 @@ class DatabricksResource(SQLWarehouse):
     socket_timeout_seconds: float = Field(default=900.0, description="Read timeout of one HTTP request.")
     retry_duration_seconds: float = Field(default=900.0, description="How long to retry 429/503 responses.")
     retry_delay_max_seconds: float = Field(
-        default=60.0, ge=5, description="Longest wait between retries (the connector waits at least this long)."
+        default=60.0,
+        ge=5,
+        le=60,
+        description="Upper bound, in seconds, on the connector's wait between retries of a failed request "
+        "(its backoff grows up to this; the connector accepts 5 to 60).",
     )
     connection_uri: str | None = Field(
         default=None, description="Advanced: the full http(s) endpoint URI, e.g. of LocalSQLWarehouseServer."

@@ -24,14 +24,12 @@ class DatabricksWarehouseEndpoint:
     schema: str = "default"
 
     @property
+    def _endpoint(self) -> dict[str, Any]:
+        return {"server_hostname": "127.0.0.1", "http_path": HTTP_PATH, "access_token": self.server.access_token}
+
+    @property
     def connect_kwargs(self) -> dict[str, Any]:
-        return {
-            "server_hostname": "127.0.0.1",
-            "http_path": HTTP_PATH,
-            "access_token": self.server.access_token,
-            "_connection_uri": self.server.url + HTTP_PATH,
-            "enable_telemetry": False,
-        }
+        return {**self._endpoint, **self.sqlalchemy_connect_args}
 
     @contextlib.contextmanager
     def connect(self, **overrides: Any) -> Iterator[Any]:
@@ -54,13 +52,7 @@ class DatabricksWarehouseEndpoint:
 
     @property
     def dlt_credentials(self) -> dict[str, Any]:
-        return {
-            "server_hostname": "127.0.0.1",
-            "http_path": HTTP_PATH,
-            "access_token": self.server.access_token,
-            "catalog": self.catalog,
-            "connection_parameters": self.sqlalchemy_connect_args,
-        }
+        return {**self._endpoint, "catalog": self.catalog, "connection_parameters": self.sqlalchemy_connect_args}
 
     def resource(self, **overrides: Any):
         """A DatabricksResource (for DatabricksIOManager) that reaches the server through the connector."""

@@ -109,8 +109,16 @@ def databricks_type_sql(type_sql: str) -> str:
 
 
 def databricks_to_duckdb(type_sql: str) -> str:
-    """DuckDB type that stores a Databricks type with the same Arrow result type."""
-    return parse_type(type_sql).sql("duckdb")
+    """DuckDB type that stores a Databricks type with the same Arrow result type (VARIANT as JSON text)."""
+    return (
+        parse_type(type_sql)
+        .transform(
+            lambda t: (
+                exp.DataType.build("JSON") if isinstance(t, exp.DataType) and t.this == exp.DataType.Type.VARIANT else t
+            )
+        )
+        .sql("duckdb")
+    )
 
 
 def describe_type(dtype: pa.DataType) -> str:

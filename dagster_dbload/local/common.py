@@ -62,10 +62,12 @@ def unresolved_column(name: str, meta: TableMeta) -> LocalSQLError:
     )
 
 
-def syntax_error(error: ParseError | str) -> LocalSQLError:
+def syntax_error(error: ParseError | str, statement: str | None = None) -> LocalSQLError:
+    """[PARSE_SYNTAX_ERROR], with the statement under `== SQL ==` as Databricks shows it."""
     near = ""
     if isinstance(error, ParseError) and error.errors:
         near = str(error.errors[0].get("highlight") or "")
-    return LocalSQLError(
-        "PARSE_SYNTAX_ERROR", f"Syntax error at or near '{near}'." if near else "Syntax error.", "42601"
-    )
+    message = f"Syntax error at or near '{near}'." if near else "Syntax error."
+    if statement:
+        message += f"\n\n== SQL ==\n{statement}\n"
+    return LocalSQLError("PARSE_SYNTAX_ERROR", message, "42601")

@@ -150,6 +150,7 @@ class LocalConnection:
         """A JDBC metadata listing (catalogs, schemas, tables, columns, type_info, functions, primary_keys,
         cross_reference) as the Thrift metadata calls return it."""
         with self._statement():
+            self.engine.check_metadata_call()
             return self.engine.listing(name, **filters)
 
     def interrupt(self) -> None:

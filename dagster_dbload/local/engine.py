@@ -74,7 +74,7 @@ class LocalEngine(SessionStatements, Reads, Ddl, Writes, Merges, Metadata):
         try:
             statements = [s for s in sqlglot.parse(body, read="databricks") if s is not None]
         except ParseError as e:
-            raise syntax_error(e) from None
+            raise syntax_error(e, body) from None
         if len(statements) != 1:
             raise LocalSQLError("PARSE_SYNTAX_ERROR", "Send exactly one statement per execute() call.", "42601")
         statement = bind(statements[0], parameters)
@@ -105,7 +105,7 @@ class LocalEngine(SessionStatements, Reads, Ddl, Writes, Merges, Metadata):
             if isinstance(e, kind):
                 return handler(e)
         if isinstance(e, exp.Command):
-            raise unsupported(f"{e.name.upper()} statements")
+            raise unsupported(f"{e.name.upper()} statements: {e.sql('databricks')}")
         raise unsupported(f"{type(e).__name__.upper()} statements")
 
     # statements sqlglot does not parse
@@ -115,6 +115,8 @@ class LocalEngine(SessionStatements, Reads, Ddl, Writes, Merges, Metadata):
             return session
         words = body.split(None, 3)
         head = " ".join(w.upper() for w in words[:2])
+        if head in ("DESCRIBE QUERY", "DESC QUERY"):
+            return self._describe_query(body.split(None, 2)[2])
         if head in ("DESCRIBE DETAIL", "DESC DETAIL"):
             return self._describe_detail(self._lookup(table_arg(body.split(None, 2)[2])))
         if words and words[0].upper() == "SHOW":

@@ -50,6 +50,13 @@ def unsupported(what: str) -> LocalSQLError:
 DIVIDE_BY_ZERO = "[DIVIDE_BY_ZERO] Division by zero. Use `try_divide` to tolerate a zero divisor and return NULL."
 _DUCK_ERRORS = [
     (
+        re.compile(r"(Conflict on (?:update|tuple deletion)|write-write conflict)[^\n]*"),
+        "DELTA_CONCURRENT_TRANSACTION",
+        "2D521",
+        "ConcurrentTransactionException: a concurrent transaction changed the same rows ({0}). Roll back and try "
+        "the operation again.",
+    ),
+    (
         re.compile(r"\[DIVIDE_BY_ZERO\] ([^\n]+)"),
         "DIVIDE_BY_ZERO",
         "22012",

@@ -57,6 +57,11 @@ def _precision_scale(type_sql: str) -> tuple[int | None, int | None]:
     return (int(m.group(1)), int(m.group(2))) if m else (None, None)
 
 
+def _type_name(type_sql: str) -> str:
+    """TYPE_NAME as Databricks' GetColumns gives it: `INT`, `DECIMAL(18,2)`, `STRUCT<name: STRING, age: INT>`."""
+    return re.sub(r"DECIMAL\((\d+),\s*(\d+)\)", r"DECIMAL(\1,\2)", type_sql)
+
+
 def _table(columns: dict[str, pa.DataType], rows: list[tuple]) -> pa.Table:
     names = list(columns)
     return pa.table({n: pa.array([r[i] for r in rows], columns[n]) for i, n in enumerate(names)})
@@ -248,17 +253,17 @@ def jdbc_columns(meta: Catalog, catalog: str | None, schema: str | None, table: 
             precision, scale = _precision_scale(c.type)
             size = precision or _SIZES.get(kind) or (2147483647 if kind in ("string", "binary") else None)
             rows.append(
-                (t.catalog, t.schema, t.name, c.name, _JDBC.get(kind, 1111), display_type(c.type).upper(), size,
+                (t.catalog, t.schema, t.name, c.name, _JDBC.get(kind, 1111), _type_name(c.type), size,
                  None, scale if precision else (6 if kind.startswith("timestamp") else None),
                  10 if precision or kind in _SIZES else None, 1 if c.nullable else 0, c.comment or "", None, None,
-                 None, None, position, "YES" if c.nullable else "NO", None, None, None, None, "NO", "NO")
+                 None, None, position, "YES" if c.nullable else "NO", None, None, None, None, "NO")
             )  # fmt: skip
     columns = {
         "TABLE_CAT": _S, "TABLE_SCHEM": _S, "TABLE_NAME": _S, "COLUMN_NAME": _S, "DATA_TYPE": _I, "TYPE_NAME": _S,
-        "COLUMN_SIZE": _I, "BUFFER_LENGTH": _I, "DECIMAL_DIGITS": _I, "NUM_PREC_RADIX": _I, "NULLABLE": _I,
+        "COLUMN_SIZE": _I, "BUFFER_LENGTH": pa.int8(), "DECIMAL_DIGITS": _I, "NUM_PREC_RADIX": _I, "NULLABLE": _I,
         "REMARKS": _S, "COLUMN_DEF": _S, "SQL_DATA_TYPE": _I, "SQL_DATETIME_SUB": _I, "CHAR_OCTET_LENGTH": _I,
         "ORDINAL_POSITION": _I, "IS_NULLABLE": _S, "SCOPE_CATALOG": _S, "SCOPE_SCHEMA": _S, "SCOPE_TABLE": _S,
-        "SOURCE_DATA_TYPE": _I16, "IS_AUTO_INCREMENT": _S, "IS_GENERATEDCOLUMN": _S,
+        "SOURCE_DATA_TYPE": _I16, "IS_AUTO_INCREMENT": _S,
     }  # fmt: skip
     return _table(columns, rows)
 

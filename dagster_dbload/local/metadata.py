@@ -14,10 +14,11 @@ from sqlglot import exp
 
 from ..sql import literal
 from .catalog import TableMeta, check_name, quote_dbx
-from .columns import display_type
+from .columns import dbx_type, display_type
 from .common import (
     Result,
     no_catalog,
+    syntax_error,
     table_arg,
     table_of,
 )
@@ -169,6 +170,17 @@ class Metadata:
         rows = [r for r in rows if r[1] is not None]  # e.g. no Comment row for a table without one
         names = ("col_name", "data_type", "comment")
         return Result(table_of(**{n: (pa.string(), [r[i] for r in rows]) for i, n in enumerate(names)}))
+
+    def _describe_query(self, text: str) -> Result:
+        """DESCRIBE QUERY <query>: the result's columns and types, without running it."""
+        try:
+            query = sqlglot.parse_one(text, read="databricks")
+        except sqlglot.errors.ParseError as e:
+            raise syntax_error(e, text) from None
+        fields = list(self._source_schema(query))
+        return Result(table_of(col_name=(pa.string(), [f.name for f in fields]),
+                               data_type=(pa.string(), [display_type(dbx_type(f)) for f in fields]),
+                               comment=(pa.string(), [None] * len(fields))))  # fmt: skip
 
     def _describe_history(self, meta: TableMeta) -> Result:
         rows = self.meta.history(meta)

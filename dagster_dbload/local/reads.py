@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 import duckdb
 import pyarrow as pa
 import sqlglot
@@ -11,6 +9,7 @@ from sqlglot import exp
 
 from .catalog import check_name, quote_dbx
 from .common import Result, no_catalog
+from .datetimes import parse_date, parse_timestamp
 from .errors import DIVIDE_BY_ZERO, LocalSQLError, table_not_found, unsupported
 from .listings import information_schema
 
@@ -40,17 +39,21 @@ class Reads:
             return exp.Literal.string(self.current_catalog)
         if isinstance(node, (exp.CurrentSchema, exp.CurrentDatabase)):
             return exp.Literal.string(self.current_schema)
+        if isinstance(node, exp.JSONFormat):  # to_json(x) is a STRING; DuckDB's JSON results stand for VARIANT
+            return exp.cast(node, exp.DataType.build("VARCHAR"))
         if isinstance(node, exp.CurrentUser):
             return exp.Literal.string("local")
         if isinstance(node, exp.TsOrDsAdd):  # date_add(start, days) is a DATE on Databricks
             return exp.cast(node, exp.DataType.build("DATE"))
+        if isinstance(node, exp.TsOrDsToDate) and not node.args.get("format"):  # to_date(x)
+            node = exp.cast(node.this, exp.DataType.build("DATE"))
+        if isinstance(node, exp.Cast) and isinstance(node.this, exp.Literal) and node.this.is_string:
+            literal = self._datetime_literal(node.this.name, node.to)
+            if literal is not None:
+                return literal
         if isinstance(node, exp.Cast) and node.to.this in (exp.DataType.Type.TIMESTAMP, exp.DataType.Type.TIMESTAMPTZ):
-            # TIMESTAMP(x) and to_timestamp(x) are Databricks TIMESTAMPs (local time zone): keep x's offset,
-            # also written '... +04:00' or '... +0000' (the connector's own literals), which DuckDB does not read
-            value = node.this
-            if isinstance(value, exp.Literal) and value.is_string and _SPACED_OFFSET.match(value.name):
-                value = exp.Literal.string(_SPACED_OFFSET.sub(r"\1\2", value.name))
-            return exp.Cast(this=value, to=exp.DataType.build("TIMESTAMPTZ"))
+            # TIMESTAMP(x) and to_timestamp(x) are Databricks TIMESTAMPs (local time zone)
+            return exp.Cast(this=node.this, to=exp.DataType.build("TIMESTAMPTZ"))
         if isinstance(node, exp.StrToTime):  # to_timestamp(x, fmt): read in the session time zone (UTC)
             return exp.cast(node, exp.DataType.build("TIMESTAMPTZ"))
         if isinstance(node, exp.Column) and node.args.get("db"):  # catalog.schema.table.column -> table.column
@@ -66,6 +69,41 @@ class Reads:
             )
             node.set("expression", exp.Case(ifs=[exp.If(this=zero, true=error)], default=divisor))
         return node
+
+    def _datetime_literal(self, text: str, to: exp.DataType) -> exp.Expression | None:
+        """A string literal cast to DATE / TIMESTAMP[_NTZ], read as Databricks reads it; malformed text is
+        `[CAST_INVALID_INPUT]` under ANSI mode, else NULL. None for other casts."""
+        T = exp.DataType.Type
+        if to.this == T.DATE:
+            value = parse_date(text)
+            kind, shown = "DATE", value.isoformat() if value else None
+        elif to.this in (T.TIMESTAMP, T.TIMESTAMPTZ, T.TIMESTAMPNTZ):
+            try:
+                parsed = parse_timestamp(text)
+            except ValueError:
+                parsed = None
+            ntz = to.this == T.TIMESTAMPNTZ
+            kind = "TIMESTAMP" if ntz else "TIMESTAMPTZ"
+            if parsed is None:
+                shown = None
+            else:
+                value, zoned = parsed
+                if zoned and ntz:
+                    value = value.replace(tzinfo=None)
+                shown = value.isoformat(sep=" ")
+        else:
+            return None
+        if shown is None:
+            if self.ansi_mode:
+                raise LocalSQLError(
+                    "CAST_INVALID_INPUT",
+                    f'The value \'{text}\' of the type "STRING" cannot be cast to "{to.sql("databricks")}" because '
+                    "it is malformed. Correct the value as per the syntax, or change its target type. Use `try_cast` "
+                    "to tolerate malformed input and return NULL instead.",
+                    "22018",
+                )
+            return exp.cast(exp.null(), exp.DataType.build(kind))
+        return exp.cast(exp.Literal.string(shown), exp.DataType.build(kind))
 
     def _source(self, table: exp.Table, ctes: set[str]) -> exp.Expression | None:
         alias = table.args.get("alias")
@@ -160,10 +198,10 @@ def databricks_arrow(relation: duckdb.DuckDBPyRelation) -> pa.Table:
     for i, dtype in enumerate(relation.types):
         if str(dtype) in ("HUGEINT", "UHUGEINT", "UBIGINT"):
             table = table.set_column(i, table.field(i).name, table.column(i).cast(pa.int64()))
+        elif str(dtype) == "JSON":  # VARIANT values travel as JSON text, marked as Databricks marks them
+            field = pa.field(table.field(i).name, pa.string(), metadata={"Spark:DataType:SqlName": "VARIANT"})
+            table = table.set_column(i, field, table.column(i).cast(pa.string()))
     return table
-
-
-_SPACED_OFFSET = re.compile(r"^(.*\d)\s+([+-]\d{2}:?\d{2})$")
 
 
 def _named(projection: exp.Expression) -> exp.Expression:

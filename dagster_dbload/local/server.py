@@ -23,6 +23,7 @@ from .dbapi import LocalConnection
 from .errors import LocalSQLError
 from .files import FileResolver
 from .service import Service
+from .tls import self_signed_context
 from .warehouse import LocalSQLWarehouse
 
 HTTP_PATH = "/sql/1.0/warehouses/local"
@@ -58,8 +59,11 @@ class LocalSQLWarehouseServer:
     connection before answering. Volume `PUT`, `GET` and `REMOVE` work through presigned URLs it also serves.
     """
 
-    def __init__(self, path: str, access_token: str = "dapi-local-test-token", **warehouse_options: Any):
+    def __init__(self, path: str, access_token: str = "dapi-local-test-token", port: int = 0, tls: bool = False,
+                 **warehouse_options: Any):  # fmt: skip
         self.warehouse = LocalSQLWarehouse(path=path, **warehouse_options)
+        self.port, self.tls = port, tls
+        self.certificate: str | None = None  # with tls: the self-signed certificate clients should trust
         self.access_token = access_token
         self.statements: list[str] = []
         self._faults: list[tuple[int, float | None]] = []
@@ -71,7 +75,7 @@ class LocalSQLWarehouseServer:
     @property
     def url(self) -> str:
         assert self._http is not None, "start the server first (use it as a context manager)"
-        return f"http://127.0.0.1:{self._http.server_address[1]}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self._http.server_address[1]}"
 
     def resource(self, **overrides: Any):
         from ..resource import DatabricksResource
@@ -205,8 +209,11 @@ class LocalSQLWarehouseServer:
                     os.remove(target)
                 self._reply(204)
 
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._http = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self._http.daemon_threads = True
+        if self.tls:
+            context, self.certificate = self_signed_context(os.path.join(self.warehouse.root, "tls"))
+            self._http.socket = context.wrap_socket(self._http.socket, server_side=True)
         self._service = service
         threading.Thread(target=self._http.serve_forever, daemon=True).start()
         return self

@@ -19,6 +19,10 @@ _TIME_ZONE = re.compile(r"SET\s+TIME\s+ZONE\s+(.+)", re.I | re.S)
 _RESET = re.compile(r"RESET(?:\s+(.+))?", re.I | re.S)
 _BEGIN = re.compile(r"(BEGIN|START)(\s+TRANSACTION)?", re.I)
 _END = re.compile(r"(COMMIT|ROLLBACK|ABORT)(\s+(WORK|TRANSACTION))?", re.I)
+_ALLOWED_INTROSPECTION = re.compile(
+    r"(SHOW\s+COLUMNS|DESC(RIBE)?\s+QUERY|DESC(RIBE)?\s+(TABLE\s+)?(?!EXTENDED|FORMATTED|HISTORY|DETAIL)\S+\s*$)", re.I
+)
+_INFORMATION_SCHEMA = re.compile(r"\binformation_schema\s*\.", re.I)
 _DDL = re.compile(r"(CREATE|ALTER|DROP|TRUNCATE|COPY|COMMENT|USE|PUT|GET|REMOVE|OPTIMIZE|VACUUM)\b", re.I)
 
 
@@ -135,11 +139,22 @@ class SessionStatements:
         self.in_transaction = self.aborted = False
         return Result()
 
+    def check_metadata_call(self) -> None:
+        """The Thrift metadata calls are refused inside a transaction (which stays usable)."""
+        if self.in_transaction:
+            raise LocalSQLError(
+                "TRANSACTION_NOT_SUPPORTED.METADATA_RPC",
+                "Metadata calls (catalogs, schemas, tables, columns) are not supported within a multi-statement "
+                "transaction: COMMIT or ROLLBACK first.",
+                "25000",
+            )
+
     def statement_allowed(self, body: str) -> None:
         """Inside a transaction: only queries and DML, and nothing after a failure until ROLLBACK. With
         AUTOCOMMIT off, the first such statement starts the transaction."""
-        if _END.fullmatch(body) or _BEGIN.fullmatch(body) or re.match(r"(SET|RESET|SHOW|DESCRIBE|DESC)\b", body, re.I):
+        if _END.fullmatch(body) or _BEGIN.fullmatch(body) or re.match(r"(SET|RESET)\b", body, re.I):
             return
+        introspection = re.match(r"(SHOW|DESCRIBE|DESC)\b", body, re.I)
         if not self.in_transaction and not self.autocommit and not _DDL.match(body):
             self._begin()
         if not self.in_transaction:
@@ -149,6 +164,13 @@ class SessionStatements:
                 "TRANSACTION_ABORTED",
                 "The current transaction was aborted by a failed statement; ROLLBACK before running more.",
                 "25P02",
+            )
+        if (introspection and not _ALLOWED_INTROSPECTION.match(body)) or _INFORMATION_SCHEMA.search(body):
+            raise LocalSQLError(
+                "TRANSACTION_NOT_SUPPORTED.COMMAND",
+                "Only SELECT / INSERT / MERGE / UPDATE / DELETE / DESCRIBE TABLE / DESCRIBE QUERY / SHOW COLUMNS are "
+                f"supported within a multi-statement transaction, not {' '.join(body.split()[:2]).upper()}.",
+                "25000",
             )
         if _DDL.match(body):
             raise LocalSQLError(

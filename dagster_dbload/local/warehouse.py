@@ -27,26 +27,8 @@ class LocalSQLWarehouse(SQLWarehouse):
     parameters)`, `fetchall`, `fetchone`, `fetchmany`, `fetchall_arrow`, `description`, `rowcount`).
     Errors are `databricks.sql.exc.ServerOperationError` with Databricks error classes.
 
-    Runs locally:
-      - names `catalog.schema.table` (backticks, any case; Unity Catalog naming rules), `USE CATALOG|SCHEMA`;
-        `CREATE CATALOG|SCHEMA [IF NOT EXISTS]`, `DROP TABLE|SCHEMA [IF EXISTS] [CASCADE]`,
-        `SHOW CATALOGS|SCHEMAS|TABLES`, `CREATE VOLUME` (a folder beside the database file);
-      - `CREATE [OR REPLACE] TABLE [IF NOT EXISTS] t (cols) [USING DELTA] [PARTITIONED BY] [CLUSTER BY]
-        [COMMENT] [TBLPROPERTIES]`, schemaless `CREATE TABLE IF NOT EXISTS t`, `CREATE TABLE t AS SELECT`;
-      - `ALTER TABLE t ADD COLUMNS (..)`, `ALTER COLUMN c COMMENT '..'`, `SET TBLPROPERTIES (..)`,
-        `ALTER COLUMN c TYPE ..` (type widening such as INT -> BIGINT, with delta.enableTypeWidening);
-      - `COPY INTO t FROM '<dir|file|glob>' FILEFORMAT = PARQUET [FILES = (..) | PATTERN = '..']
-        [FORMAT_OPTIONS (..)] [COPY_OPTIONS ('mergeSchema'='true', 'force'='true')]` (idempotent per file);
-      - `INSERT INTO|OVERWRITE t [(cols)] [BY NAME] SELECT ..|VALUES ..`, `INSERT INTO t REPLACE WHERE ..`,
-        `DELETE FROM t [WHERE ..]`, `MERGE [WITH SCHEMA EVOLUTION] INTO t USING .. ON .. WHEN [NOT] MATCHED
-        [BY SOURCE] [AND ..] THEN UPDATE|INSERT|DELETE` (a target row matched twice is an error);
-      - `SELECT` of any shape DuckDB runs after transpiling, reading tables, `read_files('<path>',
-        format => 'parquet')` and parquet.`<path>` over local paths, `/Volumes/...` and fsspec URLs
-        (`memory://`, `s3://`, `az://`, `abfss://` with `storage_options` per protocol);
-      - `DESCRIBE [TABLE] [EXTENDED] t`, `DESCRIBE HISTORY t`, `DESCRIBE DETAIL t`.
-
-    Only on Databricks: UPDATE, views, functions, grants, OPTIMIZE/VACUUM, time travel, non-parquet
-    formats, `COPY INTO ... WITH (CREDENTIAL ...)`; each fails with an error naming the statement.
+    What runs locally (DDL, loads, MERGE, views, information_schema, SHOW/DESCRIBE, SET, transactions) is
+    listed in the README's "The local SQL warehouse"; anything else fails with an error that names it.
     Several processes may share the file: a connection holds it only while its statements run, and a
     statement waits up to `lock_timeout_seconds` for another process to release it.
     """

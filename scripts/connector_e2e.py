@@ -1,0 +1,60 @@
+"""Runs databricks-sql-connector's own end-to-end suite (vendored unmodified in third_party/) against
+LocalSQLWarehouseServer, served over HTTPS on 127.0.0.1:443 as the suite builds `https://host:443`.
+
+    python scripts/connector_e2e.py [pytest args...]     # e.g. -k "parameterized or complex"
+
+Needs root (port 443). Prints pytest's summary; the exit code is pytest's.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SUITE = os.path.join(ROOT, "third_party", "databricks-sql-python")
+
+# Not applicable to a local Thrift warehouse, with the reason (see third_party/databricks-sql-python/ORIGIN.md)
+NOT_APPLICABLE = {
+    "sea": "the Statement Execution API backend (use_sea=True), not the Thrift protocol the server speaks",
+    "kernel": "the Rust kernel backend (use_kernel=True), not installed with the connector",
+    "telemetry": "posts to Databricks' telemetry service, which does not exist offline",
+    "circuit_breaker": "telemetry circuit breaker against Databricks' telemetry service",
+    "cloud_fetch or cloudfetch": "results downloaded from cloud storage links (the server answers inline Arrow)",
+    "staging_ingestion or uc_volume or streaming_put": "volume ingestion against a workspace's real volumes and user",
+    "retry": "HTTP retry mixins that patch urllib3 internals against a remote proxy",
+    "large_queries or long_running or query_with_large": "minute-long workloads (run them with -k to see)",
+}
+
+
+def main(argv: list[str]) -> int:
+    from dagster_dbload.testing import LocalSQLWarehouseServer
+
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        LocalSQLWarehouseServer(path=os.path.join(folder, "warehouse.duckdb"), port=443, tls=True) as server,
+    ):
+        env = {
+            **os.environ,
+            "DATABRICKS_SERVER_HOSTNAME": "127.0.0.1",
+            "DATABRICKS_HTTP_PATH": "/sql/1.0/warehouses/local",
+            "DATABRICKS_TOKEN": server.access_token,
+            "DATABRICKS_CATALOG": "main",
+            "DATABRICKS_SCHEMA": "default",
+            "DATABRICKS_USER": "local",
+            "SSL_CERT_FILE": server.certificate or "",
+            "REQUESTS_CA_BUNDLE": server.certificate or "",
+            "PYTHONPATH": os.pathsep.join(
+                [os.path.dirname(os.path.abspath(__file__)), os.environ.get("PYTHONPATH", "")]
+            ),
+        }
+        deselect = " and ".join(f"not ({k})" for k in NOT_APPLICABLE)
+        command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:dagster_dbload", "-p", "e2e_thrift_only",
+                   "--rootdir", SUITE, "-o", "addopts=", "tests/e2e", "-k", deselect, *argv]  # fmt: skip
+        return subprocess.run(command, cwd=SUITE, env=env).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
