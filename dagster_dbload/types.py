@@ -110,15 +110,13 @@ def databricks_type_sql(type_sql: str) -> str:
 
 def databricks_to_duckdb(type_sql: str) -> str:
     """DuckDB type that stores a Databricks type with the same Arrow result type (VARIANT as JSON text)."""
-    return (
-        parse_type(type_sql)
-        .transform(
-            lambda t: (
-                exp.DataType.build("JSON") if isinstance(t, exp.DataType) and t.this == exp.DataType.Type.VARIANT else t
-            )
-        )
-        .sql("duckdb")
-    )
+    return parse_type(type_sql).transform(_variant_as_json).sql("duckdb")
+
+
+def _variant_as_json(node: exp.Expression) -> exp.Expression:
+    if isinstance(node, exp.DataType) and node.this == exp.DataType.Type.VARIANT:
+        return exp.DataType.build("JSON")
+    return node
 
 
 def describe_type(dtype: pa.DataType) -> str:
