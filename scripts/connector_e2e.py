@@ -51,6 +51,10 @@ def main(argv: list[str]) -> int:
             ),
         }
         deselect = " and ".join(f"not ({k})" for k in NOT_APPLICABLE)
+        if "-k" in argv:  # a selection of the caller's narrows the applicable tests, never widens them
+            at = argv.index("-k")
+            deselect = f"({deselect}) and ({argv[at + 1]})"
+            argv = argv[:at] + argv[at + 2 :]
         command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:dagster_dbload", "-p", "e2e_thrift_only",
                    "--rootdir", SUITE, "-o", "addopts=", "tests/e2e", "-k", deselect, *argv]  # fmt: skip
         return subprocess.run(command, cwd=SUITE, env=env).returncode

@@ -57,7 +57,10 @@ BASE = pa.table(
         "id": pa.array([1, 2, 3], pa.int64()),
         "name": ["a", "b'; DROP TABLE x; --", None],
         "price": [1.5, None, 3.25],
-        "placed": pa.array([dt.datetime(2024, 1, 1, 9, tzinfo=UTC), None, dt.datetime(2024, 1, 3, tzinfo=UTC)]),
+        "placed": pa.array(  # read back in the session time zone, Etc/UTC, as Databricks' Arrow results carry it
+            [dt.datetime(2024, 1, 1, 9, tzinfo=UTC), None, dt.datetime(2024, 1, 3, tzinfo=UTC)],
+            pa.timestamp("us", "Etc/UTC"),
+        ),
     }
 )
 
@@ -131,11 +134,11 @@ TYPED = [
         [dt.datetime(2024, 1, 1, 12, 0, 0, 123456, tzinfo=ZoneInfo("America/New_York")), None],
         pa.timestamp("ns", "America/New_York"),
         "timestamp",
-        pa.timestamp("us", "UTC"),
+        pa.timestamp("us", "Etc/UTC"),
         [dt.datetime(2024, 1, 1, 17, 0, 0, 123456, tzinfo=UTC), None],
     ),
     ([dt.datetime(2024, 1, 1, 12), None], pa.timestamp("s"), "timestamp_ntz", pa.timestamp("us"), None),
-    ([dt.datetime(2024, 1, 1, 12), None], pa.timestamp("ms", "UTC"), "timestamp", pa.timestamp("us", "UTC"), "tz"),
+    ([dt.datetime(2024, 1, 1, 12), None], pa.timestamp("ms", "UTC"), "timestamp", pa.timestamp("us", "Etc/UTC"), "tz"),
     ([["a", "b"], None], pa.list_(pa.string()), "array<string>", pa.list_(pa.string()), None),
     ([[1, 2], None], pa.large_list(pa.int64()), "array<bigint>", pa.list_(pa.int64()), None),
     (

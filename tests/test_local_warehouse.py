@@ -31,7 +31,7 @@ ALL_TYPES = pa.schema(
         ("s", pa.string()),
         ("bin", pa.binary()),
         ("d", pa.date32()),
-        ("ts", pa.timestamp("us", tz="UTC")),
+        ("ts", pa.timestamp("us", tz="Etc/UTC")),
         ("ts_ntz", pa.timestamp("us")),
         ("arr", pa.list_(pa.string())),
         ("st", pa.struct([("x", pa.int32()), ("y", pa.string())])),

@@ -177,6 +177,11 @@ class Operation:
     def finish(self, table: pa.Table, rowcount: int | None = None) -> None:
         if self.row_limit:
             table = table.slice(0, self.row_limit)
+        for i, f in enumerate(table.schema):  # VOID columns (SELECT NULL) travel as STRING, as Databricks sends them
+            if pa.types.is_null(f.type):
+                table = table.set_column(
+                    i, pa.field(f.name, pa.string(), metadata=f.metadata), table.column(i).cast(pa.string())
+                )
         self.schema = table.schema
         self.table = table if self.complex_as_arrow else _complex_as_json(table)
         self.rowcount = rowcount

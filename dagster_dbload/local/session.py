@@ -83,7 +83,7 @@ class SessionStatements:
         return Result(table_of(key=(pa.string(), [key]), value=(pa.string(), [value])))
 
     def _apply_settings(self) -> None:
-        zone = self.settings.get("timezone", "UTC")  # the default, Etc/UTC, as results have always carried it
+        zone = self.settings.get("timezone", DEFAULTS["timezone"])
         self.con.execute(f"SET TimeZone = {exp.Literal.string(zone).sql('duckdb')}")
 
     @property
