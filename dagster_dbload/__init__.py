@@ -3,6 +3,7 @@
 from .io_manager import DatabricksIOManager, DatabricksLoadError, DatabricksOutputError, StagingCredentials
 from .local import LocalSQLError, LocalSQLWarehouse
 from .resource import DatabricksConnectionError, DatabricksResource
+from .superannotate.component import SuperAnnotateToDatabricks
 from .warehouse import SQLWarehouse
 
 __version__ = "0.1.0"
@@ -17,5 +18,6 @@ __all__ = [
     "LocalSQLWarehouse",
     "SQLWarehouse",
     "StagingCredentials",
+    "SuperAnnotateToDatabricks",
     "__version__",
 ]

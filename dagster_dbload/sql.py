@@ -226,3 +226,31 @@ def redact_secrets(text: str, *secrets: str | None) -> str:
         if secret:
             text = text.replace(secret, "<redacted>")
     return text
+
+
+def split_statements(script: str) -> list[str]:
+    """The statements of a `;`-separated script; semicolons in strings, quoted names and comments do not split."""
+    statements, start, i, n = [], 0, 0, len(script)
+    while i < n:
+        ch = script[i]
+        if ch in "'\"`":
+            i += 1
+            while i < n and script[i] != ch:
+                i += 2 if script[i] == "\\" and ch != "`" else 1
+        elif script.startswith("--", i):
+            i = script.find("\n", i)
+            i = n if i < 0 else i
+        elif script.startswith("/*", i):
+            i = script.find("*/", i + 2)
+            i = n if i < 0 else i + 1
+        elif ch == ";":
+            statements.append(script[start:i])
+            start = i + 1
+        i += 1
+    statements.append(script[start:])
+    return [s.strip() for s in statements if _has_code(s)]
+
+
+def _has_code(text: str) -> bool:
+    without = re.sub(r"--[^\n]*|/\*.*?\*/", "", text, flags=re.S)
+    return bool(without.strip())

@@ -6,15 +6,25 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from dagster import ConfigurableResource
+from dagster.components.lib.sql_component.sql_client import SQLClient
 
 from .naming import TableRef
+from .sql import split_statements
 
 
-class SQLWarehouse(ConfigurableResource):
-    """A Databricks SQL endpoint: `connect()` yields a DB-API connection that runs Databricks SQL."""
+class SQLWarehouse(ConfigurableResource, SQLClient):
+    """A Databricks SQL endpoint: `connect()` yields a DB-API connection that runs Databricks SQL. It is a
+    Dagster `SQLClient`, so `TemplatedSqlComponent` runs SQL scripts on it."""
 
     def connect(self) -> AbstractContextManager[Any]:
         raise NotImplementedError
+
+    def connect_and_execute(self, sql: str) -> None:
+        """Run a `;`-separated script, one statement at a time, on one connection (session)."""
+        with self.connect() as connection:
+            cursor = connection.cursor()
+            for statement in split_statements(sql):
+                cursor.execute(statement)
 
     def staging_filesystem(self, url: str) -> tuple[Any, str] | None:
         """(filesystem, path) for staging at `url` when plain fsspec cannot reach it, e.g. a Volume path."""

@@ -17,8 +17,6 @@ from dagster_dbload.superannotate import (
     LocalSuperAnnotateExport,
     SuperAnnotateResource,
     SuperAnnotateSource,
-    build_superannotate_asset,
-    build_superannotate_sensor,
 )
 
 from . import assets
@@ -48,36 +46,23 @@ def _superannotate() -> SuperAnnotateSource:
 
 warehouse = _warehouse()
 
-qa_review = build_superannotate_asset(
-    sa_component_ids="prompt, answer, quality, issues, score, confidence, reviewed_on, turn_rating, notes",
-    databricks_columns="prompt, answer, quality, issues, score, confidence, reviewed_date, turn_ratings, notes",
-    column_types={
-        "prompt": "STRING",
-        "answer": "STRING",
-        "quality": "STRING",
-        "issues": "ARRAY<STRING>",
-        "score": "BIGINT",
-        "confidence": "DOUBLE",
-        "reviewed_date": "DATE",
-        "turn_ratings": "ARRAY<BIGINT>",
-        "notes": "STRING",
-    },  # fmt: skip
-    db_catalog="main",
-    db_schema="annotations",
-    db_table="qa_review",
-    db_volume="superannotate_staging",
-    create_delta_table=True,
-    statuses=["Completed"],
-    batch_size=200,
-)
-qa_review_sensor = build_superannotate_sensor(qa_review, batch_size=10, minimum_interval_seconds=5)
+
+# the SuperAnnotate flow is a component: defs/qa_review/defs.yaml (dagster_dbload.SuperAnnotateToDatabricks)
+def _components() -> tuple[list[dg.AssetsDefinition], list[dg.SensorDefinition]]:
+    loaded = dg.load_from_defs_folder(project_root=Path(__file__).resolve().parent)
+    return list(loaded.assets or []), list(loaded.sensors or [])
+
+
+component_assets, component_sensors = _components()
+qa_review = next(a for a in component_assets if a.key == dg.AssetKey(["annotations", "qa_review"]))
+qa_review_sensor = component_sensors[0]
 # what the Explore action (superannotate_action.py) launches, with run config {"item_ids": [...]}
 qa_review_job = dg.define_asset_job("qa_review_job", selection=[qa_review])
 
 defs = dg.Definitions(
-    assets=[*dg.load_assets_from_modules([assets]), qa_review],
+    assets=[*dg.load_assets_from_modules([assets]), *component_assets],
     jobs=[qa_review_job],
-    sensors=[qa_review_sensor],
+    sensors=component_sensors,
     resources={
         "io_manager": DatabricksIOManager(warehouse=warehouse, staging_url=os.environ.get("DBLOAD_STAGING_URL")),
         "superannotate": _superannotate(),
