@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -282,7 +282,10 @@ class DatabricksIOManager(ConfigurableIOManager):
 
     # settings
     def _table_ref(self, context: OutputContext, settings: Mapping[str, Any]) -> TableRef:
-        path = context.asset_key.path if context.has_asset_key else [context.name]
+        return self.table_ref(context.asset_key.path if context.has_asset_key else [context.name], settings)
+
+    def table_ref(self, path: Sequence[str], settings: Mapping[str, Any]) -> TableRef:
+        """The table of an asset key `path` with definition metadata `settings` (Dagster's DB IO manager rules)."""
         table = settings.get("table") or path[-1]
         schema = settings.get("schema") or self.schema_ or (path[-2] if len(path) > 1 else "default")
         return TableRef(settings.get("catalog") or self.catalog, schema, table)
