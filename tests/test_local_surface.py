@@ -46,7 +46,7 @@ def test_jdbc_listings_back_the_cursor_metadata_calls(cursor):
     assert (table.TABLE_NAME, table.TABLE_TYPE, table.REMARKS) == ("orders", "TABLE", "all orders")
     columns = cursor.columns(catalog_name="main", schema_name="default", table_name="orders").fetchall()
     assert [(c.COLUMN_NAME, c.DATA_TYPE, c.TYPE_NAME, c.NULLABLE, c.ORDINAL_POSITION) for c in columns] == [
-        ("id", -5, "BIGINT", 0, 1), ("amount", 3, "DECIMAL(18,2)", 1, 2), ("tags", 2002, "STRUCT<X:INT,Y:STRING>", 1, 3)
+        ("id", -5, "BIGINT", 0, 1), ("amount", 3, "DECIMAL(18,2)", 1, 2), ("tags", 2002, "STRUCT<x: INT, y: STRING>", 1, 3)
     ]  # fmt: skip
     assert (columns[1].COLUMN_SIZE, columns[1].DECIMAL_DIGITS, columns[0].REMARKS) == (18, 2, "key")
 
