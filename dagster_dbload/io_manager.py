@@ -25,6 +25,7 @@ from pydantic import Field
 from . import arrow, loader, partitions, sql
 from .keys import KeyCollector
 from .naming import TableRef, column_problem
+from .progress import Progress
 from .settings import flag
 from .sql import ColumnSpec
 from .staging import Stager, attempt_prefix, prefix_for
@@ -93,6 +94,12 @@ class DatabricksIOManager(ConfigurableIOManager):
     target_file_mb: int = Field(default=128, description="Size of each staged parquet file, in MiB.")
     create_volume: bool = Field(
         default=False, description="With a /Volumes/<c>/<s>/<v>/... staging_url: CREATE VOLUME IF NOT EXISTS first."
+    )
+    progress_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="A load running longer than this logs progress to the run log this often: rows and MiB "
+        "staged, then the load statement's elapsed time. 0 turns it off.",
     )
     conflict_retries: int = Field(
         default=8,
@@ -173,10 +180,13 @@ class DatabricksIOManager(ConfigurableIOManager):
                 reader = partitions.guard(reader, spec.partitions, who, types)
             collector = KeyCollector(reader, spec.primary_key, who) if spec.mode == "merge" else None
             # stage
+            progress = Progress(context.log.info, self.progress_seconds, who)
             self._ensure_volume(session, staging_url, settings)
             stager = cleanup.enter_context(contextlib.closing(self._stager(staging_url)))
             try:
-                staged = stager.write(collector.reader() if collector else reader, prefix, spec.mode == "append")
+                staged = stager.write(
+                    collector.reader() if collector else reader, prefix, spec.mode == "append", progress.staged
+                )
                 if collector:
                     collector.check(allow_duplicates=spec.dedupe_by is not None)
             except BaseException:
@@ -195,7 +205,9 @@ class DatabricksIOManager(ConfigurableIOManager):
                 for statement in plan.ddl:
                     if statement not in session.statements:  # CREATE SCHEMA may have run for the volume
                         session.run(statement)
-                result = session.run(loader.load_statement(ref, spec, columns, staged.url, staged.files)).fetchone()
+                load = loader.load_statement(ref, spec, columns, staged.url, staged.files)
+                with progress.statement(load.split(None, 1)[0].upper()):
+                    result = session.run(load).fetchone()
             except Exception as e:
                 dropped = plan.create and loader.drop_if_unwritten(session, ref)
                 raise DatabricksLoadError(

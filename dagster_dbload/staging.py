@@ -10,7 +10,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -80,8 +80,14 @@ class Stager:
     def url(self, prefix: str) -> str:
         return f"{self.base_url}/{prefix}/"
 
-    def write(self, reader: pa.RecordBatchReader, prefix: str, content_names: bool = False) -> StagedFiles:
-        """Stage the stream. Names depend only on the data's order; with `content_names` they also carry a
+    def write(
+        self,
+        reader: pa.RecordBatchReader,
+        prefix: str,
+        content_names: bool = False,
+        on_group: Callable[[int, int], None] | None = None,
+    ) -> StagedFiles:
+        """Stage the stream (`on_group` hears of each row group). Names depend only on the data's order; with `content_names` they also carry a
         hash of the file's bytes, so the same rows staged again get the same names and other rows other names."""
         start = time.perf_counter()
         folder = f"{self.base_path.rstrip('/')}/{prefix}"
@@ -92,6 +98,8 @@ class Stager:
             try:
                 for n, group in enumerate(_row_groups(reader)):
                     lanes[n % len(lanes)].put(group)
+                    if on_group is not None:  # (rows, bytes) of each row group, for progress
+                        on_group(group.num_rows, group.nbytes)
             finally:
                 for lane in lanes:
                     lane.finish()

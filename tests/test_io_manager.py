@@ -487,3 +487,22 @@ def test_a_workspace_table_links_to_catalog_explorer():
     assert resource.table_url(TableRef("main", "sales-eu", "Orders")) == (
         "https://dbc-1.cloud.databricks.com/explore/data/main/sales-eu/orders"
     )
+
+
+@pytest.mark.parametrize("backend", CORE, indirect=True)
+def test_a_long_load_logs_its_progress_and_a_short_one_does_not(backend):
+    @dg.asset
+    def progress_rows() -> pa.Table:
+        return pa.table({"id": pa.array(range(300_000), pa.int64())})
+
+    def lines(every: float) -> list[str]:
+        instance = dg.DagsterInstance.ephemeral()
+        result = dg.materialize([progress_rows], resources={"io_manager": backend.io_manager(progress_seconds=every)},
+                                instance=instance)  # fmt: skip
+        return [e.user_message for e in instance.all_logs(result.run_id) if "progress_rows" in e.user_message]
+
+    chatty = lines(0.000001)  # every row group and the statement count as long
+    assert any(re.search(r"staged [\d,]+ rows, [\d.,]+ MiB \([\d.,]+ MiB/s\)", line) for line in chatty)
+    assert any(re.search(r"the INSERT statement finished in [\d.]+ s", line) for line in chatty)
+    quiet = lines(3600)
+    assert not any("staged" in line or "statement" in line for line in quiet)
