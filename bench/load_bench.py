@@ -20,7 +20,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 
 CASES = ["floor", "io_manager", "io_manager_reader", "dlt", "dagster_duckdb_pandas"]
-# Not in the default set: `--cases staging_lazy_reader --rows 20000000` shows staging memory stays flat.
+# Not in the default set: `--cases staging_lazy_reader --rows 20000000` shows staging memory stays flat;
+# `--cases io_manager_no_progress,io_manager_progress_every_second` shows what progress logging costs.
 BATCH = 250_000
 
 
@@ -70,13 +71,14 @@ def case_floor(rows: int, work: str) -> Callable[[], None]:
     return run
 
 
-def _io_manager_case(rows: int, work: str, make: Callable[[], object]) -> Callable[[], None]:
+def _io_manager_case(rows: int, work: str, make: Callable[[], object], progress: float = 5.0) -> Callable[[], None]:
     import dagster as dg
 
     from dagster_dbload import DatabricksIOManager, LocalSQLWarehouse
 
     obj = make()
-    io_manager = DatabricksIOManager(warehouse=LocalSQLWarehouse(path=os.path.join(work, "wh", "w.duckdb")))
+    warehouse = LocalSQLWarehouse(path=os.path.join(work, "wh", "w.duckdb"))
+    io_manager = DatabricksIOManager(warehouse=warehouse, progress_seconds=progress)
 
     @dg.asset
     def bench_table():
@@ -95,6 +97,16 @@ def case_io_manager(rows: int, work: str) -> Callable[[], None]:
 def case_io_manager_reader(rows: int, work: str) -> Callable[[], None]:
     data = table(rows)  # generated before timing; the reader hands out its batches one at a time
     return _io_manager_case(rows, work, lambda: data.to_reader())
+
+
+def case_io_manager_no_progress(rows: int, work: str) -> Callable[[], None]:
+    """The Table case with progress logging off (progress_seconds=0)."""
+    return _io_manager_case(rows, work, lambda: table(rows), progress=0)
+
+
+def case_io_manager_progress_every_second(rows: int, work: str) -> Callable[[], None]:
+    """The Table case logging progress every second (the default is every 5 s)."""
+    return _io_manager_case(rows, work, lambda: table(rows), progress=1)
 
 
 def case_staging_lazy_reader(rows: int, work: str) -> Callable[[], None]:

@@ -5,6 +5,8 @@ import os
 
 import dagster as dg
 
+from dagster_dbload.superannotate import LocalSuperAnnotateExport
+
 from .definitions import defs, qa_review, qa_review_sensor, warehouse
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -38,6 +40,13 @@ def main() -> None:
         print(f"  run {request.run_key}: {items} item(s) {'loaded' if run.success else 'FAILED'}")
     settings = {k: getattr(v, "value", v) for k, v in qa_review.metadata_by_key[qa_review.key].items()}
     tables.append(f"{settings['catalog']}.{settings['schema']}.{settings['table']}")
+    source = defs.resources["superannotate"]
+    if isinstance(source, LocalSuperAnnotateExport):
+        wanted = settings["dbload/superannotate"]["statuses"]
+        others = {s: n for s, n in sorted(source.status_counts().items()) if s not in wanted}
+        if others:
+            listed = ", ".join(f"{n} {s}" for s, n in others.items())
+            print(f"  skipped by the status filter {wanted}: {sum(others.values())} export item(s) ({listed})")
 
     where = getattr(warehouse, "path", None) or getattr(warehouse, "server_hostname", "the warehouse")
     print(f"\nMaterialized into {where}\n")
@@ -49,6 +58,10 @@ def main() -> None:
             cursor.execute(f"SELECT count(*) AS n FROM {table}")
             print(f"{table}: {cursor.fetchone().n} rows")
             print(head.to_string(index=False, max_colwidth=28), "\n")
+    print(
+        "Next: ./scripts/dev opens the Dagster UI on these runs (http://127.0.0.1:3000); "
+        "`dagster-dbload doctor` checks a real workspace before its first run (README: Real Databricks)."
+    )
 
 
 if __name__ == "__main__":

@@ -141,6 +141,13 @@ class LocalSuperAnnotateExport(SuperAnnotateSource):
                 ) from e
             yield item, data
 
+    def status_counts(self) -> dict[str, int]:
+        """How many exported items have each status."""
+        counts: dict[str, int] = {}
+        for item, _ in self._read():
+            counts[item.status] = counts.get(item.status, 0) + 1
+        return counts
+
     def list_items(
         self, statuses: Sequence[str], updated_since: datetime | None = None, page_size: int = 500
     ) -> Iterator[list[SAItem]]:
