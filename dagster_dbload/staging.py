@@ -122,10 +122,18 @@ class Stager:
         if isinstance(self.fs, VolumeFileSystem):
             self.fs.close()
 
-    def delete(self, prefix: str) -> None:
+    def delete(self, prefix: str, keep: int = 1) -> None:
+        """Remove `prefix` and, on local disk, the folders above it it leaves empty, up to its first `keep`
+        parts (the table's folder, where other runs may be staging)."""
         folder = f"{self.base_path.rstrip('/')}/{prefix}"
         if self.fs.exists(folder):
             self.fs.rm(folder, recursive=True)
+        parts = prefix.strip("/").split("/")
+        for depth in range(len(parts) - 1, keep, -1) if self.local else ():
+            try:
+                os.rmdir(f"{self.base_path.rstrip('/')}/{'/'.join(parts[:depth])}")
+            except OSError:  # not empty (another step or attempt is staging there) or already gone
+                break
 
 
 def _row_groups(reader: pa.RecordBatchReader) -> Iterator[pa.Table]:

@@ -416,6 +416,11 @@ def test_metadata_is_complete_and_every_statement_parses(io_manager, warehouse, 
     assert md["dbload/staged_size"].endswith(("B", "KiB")) and md["dbload/rows_inserted"] == 3
     assert query(warehouse, "DESCRIBE DETAIL orders").column("description")[0].as_py() == "Orders placed in the shop."
     assert backend.staged_files() == [], "staged files are deleted after a successful load"
+    if backend.name in ("local", "server"):  # on local disk, no empty run or step folders are left either
+        assert [os.path.relpath(d, backend.staging_url) for d, _, _ in os.walk(backend.staging_url)] == [
+            ".",
+            "main.default.orders",
+        ]
 
     again = metadata(materialize([orders], io_manager), "orders")
     assert [s.split()[0] for s in sql_blocks(again["dbload/sql"])] == ["INSERT"]
