@@ -148,6 +148,15 @@ class DatabricksIOManager(ConfigurableIOManager):
         mapped = [c.name for c in columns if column_problem(c.name)]
         spec = dataclasses.replace(spec, column_mapping=spec.column_mapping or bool(mapped))
         loader.validate(who, spec, columns)
+        if spec.hard_delete:  # staged for the MERGE, not a table column
+            flag = next(c for c in columns if c.name.lower() == spec.hard_delete.lower())
+            if flag.type.upper() != "BOOLEAN":
+                raise ValueError(
+                    f"{who}: hard_delete column {flag.name!r} is {flag.type}; it must be BOOLEAN (true deletes the "
+                    "row with the same primary_key). Cast it, or name a boolean column."
+                )
+            spec = dataclasses.replace(spec, hard_delete=flag.name)
+            columns = [c for c in columns if c is not flag]
         untyped = {f.name for f in reader.schema if pa.types.is_null(f.type) and f.name.lower() not in declared_types}
         staging_url = self._staging_url(settings)
         # Retries and re-executions of the step share `folder`; an append names its parts after their bytes
@@ -178,7 +187,7 @@ class DatabricksIOManager(ConfigurableIOManager):
             reader = arrow.cast_reader(reader, arrow.with_types(schema, retyped))
             if spec.partitions:
                 reader = partitions.guard(reader, spec.partitions, who, types)
-            collector = KeyCollector(reader, spec.primary_key, who) if spec.mode == "merge" else None
+            collector = KeyCollector(reader, spec.primary_key, who) if spec.mode in loader.KEYED_MODES else None
             # stage
             progress = Progress(context.log.info, self.progress_seconds, who)
             self._ensure_volume(session, staging_url, settings)
@@ -194,7 +203,7 @@ class DatabricksIOManager(ConfigurableIOManager):
                 raise
             # load
             start = time.perf_counter()
-            checked_here = spec.mode != "merge" or not partitions.has_expressions(spec.partitions, types)
+            checked_here = spec.mode not in loader.KEYED_MODES or not partitions.has_expressions(spec.partitions, types)
             if not checked_here and session.run(sql.count_outside(staged.url, where)).fetchone()[0]:
                 stager.delete(prefix)  # a merge has no REPLACE WHERE to refuse rows outside an expression's partition
                 raise ValueError(
@@ -312,10 +321,16 @@ class DatabricksIOManager(ConfigurableIOManager):
             if value not in allowed:
                 raise ValueError(f"{_who(context)}: {name}={value!r} is not one of {list(allowed)}.")
         primary_key = _names(settings.get("primary_key"))
-        if mode == "merge" and not primary_key:
+        if mode in loader.KEYED_MODES and not primary_key:
             raise ValueError(
-                f"{_who(context)}: write_mode='merge' needs the columns that identify a row: add "
+                f"{_who(context)}: write_mode={mode!r} needs the columns that identify a row: add "
                 "metadata={'primary_key': ['<column>', ...]} to its definition."
+            )
+        hard_delete = settings.get("hard_delete")
+        if hard_delete is not None and mode != "merge":
+            raise ValueError(
+                f"{_who(context)}: hard_delete={hard_delete!r} needs write_mode='merge' (it is {mode!r}): a row "
+                "flagged true deletes the table row with its primary_key in the same MERGE."
             )
         parts: list[partitions.PartitionSlice] = []
         if context.has_asset_partitions:
@@ -336,6 +351,7 @@ class DatabricksIOManager(ConfigurableIOManager):
             dedupe_by=settings.get("dedupe_by"),
             version_by=settings.get("version_by"),
             delete_missing=_flag(settings, "delete_missing", False, _who(context)),
+            hard_delete=hard_delete,
             partitions=tuple(parts),
             create_table=_flag(settings, "create_table", True, _who(context)),
             column_mapping=_flag(settings, "column_mapping", False, _who(context)),

@@ -15,7 +15,8 @@ from .partitions import PartitionSlice
 from .sql import ColumnSpec
 from .types import parse_type
 
-WRITE_MODES = ("replace", "append", "merge")
+WRITE_MODES = ("replace", "append", "merge", "insert_only")
+KEYED_MODES = ("merge", "insert_only")  # need primary_key; staged keys are checked
 EVOLUTIONS = ("add_columns", "strict")
 MAX_COPY_FILES = 1000  # COPY INTO's FILES list
 _WIDENS = {
@@ -42,6 +43,7 @@ class WriteSpec:
     dedupe_by: str | None = None
     version_by: str | None = None  # merge: a table row is only updated by a row at least as new by this column
     delete_missing: bool = False  # merge: table rows (of the partition) the output lacks are deleted
+    hard_delete: str | None = None  # merge: a boolean output column; true deletes the matching row (not stored)
     partitions: tuple[PartitionSlice, ...] = ()
     create_table: bool = True
     column_mapping: bool = False  # create the table with Delta column mapping (any column name)
@@ -127,6 +129,7 @@ def validate(who: str, spec: WriteSpec, columns: Sequence[ColumnSpec]) -> None:
         ("primary_key", spec.primary_key),
         ("dedupe_by", (spec.dedupe_by,) if spec.dedupe_by else ()),
         ("version_by", (spec.version_by,) if spec.version_by else ()),
+        ("hard_delete", (spec.hard_delete,) if spec.hard_delete else ()),
         ("partition_by", spec.partition_by),
         ("cluster_by", spec.cluster_by),
     ):
@@ -263,11 +266,12 @@ def load_statement(
                 "raise the IO manager's target_file_mb."
             )
         return sql.copy_into(ref, url, merge_schema=spec.schema_evolution == "add_columns", files=files)
-    if spec.mode == "merge":
+    if spec.mode in KEYED_MODES:
         target = partitions.predicate(spec.partitions, types, qualifier="t.") if spec.partitions else None
         return sql.merge(
-            ref, names, spec.primary_key, url, target, spec.dedupe_by, spec.version_by, spec.delete_missing
-        )
+            ref, names, spec.primary_key, url, target, spec.dedupe_by, spec.version_by, spec.delete_missing,
+            insert_only=spec.mode == "insert_only", hard_delete=spec.hard_delete,
+        )  # fmt: skip
     if spec.partitions:
         return sql.replace_where(ref, names, url, partitions.predicate(spec.partitions, types))
     return sql.insert_overwrite(ref, names, url)

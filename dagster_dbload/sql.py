@@ -147,12 +147,16 @@ def merge(
     dedupe_by: str | None = None,
     version_by: str | None = None,
     delete_missing: bool = False,
+    insert_only: bool = False,
+    hard_delete: str | None = None,
 ) -> str:
     """Upsert the staged rows by `keys` (null-safe); `target_predicate` limits the target to a partition, and
     with `version_by` a table row is only updated by a row whose value there is at least the table's. With
-    `delete_missing`, table rows (of the partition) that no staged row matches are deleted."""
+    `delete_missing`, table rows (of the partition) that no staged row matches are deleted; `insert_only`
+    inserts new keys and never updates; a staged row whose `hard_delete` column is true deletes its match
+    and is never inserted (the column is staged, not stored)."""
     cols = _columns(columns)
-    source = f"SELECT {cols} FROM {read_files(url)}"
+    source = f"SELECT {_columns([*columns, hard_delete] if hard_delete else columns)} FROM {read_files(url)}"
     if dedupe_by:
         source += f" QUALIFY row_number() OVER (PARTITION BY {_columns(keys)} ORDER BY {quote(dedupe_by)} DESC NULLS LAST) = 1"
     on = " AND ".join(f"t.{quote(k)} <=> s.{quote(k)}" for k in keys)
@@ -163,9 +167,14 @@ def merge(
     newer = (
         f" AND (t.{quote(version_by)} IS NULL OR s.{quote(version_by)} >= t.{quote(version_by)})" if version_by else ""
     )
+    flag = f"coalesce(s.{quote(hard_delete)}, false)" if hard_delete else ""
+    whens = [f"WHEN MATCHED AND {flag} THEN DELETE"] if hard_delete else []
+    if not insert_only:
+        whens.append(f"WHEN MATCHED{newer} THEN UPDATE SET {updates}")
+    whens.append(f"WHEN NOT MATCHED{f' AND NOT {flag}' if flag else ''} THEN INSERT ({cols}) VALUES ({values})")
     return (
         f"MERGE INTO {ref.sql} AS t USING ({source}) AS s ON {on} "
-        f"WHEN MATCHED{newer} THEN UPDATE SET {updates} WHEN NOT MATCHED THEN INSERT ({cols}) VALUES ({values})"
+        + " ".join(whens)
         + (
             f" WHEN NOT MATCHED BY SOURCE{f' AND {target_predicate}' if target_predicate else ''} THEN DELETE"
             if delete_missing
