@@ -1,5 +1,6 @@
 """Land Dagster asset outputs in Databricks Delta tables."""
 
+from .checks import build_table_checks
 from .io_manager import DatabricksIOManager, DatabricksLoadError, DatabricksOutputError, StagingCredentials
 from .local import LocalSQLError, LocalSQLWarehouse
 from .resource import DatabricksConnectionError, DatabricksResource
@@ -20,4 +21,5 @@ __all__ = [
     "StagingCredentials",
     "SuperAnnotateToDatabricks",
     "__version__",
+    "build_table_checks",
 ]

@@ -103,7 +103,9 @@ def test_a_wrong_hard_delete_setting_is_refused_before_anything_is_written(backe
 def test_insert_only_with_partitions_touches_only_its_partition(backend):
     days = dg.StaticPartitionsDefinition(["mon", "tue"])
 
-    @dg.asset(partitions_def=days, metadata={"write_mode": "insert_only", "primary_key": ["id"], "partition_expr": "day"})
+    @dg.asset(
+        partitions_def=days, metadata={"write_mode": "insert_only", "primary_key": ["id"], "partition_expr": "day"}
+    )
     def visits(context) -> pa.Table:
         day = context.partition_key
         return pa.table({"id": [1, 2], "day": [day, day], "v": [f"{day}-1", f"{day}-2"]})

@@ -1,0 +1,105 @@
+"""build_table_checks: Dagster asset checks made from what an asset already declares, each one query in the
+warehouse: `primary_key` unique and not null, `dagster/column_schema` columns declared `nullable=False` without
+nulls, and the rows the last load statement wrote (DESCRIBE HISTORY operationMetrics) equal to the rows staged."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import dagster as dg
+
+from .io_manager import DatabricksIOManager, _names
+from .naming import TableRef, quote
+
+
+def build_table_checks(
+    assets: Sequence[dg.AssetsDefinition], *, blocking: bool = False, io_manager_key: str = "io_manager"
+) -> list[dg.AssetChecksDefinition]:
+    """Checks for every asset in `assets` stored by the DatabricksIOManager at `io_manager_key`; `blocking`
+    checks stop downstream assets of a run when they fail."""
+    checks: list[dg.AssetChecksDefinition] = []
+    for asset in assets:
+        for key in asset.keys:
+            metadata = {k: getattr(v, "value", v) for k, v in (asset.metadata_by_key.get(key) or {}).items()}
+            checks += _checks_for(key, metadata, blocking, io_manager_key)
+    return checks
+
+
+def _checks_for(key: dg.AssetKey, metadata: Mapping[str, Any], blocking: bool, io_key: str) -> list:
+    made = []
+    primary_key = _names(metadata.get("primary_key"))
+    schema = metadata.get("dagster/column_schema")
+    required = [c.name for c in getattr(schema, "columns", []) if c.constraints and not c.constraints.nullable]
+
+    def check(name: str, description: str, run: Callable[[Any, TableRef], dg.AssetCheckResult]) -> None:
+        @dg.asset_check(asset=key, name=name, description=description, blocking=blocking,
+                        required_resource_keys={io_key})  # fmt: skip
+        def _check(context) -> dg.AssetCheckResult:  # AssetCheckExecutionContext (unannotated: see dagster)
+            io_manager: DatabricksIOManager = getattr(context.resources, io_key)
+            ref = io_manager.table_ref(key.path, metadata)
+            with io_manager.warehouse.connect() as connection:
+                return run((connection.cursor(), context), ref)
+
+        made.append(_check)
+
+    if primary_key:
+        keys = ", ".join(quote(k) for k in primary_key)
+        null = " OR ".join(f"{quote(k)} IS NULL" for k in primary_key)
+
+        def unique(handles: Any, ref: TableRef) -> dg.AssetCheckResult:
+            cursor, _ = handles
+            cursor.execute(
+                f"SELECT (SELECT count(*) FROM (SELECT 1 FROM {ref.sql} GROUP BY {keys} HAVING count(*) > 1) AS d) "
+                f"AS duplicate_keys, (SELECT count(*) FROM {ref.sql} WHERE {null}) AS null_keys"
+            )
+            duplicates, nulls = cursor.fetchone()
+            return dg.AssetCheckResult(
+                passed=duplicates == 0 and nulls == 0,
+                metadata={"duplicate_keys": duplicates, "null_keys": nulls, "primary_key": list(primary_key)},
+            )
+
+        check("primary_key", f"{list(primary_key)} is unique and never null in the table.", unique)
+    if required:
+        counts = ", ".join(f"count_if({quote(c)} IS NULL) AS {quote(c)}" for c in required)
+
+        def not_null(handles: Any, ref: TableRef) -> dg.AssetCheckResult:
+            cursor, _ = handles
+            cursor.execute(f"SELECT {counts} FROM {ref.sql}")
+            nulls = dict(zip(required, cursor.fetchone(), strict=True))
+            return dg.AssetCheckResult(
+                passed=not any(nulls.values()), metadata={f"nulls/{c}": n for c, n in nulls.items()}
+            )
+
+        check("not_null", f"Columns declared nullable=False ({required}) hold no nulls.", not_null)
+    if metadata.get("write_mode", "replace") in ("replace", "append"):
+
+        def rows_written(handles: Any, ref: TableRef) -> dg.AssetCheckResult:
+            cursor, context = handles
+            event = context.instance.get_latest_materialization_event(key)
+            if event is None or event.asset_materialization is None:
+                return dg.AssetCheckResult(passed=False, metadata={"reason": "the asset was never materialized"})
+            loaded = event.asset_materialization.metadata
+            staged, version = loaded["dbload/staged_rows"].value, loaded["dbload/table_version"].value
+            cursor.execute(f"DESCRIBE HISTORY {ref.sql}")
+            history = {row[0]: row for row in cursor.fetchall()}
+            metrics = _metrics(history.get(version))
+            written = int(metrics.get("numOutputRows", metrics.get("numCopiedRows", -1)))
+            return dg.AssetCheckResult(
+                passed=written == staged,
+                metadata={"rows_staged": staged, "rows_written": written, "table_version": version},
+            )
+
+        check("rows_written", "The last load statement wrote exactly the rows that were staged.", rows_written)
+    return made
+
+
+def _metrics(row: Any) -> dict[str, str]:
+    """operationMetrics of a DESCRIBE HISTORY row (a map: a dict, pairs, or JSON text, by connector)."""
+    if row is None:
+        return {}
+    value = row.asDict().get("operationMetrics") if hasattr(row, "asDict") else row[8]
+    if isinstance(value, str):
+        return json.loads(value)
+    return dict(value or {})
