@@ -17,14 +17,22 @@ SEED = 7
     kinds={"databricks"},
     description="Customers of the shop.",
     metadata={
+        "primary_key": ["customer_id"],
         "dagster/column_schema": dg.TableSchema(
             columns=[
-                dg.TableColumn("customer_id", "bigint", description="Customer key"),
-                dg.TableColumn("name", "string", description="Display name"),
+                dg.TableColumn(
+                    "customer_id",
+                    "bigint",
+                    description="Customer key",
+                    constraints=dg.TableColumnConstraints(nullable=False),
+                ),
+                dg.TableColumn(
+                    "name", "string", description="Display name", constraints=dg.TableColumnConstraints(nullable=False)
+                ),
                 dg.TableColumn("country", "string", description="ISO country code"),
                 dg.TableColumn("signed_up", "timestamp", description="When the customer signed up (UTC)"),
             ]
-        )
+        ),
     },
 )
 def customers() -> pa.Table:

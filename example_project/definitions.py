@@ -12,7 +12,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from dagster_dbload import DatabricksIOManager, DatabricksResource, LocalSQLWarehouse, SQLWarehouse
+from dagster_dbload import DatabricksIOManager, DatabricksResource, LocalSQLWarehouse, SQLWarehouse, build_table_checks
 from dagster_dbload.superannotate import (
     LocalSuperAnnotateExport,
     SuperAnnotateResource,
@@ -59,8 +59,11 @@ qa_review_sensor = component_sensors[0]
 # what the Explore action (superannotate_action.py) launches, with run config {"item_ids": [...]}
 qa_review_job = dg.define_asset_job("qa_review_job", selection=[qa_review])
 
+shop_assets = dg.load_assets_from_modules([assets])
 defs = dg.Definitions(
-    assets=[*dg.load_assets_from_modules([assets]), *component_assets],
+    assets=[*shop_assets, *component_assets],
+    # primary_key unique and not null, nullable=False columns without nulls, rows written = rows staged
+    asset_checks=build_table_checks([a for a in shop_assets if isinstance(a, dg.AssetsDefinition)]),
     jobs=[qa_review_job],
     sensors=component_sensors,
     resources={

@@ -198,6 +198,12 @@ def test_materialize_button_loads_the_table(dagster_dev, page):
     expect(page.get_by_text("Customers of the shop.").first).to_be_visible()
     page.screenshot(path=str(OUTPUT / "materialized-asset.png"), full_page=True)
 
+    page.goto(f"{dagster_dev.url}/assets/shop/customers?view=checks")  # build_table_checks ran with the asset
+    for name in ("primary_key", "not_null", "rows_written"):
+        expect(page.get_by_text(name, exact=True).first).to_be_visible()
+    expect(page.get_by_text("Passed").first).to_be_visible()
+    page.screenshot(path=str(OUTPUT / "asset-checks.png"), full_page=True)
+
 
 def test_sensor_loads_a_new_item(dagster_dev, page):
     from playwright.sync_api import expect
