@@ -47,7 +47,7 @@ def main(argv: list[str]) -> int:
             "SSL_CERT_FILE": server.certificate or "",
             "REQUESTS_CA_BUNDLE": server.certificate or "",
             "PYTHONPATH": os.pathsep.join(
-                [os.path.dirname(os.path.abspath(__file__)), os.environ.get("PYTHONPATH", "")]
+                [SUITE, os.path.dirname(os.path.abspath(__file__)), os.environ.get("PYTHONPATH", "")]
             ),
         }
         deselect = " and ".join(f"not ({k})" for k in NOT_APPLICABLE)
@@ -56,8 +56,9 @@ def main(argv: list[str]) -> int:
             deselect = f"({deselect}) and ({argv[at + 1]})"
             argv = argv[:at] + argv[at + 2 :]
         command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:dagster_dbload", "-p", "e2e_thrift_only",
-                   "--rootdir", SUITE, "-o", "addopts=", "tests/e2e", "-k", deselect, *argv]  # fmt: skip
-        return subprocess.run(command, cwd=SUITE, env=env).returncode
+                   "--rootdir", SUITE, "-o", "addopts=", os.path.join(SUITE, "tests", "e2e"), "-k", deselect, *argv]  # fmt: skip
+        # the suite writes the connector's DEBUG log (gigabytes) to ./tests-unsafe.log: run it in the temp folder
+        return subprocess.run(command, cwd=folder, env=env).returncode
 
 
 if __name__ == "__main__":
