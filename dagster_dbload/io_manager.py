@@ -137,11 +137,17 @@ class DatabricksIOManager(ConfigurableIOManager):
         ref = self._table_ref(context, settings)
         spec = self._write_spec(context, settings)
         declared = _declared_columns(context)
-        declared_types = {n: t for n, (t, _) in declared.items() if t}
+        declared_types = {n: t for n, (t, _, _) in declared.items() if t}
+        keys = {k.lower() for k in spec.primary_key}  # NOT NULL, as a PRIMARY KEY constraint needs
         reader = arrow.to_reader(obj, who=who, declared=declared_types)
         schema = arrow.databricks_schema(reader.schema, declared_types, who)
         columns = [
-            ColumnSpec(f.name, arrow_to_databricks(f.type, f.name), declared.get(f.name.lower(), (None, None))[1])
+            ColumnSpec(
+                f.name,
+                arrow_to_databricks(f.type, f.name),
+                declared.get(f.name.lower(), (None, None, True))[1],
+                declared.get(f.name.lower(), (None, None, True))[2] and f.name.lower() not in keys,
+            )
             for f in schema
         ]
         partitions.check(who, spec.partitions, {c.name: c.type for c in columns})
@@ -436,8 +442,8 @@ def _names(value: Any) -> tuple[str, ...]:
     return (value,) if isinstance(value, str) else tuple(value)
 
 
-def _declared_columns(context: OutputContext) -> dict[str, tuple[str | None, str | None]]:
-    """Lower-cased column name -> (declared type, description) from `dagster/column_schema`; a type that is
+def _declared_columns(context: OutputContext) -> dict[str, tuple[str | None, str | None, bool]]:
+    """Lower-cased column name -> (declared type, description, nullable) from `dagster/column_schema`; a type that is
     not a Databricks SQL type raises naming the column."""
     schema = _unwrap((context.definition_metadata or {}).get("dagster/column_schema"))
     if not isinstance(schema, TableSchema):
@@ -454,7 +460,7 @@ def _declared_columns(context: OutputContext) -> dict[str, tuple[str | None, str
                     f"not a Databricks SQL type. Use one of {arrow.TYPE_NAMES}, DECIMAL(p,s), ARRAY<t>, "
                     "MAP<k,v> or STRUCT<name: t, ...>."
                 ) from None
-        declared[c.name.lower()] = (type_sql, c.description)
+        declared[c.name.lower()] = (type_sql, c.description, not (c.constraints and c.constraints.nullable is False))
     return declared
 
 

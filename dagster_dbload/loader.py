@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import re
 import time
@@ -179,13 +180,14 @@ def plan(
                     spec.cluster_by,
                     spec.comment,
                     {**sql.ROW_LEVEL_CONCURRENCY, **(sql.COLUMN_MAPPING if spec.column_mapping else {})},
+                    spec.primary_key,
                 ),  # fmt: skip
             ],
             dropped=dropped,
         )
     by_name = {c.name.lower(): c for c in existing}
     columns = [
-        ColumnSpec(c.name, by_name[c.name.lower()].type, c.comment) if c.name in untyped and c.name.lower() in by_name
+        dataclasses.replace(c, type=by_name[c.name.lower()].type) if c.name in untyped and c.name.lower() in by_name
         else c
         for c in columns
     ]  # fmt: skip
@@ -224,7 +226,7 @@ def plan(
         if c.comment and c.name.lower() in by_name and by_name[c.name.lower()].comment != c.comment
     ]
     casts = {c.name: t.type for c, t in shared if _canonical(c.type) != _canonical(t.type) and (c, t) not in widened}
-    staged = [ColumnSpec(c.name, casts.get(c.name, c.type), c.comment) for c in columns]
+    staged = [dataclasses.replace(c, type=casts.get(c.name, c.type)) for c in columns]
     return Plan(create=False, columns=staged, ddl=ddl, dropped=dropped)
 
 

@@ -17,6 +17,7 @@ class ColumnSpec:
     name: str
     type: str  # Databricks SQL type
     comment: str | None = None
+    nullable: bool = True  # False: NOT NULL when the table is created (dagster/column_schema, primary key)
 
 
 def literal(value: str) -> str:
@@ -28,9 +29,13 @@ def _columns(names: Sequence[str]) -> str:
     return ", ".join(quote(n) for n in names)
 
 
-def _column_defs(columns: Sequence[ColumnSpec]) -> str:
+def _column_defs(columns: Sequence[ColumnSpec], not_null: bool = True) -> str:
+    """Column definitions; `not_null=False` leaves NOT NULL out (Delta adds new columns nullable)."""
     return ", ".join(
-        f"{quote(c.name)} {c.type}" + (f" COMMENT {literal(c.comment)}" if c.comment else "") for c in columns
+        f"{quote(c.name)} {c.type}"
+        + (" NOT NULL" if not_null and not c.nullable else "")
+        + (f" COMMENT {literal(c.comment)}" if c.comment else "")
+        for c in columns
     )
 
 
@@ -53,8 +58,11 @@ def create_table(
     cluster_by: Sequence[str] = (),
     comment: str | None = None,
     properties: Mapping[str, str] | None = None,
+    primary_key: Sequence[str] = (),
 ) -> str:
-    sql = f"CREATE TABLE IF NOT EXISTS {ref.sql} ({_column_defs(columns)}) USING DELTA"
+    """The table, with NOT NULL columns and an informational (not enforced) PRIMARY KEY constraint."""
+    key = f", CONSTRAINT {quote(ref.table + '_pk')} PRIMARY KEY ({_columns(primary_key)})" if primary_key else ""
+    sql = f"CREATE TABLE IF NOT EXISTS {ref.sql} ({_column_defs(columns)}{key}) USING DELTA"
     if partition_by:
         sql += f" PARTITIONED BY ({_columns(partition_by)})"
     if cluster_by:
@@ -87,7 +95,7 @@ def drop_table(ref: TableRef) -> str:
 
 
 def add_columns(ref: TableRef, columns: Sequence[ColumnSpec]) -> str:
-    return f"ALTER TABLE {ref.sql} ADD COLUMNS ({_column_defs(columns)})"
+    return f"ALTER TABLE {ref.sql} ADD COLUMNS ({_column_defs(columns, not_null=False)})"
 
 
 def comment_column(ref: TableRef, column: str, comment: str) -> str:

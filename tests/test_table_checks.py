@@ -36,6 +36,8 @@ def test_checks_pass_on_a_good_load_and_fail_naming_the_problem(backend):
 
     checks = build_table_checks([members], blocking=True)
     assert sorted(c.check_key.name for c in checks) == ["not_null", "primary_key", "rows_written"]
+    with backend.warehouse.connect() as connection:  # a table another tool made, without NOT NULL columns
+        connection.cursor().execute("CREATE TABLE members (id BIGINT, email STRING, note STRING)")
     instance = dg.DagsterInstance.ephemeral()
     resources = {"io_manager": backend.io_manager()}
     good = results(dg.materialize([members, *checks], resources=resources, instance=instance))
@@ -64,3 +66,19 @@ def test_merges_get_key_checks_but_no_rows_written_check(backend):
     assert [c.check_key.name for c in checks] == ["primary_key"]
     result = dg.materialize([upserts, *checks], resources={"io_manager": backend.io_manager()})
     assert all(e.passed for e in result.get_asset_check_evaluations())
+
+
+def test_a_new_table_gets_not_null_columns_and_an_informational_primary_key(backend):
+    @dg.asset(metadata={"primary_key": ["id"], "dagster/column_schema": SCHEMA})
+    def people() -> pa.Table:
+        return pa.table({"id": [1], "email": ["a@x"], "note": [None]}, schema=pa.schema(
+            [("id", pa.int64()), ("email", pa.string()), ("note", pa.string())]))  # fmt: skip
+
+    dg.materialize([people], resources={"io_manager": backend.io_manager()})
+    extended = [tuple(r.values()) for r in backend.query("DESCRIBE TABLE EXTENDED people")]
+    assert ("people_pk", "PRIMARY KEY (`id`)", "") in extended
+    assert [r["is_nullable"] for r in backend.query(
+        "SELECT is_nullable FROM information_schema.columns WHERE table_name = 'people' ORDER BY ordinal_position")
+    ] == ["NO", "NO", "YES"]  # fmt: skip
+    with pytest.raises(Exception, match="DELTA_NOT_NULL_CONSTRAINT_VIOLATED"):
+        backend.query("INSERT INTO people VALUES (2, NULL, 'x')")
