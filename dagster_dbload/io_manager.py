@@ -232,6 +232,9 @@ class DatabricksIOManager(ConfigurableIOManager):
                     "its output again."
                 ) from e
             load_seconds = time.perf_counter() - start
+            tags = _governance_tags(context)
+            if tags:
+                loader.apply_tags(session, ref, tags)
             version = loader.table_version(session, ref)
             rows = staged.rows  # a replace leaves exactly the staged rows in the table (or partition)
             if spec.mode != "replace":
@@ -462,6 +465,17 @@ def _declared_columns(context: OutputContext) -> dict[str, tuple[str | None, str
                 ) from None
         declared[c.name.lower()] = (type_sql, c.description, not (c.constraints and c.constraints.nullable is False))
     return declared
+
+
+def _governance_tags(context: OutputContext) -> dict[str, str]:
+    """The asset's tags (not Dagster's own dagster/* ones) and owners, as Unity Catalog table tags."""
+    spec = context.asset_spec if context.has_asset_key else None
+    if spec is None:
+        return {}
+    tags = {k: str(v) for k, v in (spec.tags or {}).items() if not k.startswith("dagster/")}
+    if spec.owners:
+        tags["dagster_owners"] = ", ".join(spec.owners)
+    return tags
 
 
 def _empty(existing: list[ColumnSpec], columns: list[str] | None) -> pa.Table:

@@ -6,7 +6,7 @@ import dataclasses
 import random
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -277,6 +277,15 @@ def load_statement(
     if spec.partitions:
         return sql.replace_where(ref, names, url, partitions.predicate(spec.partitions, types))
     return sql.insert_overwrite(ref, names, url)
+
+
+def apply_tags(session: Session, ref: TableRef, wanted: Mapping[str, str]) -> None:
+    """Unity Catalog tags on the table: one read of information_schema.table_tags, then one SET TAGS holding
+    only the tags that differ (none when all match). Tags set by others are left alone."""
+    have = {row[0]: row[1] for row in session.run(sql.table_tags(ref)).fetchall()}
+    changed = {k: v for k, v in wanted.items() if have.get(k) != v}
+    if changed:
+        session.run(sql.set_tags(ref, changed))
 
 
 def table_version(session: Session, ref: TableRef) -> int | None:

@@ -191,6 +191,18 @@ def merge(
     )
 
 
+def table_tags(ref: TableRef) -> str:
+    """The table's Unity Catalog tags (tag_name, tag_value)."""
+    return (
+        f"SELECT tag_name, tag_value FROM {quote(ref.catalog)}.information_schema.table_tags "
+        f"WHERE schema_name = {literal(ref.schema)} AND table_name = {literal(ref.table)}"
+    )
+
+
+def set_tags(ref: TableRef, tags: Mapping[str, str]) -> str:
+    return f"ALTER TABLE {ref.sql} SET TAGS ({', '.join(f'{literal(k)} = {literal(v)}' for k, v in tags.items())})"
+
+
 def count_rows(ref: TableRef, where: str | None = None) -> str:
     """The table's (or, with `where`, a partition's) rows; Delta answers a bare count from file statistics."""
     return f"SELECT count(*) AS n FROM {ref.sql}" + (f" WHERE {where}" if where else "")

@@ -7,6 +7,7 @@ import dagster as dg
 import pyarrow as pa
 import pytest
 from backends import backend as make_backend
+from backends import sql_blocks
 
 from dagster_dbload import build_table_checks
 
@@ -82,3 +83,30 @@ def test_a_new_table_gets_not_null_columns_and_an_informational_primary_key(back
     ] == ["NO", "NO", "YES"]  # fmt: skip
     with pytest.raises(Exception, match="DELTA_NOT_NULL_CONSTRAINT_VIOLATED"):
         backend.query("INSERT INTO people VALUES (2, NULL, 'x')")
+
+
+def test_owners_and_tags_become_table_tags_set_only_when_they_differ(backend):
+    labels = {"tags": {"domain": "crm", "tier": "gold"}}
+
+    def make():
+        @dg.asset(name="accounts", owners=["team:data", "ana@example.com"], tags=labels["tags"], kinds={"databricks"})
+        def accounts() -> pa.Table:
+            return pa.table({"id": [1, 2]})
+
+        return accounts
+
+    def load() -> list[str]:
+        result = dg.materialize([make()], resources={"io_manager": backend.io_manager()})
+        meta = result.get_asset_materialization_events()[0].materialization.metadata
+        return [s.replace("( ", "(").replace(" )", ")") for s in sql_blocks(meta["dbload/sql"].value) if "TAGS" in s]
+
+    assert load() == ["ALTER TABLE `main`.`default`.`accounts` SET TAGS ('domain' = 'crm', 'tier' = 'gold', "
+                      "'dagster_owners' = 'team:data, ana@example.com')"]  # fmt: skip
+    assert load() == []  # nothing changed: one read of information_schema.table_tags, no SET TAGS
+    labels["tags"] = {"domain": "crm", "tier": "silver"}
+    assert load() == ["ALTER TABLE `main`.`default`.`accounts` SET TAGS ('tier' = 'silver')"]
+    tags = backend.query("SELECT tag_name, tag_value FROM information_schema.table_tags WHERE table_name = 'accounts'")
+    assert {r["tag_name"]: r["tag_value"] for r in tags} == {
+        "domain": "crm", "tier": "silver", "dagster_owners": "team:data, ana@example.com"
+    }  # fmt: skip
+    assert [r["operation"] for r in backend.query("DESCRIBE HISTORY accounts")][0] == "WRITE"  # tags are no commit

@@ -55,6 +55,7 @@ class TableMeta:
     view_text: str | None = None  # a view's query, names qualified when it was created
     primary_key: list[str] = field(default_factory=list)  # informational PRIMARY KEY constraint
     primary_key_name: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)  # Unity Catalog tags (not Delta: no new version)
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
     created_at: str = field(default_factory=lambda: _now().isoformat())
     version: int = -1

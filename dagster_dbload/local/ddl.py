@@ -182,6 +182,24 @@ class Ddl:
                 )
         return Result()
 
+    def _tags(self, body: str) -> Result:
+        """ALTER TABLE t SET TAGS ('k' = 'v', 'k2') / UNSET TAGS ('k'): kept in the catalog, shown in
+        information_schema.table_tags; a tag change is not a Delta commit."""
+        m = re.fullmatch(r"ALTER\s+(?:TABLE|VIEW)\s+(\S+)\s+(SET|UNSET)\s+TAGS\s*\((.*)\)", body, re.I | re.S)
+        if not m:
+            raise syntax_error(body, body)
+        meta = self._lookup(table_arg(m.group(1)))
+        items = re.findall(r"'((?:[^'\\]|\\.)*)'(?:\s*=\s*'((?:[^'\\]|\\.)*)')?", m.group(3))
+        if not items:
+            raise syntax_error(body, body)
+        for key, value in items:
+            if m.group(2).upper() == "SET":
+                meta.tags[key] = value
+            else:
+                meta.tags.pop(key, None)
+        self.meta.save_table(meta)
+        return Result()
+
     def _create_duck_table(self, meta: TableMeta) -> None:
         cols = ", ".join(
             f"{quote_duck(c.name)} {databricks_to_duckdb(c.type)}{'' if c.nullable else ' NOT NULL'}"

@@ -121,6 +121,8 @@ class LocalEngine(SessionStatements, Reads, Ddl, Writes, Merges, Metadata):
             return self._describe_detail(self._lookup(table_arg(body.split(None, 2)[2])))
         if words and words[0].upper() == "SHOW":
             return self._show(body)
+        if re.match(r"ALTER\s+(TABLE|VIEW)\s+\S+\s+(SET|UNSET)\s+TAGS\b", body, re.I):
+            return self._tags(body)
         if head == "CREATE CATALOG":
             return self._create_catalog(body)
         if head == "CREATE VOLUME":

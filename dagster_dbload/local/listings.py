@@ -183,6 +183,8 @@ def information_schema(meta: Catalog, volumes_root: str, catalog: str, view: str
                     )
                 else:
                     rows.append((t.catalog, t.schema, t.name, name, t.catalog, t.schema, t.primary_key_name))
+    elif view == "table_tags":
+        rows = [(t.catalog, t.schema, t.name, k, v) for t in tables for k, v in sorted(t.tags.items())]
     elif view == "constraint_table_usage":
         rows = [(t.catalog, t.schema, t.name, t.catalog, t.schema, t.primary_key_name) for t in tables if t.primary_key]
     return _table(columns, rows)
