@@ -3,6 +3,7 @@ each check says ok or the fix, secrets never show, and the exit code says whethe
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -40,10 +41,10 @@ def test_a_working_setup_passes_every_check(server, tmp_path):
     result = doctor(server, str(tmp_path / "staging"))
     assert [ok for ok, _ in result.values()] == [True, True, True]
     assert "signed in as local" in result["sign-in"][1]
-    assert server.warehouse.connect  # the schema was created, the probe table dropped
-    with server.warehouse.connect() as connection:
+    with server.warehouse.connect() as connection:  # the schema was created, the probe table dropped
         cursor = connection.cursor()
         assert cursor.execute("SHOW TABLES IN main.sales").fetchall() == []
+    assert [files for _, _, files in os.walk(tmp_path / "staging") if files] == []  # the probe file was removed
 
 
 @pytest.mark.parametrize(
