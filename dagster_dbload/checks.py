@@ -4,14 +4,14 @@ nulls, and the rows the last load statement wrote (DESCRIBE HISTORY operationMet
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import dagster as dg
 
-from .io_manager import DatabricksIOManager, _names
+from .io_manager import DatabricksIOManager
 from .naming import TableRef, quote
+from .settings import names
 
 
 def build_table_checks(
@@ -29,7 +29,7 @@ def build_table_checks(
 
 def _checks_for(key: dg.AssetKey, metadata: Mapping[str, Any], blocking: bool, io_key: str) -> list:
     made = []
-    primary_key = _names(metadata.get("primary_key"))
+    primary_key = names(metadata.get("primary_key"))
     schema = metadata.get("dagster/column_schema")
     required = [c.name for c in getattr(schema, "columns", []) if c.constraints and not c.constraints.nullable]
 
@@ -82,9 +82,9 @@ def _checks_for(key: dg.AssetKey, metadata: Mapping[str, Any], blocking: bool, i
                 return dg.AssetCheckResult(passed=False, metadata={"reason": "the asset was never materialized"})
             loaded = event.asset_materialization.metadata
             staged, version = loaded["dbload/staged_rows"].value, loaded["dbload/table_version"].value
-            cursor.execute(f"DESCRIBE HISTORY {ref.sql}")
-            history = {row[0]: row for row in cursor.fetchall()}
-            metrics = _metrics(history.get(version))
+            cursor.execute(f"DESCRIBE HISTORY {ref.sql}")  # by column name: Databricks has more columns
+            history = {row.version: row.operationMetrics for row in cursor.fetchall()}
+            metrics = dict(history.get(version) or {})  # a MAP arrives as (key, value) pairs
             written = int(metrics.get("numOutputRows", metrics.get("numCopiedRows", -1)))
             return dg.AssetCheckResult(
                 passed=written == staged,
@@ -93,13 +93,3 @@ def _checks_for(key: dg.AssetKey, metadata: Mapping[str, Any], blocking: bool, i
 
         check("rows_written", "The last load statement wrote exactly the rows that were staged.", rows_written)
     return made
-
-
-def _metrics(row: Any) -> dict[str, str]:
-    """operationMetrics of a DESCRIBE HISTORY row (a map: a dict, pairs, or JSON text, by connector)."""
-    if row is None:
-        return {}
-    value = row.asDict().get("operationMetrics") if hasattr(row, "asDict") else row[8]
-    if isinstance(value, str):
-        return json.loads(value)
-    return dict(value or {})

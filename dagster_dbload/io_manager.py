@@ -26,7 +26,7 @@ from . import arrow, loader, partitions, sql
 from .keys import KeyCollector
 from .naming import TableRef, column_problem
 from .progress import Progress
-from .settings import flag
+from .settings import flag, names
 from .sql import ColumnSpec
 from .staging import Stager, attempt_prefix, prefix_for
 from .types import arrow_to_databricks
@@ -141,28 +141,27 @@ class DatabricksIOManager(ConfigurableIOManager):
         keys = {k.lower() for k in spec.primary_key}  # NOT NULL, as a PRIMARY KEY constraint needs
         reader = arrow.to_reader(obj, who=who, declared=declared_types)
         schema = arrow.databricks_schema(reader.schema, declared_types, who)
-        columns = [
-            ColumnSpec(
-                f.name,
-                arrow_to_databricks(f.type, f.name),
-                declared.get(f.name.lower(), (None, None, True))[1],
-                declared.get(f.name.lower(), (None, None, True))[2] and f.name.lower() not in keys,
+        columns = []
+        for f in schema:
+            _, comment, nullable = declared.get(f.name.lower(), (None, None, True))
+            columns.append(
+                ColumnSpec(
+                    f.name, arrow_to_databricks(f.type, f.name), comment, nullable and f.name.lower() not in keys
+                )
             )
-            for f in schema
-        ]
         partitions.check(who, spec.partitions, {c.name: c.type for c in columns})
         mapped = [c.name for c in columns if column_problem(c.name)]
         spec = dataclasses.replace(spec, column_mapping=spec.column_mapping or bool(mapped))
         loader.validate(who, spec, columns)
         if spec.hard_delete:  # staged for the MERGE, not a table column
-            flag = next(c for c in columns if c.name.lower() == spec.hard_delete.lower())
-            if flag.type.upper() != "BOOLEAN":
+            marker = next(c for c in columns if c.name.lower() == spec.hard_delete.lower())
+            if marker.type.upper() != "BOOLEAN":
                 raise ValueError(
-                    f"{who}: hard_delete column {flag.name!r} is {flag.type}; it must be BOOLEAN (true deletes the "
-                    "row with the same primary_key). Cast it, or name a boolean column."
+                    f"{who}: hard_delete column {marker.name!r} is {marker.type}; it must be BOOLEAN (true deletes "
+                    "the row with the same primary_key). Cast it, or name a boolean column."
                 )
-            spec = dataclasses.replace(spec, hard_delete=flag.name)
-            columns = [c for c in columns if c is not flag]
+            spec = dataclasses.replace(spec, hard_delete=marker.name)
+            columns = [c for c in columns if c is not marker]
         untyped = {f.name for f in reader.schema if pa.types.is_null(f.type) and f.name.lower() not in declared_types}
         staging_url = self._staging_url(settings)
         # Retries and re-executions of the step share `folder`; an append names its parts after their bytes
@@ -329,7 +328,7 @@ class DatabricksIOManager(ConfigurableIOManager):
         ):
             if value not in allowed:
                 raise ValueError(f"{_who(context)}: {name}={value!r} is not one of {list(allowed)}.")
-        primary_key = _names(settings.get("primary_key"))
+        primary_key = names(settings.get("primary_key"))
         if mode in loader.KEYED_MODES and not primary_key:
             raise ValueError(
                 f"{_who(context)}: write_mode={mode!r} needs the columns that identify a row: add "
@@ -353,8 +352,8 @@ class DatabricksIOManager(ConfigurableIOManager):
         return loader.WriteSpec(
             mode=mode,
             schema_evolution=evolution,
-            partition_by=_names(settings.get("partition_by")),
-            cluster_by=_names(settings.get("cluster_by")),
+            partition_by=names(settings.get("partition_by")),
+            cluster_by=names(settings.get("cluster_by")),
             comment=spec.description if spec is not None else None,
             primary_key=primary_key,
             dedupe_by=settings.get("dedupe_by"),
@@ -437,12 +436,6 @@ def _unwrap(value: Any) -> Any:
 def _settings(context: OutputContext) -> dict[str, Any]:
     merged = {**(context.definition_metadata or {}), **(context.output_metadata or {})}
     return {k: _unwrap(v) for k, v in merged.items()}
-
-
-def _names(value: Any) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    return (value,) if isinstance(value, str) else tuple(value)
 
 
 def _declared_columns(context: OutputContext) -> dict[str, tuple[str | None, str | None, bool]]:

@@ -1,8 +1,15 @@
-"""Parsing of boolean settings given in metadata or as the SuperAnnotate template's strings."""
+"""Parsing of settings given in metadata: booleans (also the SuperAnnotate template's strings) and column lists."""
 
 from __future__ import annotations
 
 from typing import Any
+
+
+def names(value: Any) -> tuple[str, ...]:
+    """A column list setting: one name, a sequence of names, or None (no columns)."""
+    if value is None:
+        return ()
+    return (value,) if isinstance(value, str) else tuple(value)
 
 
 def flag(value: Any, name: str) -> bool:
