@@ -240,3 +240,12 @@ def test_rpc_failures_carry_an_error_class(databricks_warehouse):
     assert answer.status.errorMessage.startswith("[INVALID_HANDLE.OPERATION_NOT_FOUND]")
     broken = service.GetTables(T.TGetTablesReq(sessionHandle=None))
     assert broken.status.errorMessage.startswith("[INTERNAL_ERROR] AttributeError")
+
+
+def test_session_configuration_is_set_as_set_sets_it(databricks_warehouse):
+    with databricks_warehouse.connect(session_configuration={"ansi_mode": "false", "TIMEZONE": "Asia/Tokyo"}) as c:
+        cursor = c.cursor()
+        assert cursor.execute("SELECT 1/0 AS x").fetchone().x is None
+        assert tuple(cursor.execute("SET timezone").fetchone()) == ("timezone", "Asia/Tokyo")
+    with pytest.raises(DatabaseError, match=r"INVALID_CONF_VALUE.TIME_ZONE"):
+        databricks_warehouse.connect(session_configuration={"timezone": "Mars/Olympus"}).__enter__()

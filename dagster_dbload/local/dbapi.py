@@ -141,10 +141,12 @@ class LocalConnection:
         with self._statement():
             return self.engine.execute(operation, parameters)
 
-    def open_namespace(self, catalog: str | None, schema: str | None) -> None:
-        """A session's initial catalog and schema; the schema need not exist yet (as on Databricks)."""
+    def open_session(self, catalog: str | None, schema: str | None, configuration: Mapping[str, str]) -> None:
+        """A session's initial catalog and schema (the schema need not exist yet, as on Databricks) and its
+        session configuration, set as SET would set it."""
         with self._statement():
             self.engine.open_namespace(catalog, schema)
+            self.engine.configure(configuration)
 
     def listing(self, name: str, **filters: Any) -> Result:
         """A JDBC metadata listing (catalogs, schemas, tables, columns, type_info, functions, primary_keys,

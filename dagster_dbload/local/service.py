@@ -229,12 +229,11 @@ class Service:
         connection = stack.enter_context(self.host.open_connection())
         try:
             namespace = req.initialNamespace
-            connection.open_namespace(
-                namespace.catalogName if namespace else None, namespace.schemaName if namespace else None
+            connection.open_session(
+                namespace.catalogName if namespace else None,
+                namespace.schemaName if namespace else None,
+                req.configuration or {},
             )
-            for key, value in (req.configuration or {}).items():
-                if not key.startswith(("spark.thriftserver.", "use_")) or key == "use_cached_result":
-                    connection.engine.settings[connection.engine._setting_key(key)] = value
         except BaseException:
             stack.close()
             raise

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pyarrow as pa
@@ -61,6 +62,13 @@ class SessionStatements:
         values = {**DEFAULTS, **self.settings}
         items = sorted(values.items()) if not key else [(key, values.get(key, "<undefined>"))]
         return Result(table_of(key=(pa.string(), [k for k, _ in items]), value=(pa.string(), [v for _, v in items])))
+
+    def configure(self, configuration: Mapping[str, str]) -> None:
+        """A session's configuration (the connector's session_configuration), each entry as SET sets it;
+        the connector's own protocol settings (spark.thriftserver.*) are not session settings."""
+        for key, value in configuration.items():
+            if not key.startswith("spark.thriftserver."):
+                self._set(self._setting_key(key), str(value))
 
     @staticmethod
     def _setting_key(text: str) -> str:
