@@ -47,11 +47,14 @@ def _checks_for(key: dg.AssetKey, metadata: Mapping[str, Any], blocking: bool, i
     if primary_key:
         keys = ", ".join(quote(k) for k in primary_key)
         null = " OR ".join(f"{quote(k)} IS NULL" for k in primary_key)
+        current = ""  # scd2: one current version per key (older versions share it)
+        if metadata.get("write_mode") == "scd2":
+            current = f" WHERE {quote(metadata.get('scd2_valid_to', '_valid_to'))} IS NULL"
 
         def unique(handles: Any, ref: TableRef) -> dg.AssetCheckResult:
             cursor, _ = handles
             cursor.execute(
-                f"SELECT (SELECT count(*) FROM (SELECT 1 FROM {ref.sql} GROUP BY {keys} HAVING count(*) > 1) AS d) "
+                f"SELECT (SELECT count(*) FROM (SELECT 1 FROM {ref.sql}{current} GROUP BY {keys} HAVING count(*) > 1) AS d) "
                 f"AS duplicate_keys, (SELECT count(*) FROM {ref.sql} WHERE {null}) AS null_keys"
             )
             duplicates, nulls = cursor.fetchone()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime as dt
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -24,7 +25,7 @@ from pydantic import Field
 
 from . import arrow, loader, partitions, sql
 from .keys import KeyCollector
-from .naming import TableRef, column_problem
+from .naming import TableRef, column_problem, quote
 from .progress import Progress
 from .settings import flag, names
 from .sql import ColumnSpec
@@ -236,7 +237,11 @@ class DatabricksIOManager(ConfigurableIOManager):
                 loader.apply_tags(session, ref, tags)
             version = loader.table_version(session, ref)
             rows = staged.rows  # a replace leaves exactly the staged rows in the table (or partition)
-            if spec.mode != "replace":
+            if spec.mode == "scd2":  # current versions; the history is in dbload/history_rows
+                current = f"{quote(spec.scd2.valid_to)} IS NULL"
+                history_rows = session.run(sql.count_rows(ref, where)).fetchone()[0]
+                rows = session.run(sql.count_rows(ref, f"({where}) AND {current}" if where else current)).fetchone()[0]
+            elif spec.mode != "replace":
                 rows = session.run(sql.count_rows(ref, where)).fetchone()[0]
             if not self.keep_staged_files:
                 stager.delete(folder)  # this attempt's files and any a failed earlier attempt kept
@@ -255,6 +260,7 @@ class DatabricksIOManager(ConfigurableIOManager):
                 "dbload/sql": MetadataValue.md(sql.markdown(statements)),
                 "dbload/bookkeeping_sql": MetadataValue.json([s for s in session.statements if sql.is_bookkeeping(s)]),
                 "dbload/write_mode": spec.mode,
+                **({"dbload/history_rows": history_rows, "dbload/valid_from": spec.valid_at} if spec.mode == "scd2" else {}),
                 **_load_counts(result),
                 "dbload/staged_rows": staged.rows,
                 "dbload/staged_files": len(staged.files),
@@ -306,6 +312,8 @@ class DatabricksIOManager(ConfigurableIOManager):
                     settings.get("partition_expr"),
                 )  # fmt: skip
                 where = partitions.predicate(parts, {c.name: c.type for c in existing})
+            if settings.get("write_mode") == "scd2":
+                columns, where = _scd2_read(context, settings, existing, columns, where)
             table: pa.Table = session.run(sql.select(ref, columns, where)).fetchall_arrow()
         return arrow.from_table(table, context.dagster_type.typing_type)
 
@@ -334,6 +342,11 @@ class DatabricksIOManager(ConfigurableIOManager):
                 f"{_who(context)}: write_mode={mode!r} needs the columns that identify a row: add "
                 "metadata={'primary_key': ['<column>', ...]} to its definition."
             )
+        if mode != "scd2" and any(k.startswith("scd2_") for k in settings):
+            raise ValueError(
+                f"{_who(context)}: {sorted(k for k in settings if k.startswith('scd2_'))} apply to "
+                f"write_mode='scd2' only (it is {mode!r})."
+            )
         hard_delete = settings.get("hard_delete")
         if hard_delete is not None and mode != "merge":
             raise ValueError(
@@ -361,6 +374,9 @@ class DatabricksIOManager(ConfigurableIOManager):
             delete_missing=_flag(settings, "delete_missing", False, _who(context)),
             hard_delete=hard_delete,
             partitions=tuple(parts),
+            scd2=_scd2_columns(settings),
+            scd2_close_missing=_flag(settings, "scd2_close_missing", True, _who(context)),
+            valid_at=_valid_at(context, parts) if mode == "scd2" else None,
             create_table=_flag(settings, "create_table", True, _who(context)),
             column_mapping=_flag(settings, "column_mapping", False, _who(context)),
             defer_empty_columns=_flag(settings, "defer_empty_columns", False, _who(context)),
@@ -383,6 +399,47 @@ class DatabricksIOManager(ConfigurableIOManager):
             self.target_file_mb * 1024 * 1024,
             filesystem=self.warehouse.staging_filesystem(url),
         )
+
+
+def _scd2_read(
+    context: InputContext, settings: Mapping[str, Any], existing: list[ColumnSpec], columns: list[str] | None,
+    where: str | None,
+) -> tuple[list[str], str | None]:
+    """An scd2 table reads as its current rows without the history columns; `AssetIn` metadata
+    `scd2_history=True` reads every version with its validity."""
+    scd2 = _scd2_columns(settings)
+    history = _flag(context.definition_metadata or {}, "scd2_history", False, _who(context))
+    hidden = {scd2.row_hash.lower()} | (set() if history else {scd2.valid_from.lower(), scd2.valid_to.lower()})
+    columns = [c for c in (columns or [c.name for c in existing]) if c.lower() not in hidden]
+    if history:
+        return columns, where
+    current = f"{quote(scd2.valid_to)} IS NULL"
+    return columns, f"({where}) AND {current}" if where else current
+
+
+def _scd2_columns(settings: Mapping[str, Any]) -> sql.Scd2Columns:
+    default = sql.Scd2Columns()
+    return sql.Scd2Columns(
+        settings.get("scd2_valid_from", default.valid_from),
+        settings.get("scd2_valid_to", default.valid_to),
+        settings.get("scd2_row_hash", default.row_hash),
+    )
+
+
+def _valid_at(context: OutputContext, parts: Sequence[partitions.PartitionSlice]) -> str:
+    """When scd2 changes take effect: the start of a time-partitioned asset's partition, else the run's start
+    (the same for every retry of the step, so a retry changes nothing)."""
+    window = next((p for p in parts if p.is_window), None)
+    if window is not None and window.start is not None:
+        moment = window.start
+    else:
+        try:
+            record = context.step_context.instance.get_run_record_by_id(context.run_id)
+            started = record.start_time if record is not None else None
+        except DagsterInvariantViolationError:  # an output context built outside a run
+            started = None
+        moment = dt.datetime.fromtimestamp(started or time.time(), dt.timezone.utc)
+    return f"TIMESTAMP{sql.literal(moment.astimezone(dt.timezone.utc).isoformat(sep=' '))}"
 
 
 def _volume(url: str) -> TableRef | None:

@@ -16,8 +16,8 @@ from .partitions import PartitionSlice
 from .sql import ColumnSpec
 from .types import parse_type
 
-WRITE_MODES = ("replace", "append", "merge", "insert_only")
-KEYED_MODES = ("merge", "insert_only")  # need primary_key; staged keys are checked
+WRITE_MODES = ("replace", "append", "merge", "insert_only", "scd2")
+KEYED_MODES = ("merge", "insert_only", "scd2")  # need primary_key; staged keys are checked
 EVOLUTIONS = ("add_columns", "strict")
 MAX_COPY_FILES = 1000  # COPY INTO's FILES list
 _WIDENS = {
@@ -46,6 +46,9 @@ class WriteSpec:
     delete_missing: bool = False  # merge: table rows (of the partition) the output lacks are deleted
     hard_delete: str | None = None  # merge: a boolean output column; true deletes the matching row (not stored)
     partitions: tuple[PartitionSlice, ...] = ()
+    scd2: sql.Scd2Columns = sql.Scd2Columns()  # scd2: the history columns the table adds
+    scd2_close_missing: bool = True  # scd2: current keys (of the partition) the output lacks are closed
+    valid_at: str | None = None  # scd2: TIMESTAMP literal the changes are valid from (run or partition start)
     create_table: bool = True
     column_mapping: bool = False  # create the table with Delta column mapping (any column name)
     defer_empty_columns: bool = False  # all-null untyped columns the table lacks wait for their first values
@@ -140,6 +143,14 @@ def validate(who: str, spec: WriteSpec, columns: Sequence[ColumnSpec]) -> None:
                 f"{who}: {key} column(s) {missing} are not in the output, whose columns are "
                 f"{[c.name for c in columns]}. Fix {key} or add the column(s)."
             )
+    if spec.mode == "scd2":
+        for key, name in (("scd2_valid_from", spec.scd2.valid_from), ("scd2_valid_to", spec.scd2.valid_to),
+                          ("scd2_row_hash", spec.scd2.row_hash)):  # fmt: skip
+            if name.lower() in names:
+                raise ValueError(
+                    f"{who}: the output has a column {name!r}, which write_mode='scd2' keeps its history in. Rename "
+                    f"the column, or name the history column differently with metadata {key!r}."
+                )
 
 
 def plan(
@@ -154,6 +165,22 @@ def plan(
     `untyped` output columns (all null, no declared type) take the table's type; with `defer_empty_columns`
     one the table lacks is left out, so that its type is decided by its first values, not by a batch without
     any. Output columns that fit a wider table type (INT -> BIGINT, BIGINT -> DOUBLE) are staged as that type."""
+    history = spec.scd2.specs() if spec.mode == "scd2" else []
+    lacking = [h.name for h in history if existing is not None and h.name.lower() not in {c.name.lower() for c in existing}]
+    if lacking:
+        raise SchemaMismatchError(
+            f"Cannot keep scd2 history in {ref}: it was not written with write_mode='scd2' (it lacks {lacking}). "
+            "Write the history to a new table (metadata 'table'), or drop this one first."
+        )
+    staged = _plan(ref, spec, [*columns, *history], existing, untyped)
+    staged.columns = [c for c in staged.columns if c.name not in {h.name for h in history}]
+    return staged
+
+
+def _plan(
+    ref: TableRef, spec: WriteSpec, columns: Sequence[ColumnSpec], existing: list[ColumnSpec] | None,
+    untyped: frozenset[str],
+) -> Plan:  # fmt: skip
     have = {c.name.lower() for c in existing or []}
     named = (*spec.primary_key, *spec.partition_by, *spec.cluster_by, *(p.expr for p in spec.partitions),
              spec.dedupe_by or "", spec.version_by or "")  # fmt: skip
@@ -180,7 +207,7 @@ def plan(
                     spec.cluster_by,
                     spec.comment,
                     {**sql.ROW_LEVEL_CONCURRENCY, **(sql.COLUMN_MAPPING if spec.column_mapping else {})},
-                    spec.primary_key,
+                    (*spec.primary_key, spec.scd2.valid_from) if spec.mode == "scd2" else spec.primary_key,
                 ),  # fmt: skip
             ],
             dropped=dropped,
@@ -268,6 +295,12 @@ def load_statement(
                 "raise the IO manager's target_file_mb."
             )
         return sql.copy_into(ref, url, merge_schema=spec.schema_evolution == "add_columns", files=files)
+    if spec.mode == "scd2":
+        assert spec.valid_at is not None
+        scope = (lambda q: partitions.predicate(spec.partitions, types, qualifier=q)) if spec.partitions else None
+        return sql.scd2_merge(
+            ref, names, spec.primary_key, url, spec.valid_at, spec.scd2, scope, spec.dedupe_by, spec.scd2_close_missing
+        )
     if spec.mode in KEYED_MODES:
         target = partitions.predicate(spec.partitions, types, qualifier="t.") if spec.partitions else None
         return sql.merge(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import sqlglot
@@ -189,6 +189,86 @@ def merge(
             else ""
         )  # fmt: skip
     )
+
+
+@dataclass(frozen=True)
+class Scd2Columns:
+    """The columns an scd2 table keeps beside the output's: validity and the row hash that detects changes."""
+
+    valid_from: str = "_valid_from"
+    valid_to: str = "_valid_to"
+    row_hash: str = "_row_hash"
+
+    def specs(self) -> list[ColumnSpec]:
+        return [
+            ColumnSpec(self.valid_from, "TIMESTAMP", "Start of this version's validity.", nullable=False),
+            ColumnSpec(self.valid_to, "TIMESTAMP", "End of this version's validity; NULL for the current one."),
+            ColumnSpec(self.row_hash, "STRING", "Hash of the non-key columns, to detect changes.", nullable=False),
+        ]
+
+
+def row_hash(columns: Sequence[str]) -> str:
+    """md5 over `name:value` of each non-null column: a new column that is NULL leaves the hash unchanged."""
+    parts = ", ".join(f"{literal(c + ':')} || CAST({quote(c)} AS STRING)" for c in columns)
+    return f"md5(concat_ws(chr(31), {parts}))" if columns else "md5('')"
+
+
+def scd2_merge(
+    ref: TableRef,
+    columns: Sequence[str],
+    keys: Sequence[str],
+    url: str,
+    at: str,
+    scd2: Scd2Columns,
+    partition: Callable[[str], str] | None = None,
+    dedupe_by: str | None = None,
+    close_missing: bool = True,
+) -> str:
+    """Type 2 history in one MERGE, valid from `at` (a TIMESTAMP literal). A staged row whose hash differs from
+    its key's current version closes that version and inserts a new one (the staged rows are unioned with a copy
+    of the changed ones, which matches nothing); a new key is inserted; with `close_missing`, current versions
+    (of the partition, whose predicate is `partition(qualifier)`) that no staged row matches are closed.
+    Loading at the same `at` again is idempotent, and corrects that version in place where the rows changed; a
+    key whose current version starts after `at` raises."""
+    frm, to, hashed = quote(scd2.valid_from), quote(scd2.valid_to), quote(scd2.row_hash)
+    data = [c for c in columns if c.lower() not in {k.lower() for k in keys}]
+    staged = f"SELECT {_columns(columns)}, {row_hash(data)} AS {hashed} FROM {read_files(url)}"
+    if dedupe_by:
+        staged += f" QUALIFY row_number() OVER (PARTITION BY {_columns(keys)} ORDER BY {quote(dedupe_by)} DESC NULLS LAST) = 1"
+    same = " AND ".join(f"c.{quote(k)} <=> s.{quote(k)}" for k in keys)
+    scope = f" AND {partition('t.')}" if partition else ""
+    changed = (
+        f"SELECT s.*, true AS `__dbload_new` FROM s JOIN {ref.sql} AS c ON {same} AND c.{to} IS NULL "
+        f"AND c.{hashed} <> s.{hashed} AND c.{frm} < {at}" + (f" AND {partition('c.')}" if partition else "")
+    )
+    late = literal(f"scd2: {ref} holds versions from after this load's validity time {at}; load in time order")
+    latest = f"SELECT max(greatest(c.{frm}, coalesce(c.{to}, c.{frm}))) AS at FROM {ref.sql} AS c" + (
+        f" WHERE {partition('c.')}" if partition else ""
+    )
+    guard = (  # no rows; raises when the table (partition) already has history after `at`
+        f"SELECT s.*, true AS `__dbload_new` FROM latest LEFT JOIN s ON false "
+        f"WHERE CASE WHEN latest.at > {at} THEN raise_error({late}) ELSE false END"
+    )
+    source = (
+        f"WITH s AS ({staged}), latest AS ({latest}) "
+        f"SELECT s.*, false AS `__dbload_new` FROM s UNION ALL {changed} UNION ALL {guard}"
+    )
+    on = " AND ".join(f"t.{quote(k)} <=> s.{quote(k)}" for k in keys) + f" AND t.{to} IS NULL AND NOT s.`__dbload_new`"
+    updates = ", ".join(f"{quote(c)} = s.{quote(c)}" for c in [*columns, scd2.row_hash])
+    inserted = [*columns, scd2.row_hash, scd2.valid_from, scd2.valid_to]
+    values = ", ".join([*(f"s.{quote(c)}" for c in [*columns, scd2.row_hash]), at, "NULL"])
+    statement = (
+        f"MERGE INTO {ref.sql} AS t USING ({source}) AS s ON {on}{scope} "
+        f"WHEN MATCHED AND t.{hashed} <> s.{hashed} AND t.{frm} = {at} THEN UPDATE SET {updates} "
+        f"WHEN MATCHED AND t.{hashed} <> s.{hashed} THEN UPDATE SET {to} = {at} "
+        f"WHEN NOT MATCHED THEN INSERT ({_columns(inserted)}) VALUES ({values})"
+    )
+    if close_missing:
+        statement += (
+            f" WHEN NOT MATCHED BY SOURCE AND t.{to} IS NULL{scope} AND t.{frm} = {at} THEN DELETE"
+            f" WHEN NOT MATCHED BY SOURCE AND t.{to} IS NULL{scope} THEN UPDATE SET {to} = {at}"
+        )
+    return statement
 
 
 def table_tags(ref: TableRef) -> str:

@@ -63,6 +63,12 @@ _DUCK_ERRORS = [
         "{0}",
     ),
     (
+        re.compile(r"\[USER_RAISED_EXCEPTION\] ([^\n]+)"),
+        "USER_RAISED_EXCEPTION",
+        "P0001",
+        "{0}",
+    ),
+    (
         re.compile(r'Referenced column "([^"]+)" not found'),
         "UNRESOLVED_COLUMN.WITHOUT_SUGGESTION",
         "42703",

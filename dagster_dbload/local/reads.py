@@ -41,6 +41,9 @@ class Reads:
             return exp.Literal.string(self.current_schema)
         if isinstance(node, exp.JSONFormat):  # to_json(x) is a STRING; DuckDB's JSON results stand for VARIANT
             return exp.cast(node, exp.DataType.build("VARCHAR"))
+        if isinstance(node, exp.Anonymous) and node.name.lower() == "raise_error" and len(node.expressions) == 1:
+            message = exp.DPipe(this=exp.Literal.string("[USER_RAISED_EXCEPTION] "), expression=node.expressions[0])
+            return exp.Anonymous(this="error", expressions=[message])
         if isinstance(node, exp.CurrentUser):
             return exp.Literal.string("local")
         if isinstance(node, exp.TsOrDsAdd):  # date_add(start, days) is a DATE on Databricks
