@@ -1,4 +1,5 @@
-"""Merge benchmark: 500k changed rows (half updates, half inserts) merged into a 5M-row table.
+"""Merge benchmark: 500k changed rows (half updates, half inserts) merged into a 5M-row table, as an upsert
+and as scd2 history (changed rows close their version and add a new one; keys absent from the batch stay).
 
     python bench/merge_bench.py [--rows N] [--runs K]
 
@@ -20,7 +21,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from load_bench import table  # noqa: E402
 
-CASES = ["floor_merge", "floor_delete_insert", "io_manager", "dlt"]
+CASES = ["floor_merge", "floor_delete_insert", "io_manager", "dlt", "io_manager_scd2", "dlt_scd2"]
 
 
 def changes(base: pa.Table, count: int) -> pa.Table:
@@ -75,7 +76,7 @@ def case_floor_delete_insert(rows: int, work: str) -> Callable[[], None]:
     return run
 
 
-def case_io_manager(rows: int, work: str) -> Callable[[], None]:
+def case_io_manager(rows: int, work: str, mode: str = "merge") -> Callable[[], None]:
     import dagster as dg
 
     from dagster_dbload import DatabricksIOManager, LocalSQLWarehouse
@@ -83,8 +84,9 @@ def case_io_manager(rows: int, work: str) -> Callable[[], None]:
     base = table(rows)
     data = {"t": base}
     io_manager = DatabricksIOManager(warehouse=LocalSQLWarehouse(path=os.path.join(work, "wh", "w.duckdb")))
+    extra = {"scd2_close_missing": False} if mode == "scd2" else {}
 
-    @dg.asset(metadata={"write_mode": "merge", "primary_key": ["id"]})
+    @dg.asset(metadata={"write_mode": mode, "primary_key": ["id"], **extra})
     def bench_table():
         return data["t"]
 
@@ -97,7 +99,11 @@ def case_io_manager(rows: int, work: str) -> Callable[[], None]:
     return run
 
 
-def case_dlt(rows: int, work: str) -> Callable[[], None]:
+def case_io_manager_scd2(rows: int, work: str) -> Callable[[], None]:
+    return case_io_manager(rows, work, "scd2")
+
+
+def case_dlt(rows: int, work: str, scd2: bool = False) -> Callable[[], None]:
     import dlt
 
     os.environ["DLT_DATA_DIR"] = os.path.join(work, "dlt_data")
@@ -110,13 +116,22 @@ def case_dlt(rows: int, work: str) -> Callable[[], None]:
         pipelines_dir=os.path.join(work, "dlt_pipelines"),
     )
 
+    # scd2 with a merge_key: only keys in the batch are retired, as the IO manager's scd2_close_missing=False;
+    # dlt hashes Arrow rows into _dlt_id for scd2 only with add_dlt_id
+    os.environ["NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_ID"] = "true"
+    disposition = {"disposition": "merge", "strategy": "scd2"} if scd2 else "merge"
+    keys = {"merge_key": "id"} if scd2 else {"primary_key": "id"}
+
     def load(data: pa.Table) -> None:
-        resource = dlt.resource(data, name="bench_table", primary_key="id", write_disposition="merge")
-        pipeline.run(resource)
+        pipeline.run(dlt.resource(data, name="bench_table", write_disposition=disposition, **keys))
 
     load(base)
     delta = changes(base, rows // 10)
     return lambda: load(delta)
+
+
+def case_dlt_scd2(rows: int, work: str) -> Callable[[], None]:
+    return case_dlt(rows, work, scd2=True)
 
 
 if __name__ == "__main__":

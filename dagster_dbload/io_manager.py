@@ -20,6 +20,7 @@ from dagster import (
     OutputContext,
     TableColumn,
     TableSchema,
+    TimeWindowPartitionsDefinition,
 )
 from pydantic import Field
 
@@ -260,7 +261,11 @@ class DatabricksIOManager(ConfigurableIOManager):
                 "dbload/sql": MetadataValue.md(sql.markdown(statements)),
                 "dbload/bookkeeping_sql": MetadataValue.json([s for s in session.statements if sql.is_bookkeeping(s)]),
                 "dbload/write_mode": spec.mode,
-                **({"dbload/history_rows": history_rows, "dbload/valid_from": spec.valid_at} if spec.mode == "scd2" else {}),
+                **(
+                    {"dbload/history_rows": history_rows, "dbload/valid_from": spec.valid_at}
+                    if spec.mode == "scd2"
+                    else {}
+                ),
                 **_load_counts(result),
                 "dbload/staged_rows": staged.rows,
                 "dbload/staged_files": len(staged.files),
@@ -306,7 +311,7 @@ class DatabricksIOManager(ConfigurableIOManager):
             if existing is None:
                 raise ValueError(f"Table {ref} does not exist: materialize {_who(upstream)} first.")
             where = None
-            if context.has_asset_partitions:
+            if context.has_asset_partitions and not _scd2_snapshots(context, settings):
                 parts = partitions.slices(
                     _who(upstream), context.asset_partitions_def, context.asset_partition_keys,
                     settings.get("partition_expr"),
@@ -354,7 +359,7 @@ class DatabricksIOManager(ConfigurableIOManager):
                 "flagged true deletes the table row with its primary_key in the same MERGE."
             )
         parts: list[partitions.PartitionSlice] = []
-        if context.has_asset_partitions:
+        if context.has_asset_partitions and not _scd2_snapshots(context, settings):
             parts = partitions.slices(
                 _who(context),
                 context.asset_partitions_def,
@@ -402,18 +407,25 @@ class DatabricksIOManager(ConfigurableIOManager):
 
 
 def _scd2_read(
-    context: InputContext, settings: Mapping[str, Any], existing: list[ColumnSpec], columns: list[str] | None,
+    context: InputContext,
+    settings: Mapping[str, Any],
+    existing: list[ColumnSpec],
+    columns: list[str] | None,
     where: str | None,
 ) -> tuple[list[str], str | None]:
-    """An scd2 table reads as its current rows without the history columns; `AssetIn` metadata
-    `scd2_history=True` reads every version with its validity."""
+    """An scd2 table reads as its current rows without the history columns, a time partition of it as the
+    versions valid at the partition's end; `AssetIn` metadata `scd2_history=True` reads every version."""
     scd2 = _scd2_columns(settings)
     history = _flag(context.definition_metadata or {}, "scd2_history", False, _who(context))
     hidden = {scd2.row_hash.lower()} | (set() if history else {scd2.valid_from.lower(), scd2.valid_to.lower()})
     columns = [c for c in (columns or [c.name for c in existing]) if c.lower() not in hidden]
     if history:
         return columns, where
-    current = f"{quote(scd2.valid_to)} IS NULL"
+    frm, to = quote(scd2.valid_from), quote(scd2.valid_to)
+    if _scd2_snapshots(context, settings):
+        moment = _timestamp(context.asset_partitions_time_window.end - dt.timedelta(microseconds=1))
+        return columns, f"{frm} <= {moment} AND ({to} IS NULL OR {to} > {moment})"
+    current = f"{to} IS NULL"
     return columns, f"({where}) AND {current}" if where else current
 
 
@@ -432,6 +444,8 @@ def _valid_at(context: OutputContext, parts: Sequence[partitions.PartitionSlice]
     window = next((p for p in parts if p.is_window), None)
     if window is not None and window.start is not None:
         moment = window.start
+    elif _scd2_snapshots(context, {"write_mode": "scd2"}):
+        moment = context.asset_partitions_time_window.start
     else:
         try:
             record = context.step_context.instance.get_run_record_by_id(context.run_id)
@@ -439,7 +453,22 @@ def _valid_at(context: OutputContext, parts: Sequence[partitions.PartitionSlice]
         except DagsterInvariantViolationError:  # an output context built outside a run
             started = None
         moment = dt.datetime.fromtimestamp(started or time.time(), dt.timezone.utc)
+    return _timestamp(moment)
+
+
+def _timestamp(moment: dt.datetime) -> str:
     return f"TIMESTAMP{sql.literal(moment.astimezone(dt.timezone.utc).isoformat(sep=' '))}"
+
+
+def _scd2_snapshots(context: OutputContext | InputContext, settings: Mapping[str, Any]) -> bool:
+    """An scd2 asset with time partitions and no `partition_expr`: each partition is a full snapshot, valid from
+    the partition's start; reading a partition reads the versions valid at its end."""
+    return (
+        settings.get("write_mode") == "scd2"
+        and settings.get("partition_expr") is None
+        and context.has_asset_partitions
+        and isinstance(context.asset_partitions_def, TimeWindowPartitionsDefinition)
+    )
 
 
 def _volume(url: str) -> TableRef | None:

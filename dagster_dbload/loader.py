@@ -166,7 +166,9 @@ def plan(
     one the table lacks is left out, so that its type is decided by its first values, not by a batch without
     any. Output columns that fit a wider table type (INT -> BIGINT, BIGINT -> DOUBLE) are staged as that type."""
     history = spec.scd2.specs() if spec.mode == "scd2" else []
-    lacking = [h.name for h in history if existing is not None and h.name.lower() not in {c.name.lower() for c in existing}]
+    lacking = [
+        h.name for h in history if existing is not None and h.name.lower() not in {c.name.lower() for c in existing}
+    ]
     if lacking:
         raise SchemaMismatchError(
             f"Cannot keep scd2 history in {ref}: it was not written with write_mode='scd2' (it lacks {lacking}). "

@@ -145,3 +145,31 @@ def page_views(context: dg.AssetExecutionContext) -> pa.Table:
             "customer_id": pa.array(rng.integers(1, 501, n), pa.int64()),
         }
     )
+
+
+@dg.asset(
+    key_prefix=["shop"],
+    group_name="shop",
+    kinds={"databricks"},
+    description="Each customer's loyalty tier as of each day, kept as history: a tier change closes the old "
+    "version (_valid_to) and opens a new one from the partition's day (_valid_from).",
+    partitions_def=dg.DailyPartitionsDefinition(start_date="2024-06-01", end_date="2024-07-01"),
+    metadata={
+        "write_mode": "scd2",
+        "primary_key": ["customer_id"],
+        "dagster/column_schema": dg.TableSchema(
+            columns=[
+                dg.TableColumn("customer_id", "bigint", description="Customer key"),
+                dg.TableColumn("tier", "string", description="bronze, silver or gold"),
+            ]
+        ),
+    },
+)
+def customer_tiers(context: dg.AssetExecutionContext) -> pa.Table:
+    day = context.partition_time_window.start.toordinal() - dt.date(2024, 6, 1).toordinal()
+    ids = np.arange(1, 501)
+    # a customer moves up a tier every 10 days, starting on a day of their own
+    level = np.minimum((day + ids % 10) // 10, 2)
+    return pa.table(
+        {"customer_id": pa.array(ids, pa.int64()), "tier": pa.array(np.array(["bronze", "silver", "gold"])[level])}
+    )

@@ -1,4 +1,4 @@
-"""Materializes the shop assets and two days of page views, runs one tick of the SuperAnnotate sensor and the runs it asks for, then
+"""Materializes the shop assets, two days of page views and three days of tier history, runs one tick of the SuperAnnotate sensor and the runs it asks for, then
 prints each table."""
 
 import os
@@ -16,7 +16,8 @@ def main() -> None:
     # DAGSTER_HOME (scripts/demo sets it) keeps the runs for `dagster dev`; without it they are thrown away
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
     job = defs.resolve_implicit_global_asset_job_def()
-    shop = [key for key in job.asset_layer.executable_asset_keys if key.path[0] == "shop"]
+    tiers = dg.AssetKey(["shop", "customer_tiers"])
+    shop = [key for key in job.asset_layer.executable_asset_keys if key.path[0] == "shop" and key != tiers]
     result = job.execute_in_process(run_config=QUIET, instance=instance, asset_selection=shop)
     assert result.success
     tables = [e.materialization.metadata["dagster/table_name"].value for e in result.get_asset_materialization_events()]
@@ -25,6 +26,13 @@ def main() -> None:
         run = job.execute_in_process(run_config=QUIET, instance=instance, asset_selection=[views], partition_key=day)
         assert run.success
     tables.append("main.web.page_views")
+    for day in ("2024-06-01", "2024-06-02", "2024-06-03", "2024-06-02"):  # scd2 history; a late day is refused
+        run = job.execute_in_process(
+            run_config=QUIET, instance=instance, asset_selection=[tiers], partition_key=day, raise_on_error=False
+        )
+        if not run.success:
+            print(f"\ncustomer_tiers {day} after a later day: refused, the history keeps its order (as expected)")
+    tables.append("main.shop.customer_tiers")
 
     context = dg.build_sensor_context(instance=instance, resources={"superannotate": defs.resources["superannotate"]})
     tick = qa_review_sensor(context)

@@ -23,8 +23,15 @@ def test_assets_materialize_with_expected_tables(tmp_path):
     assert result.success
     for day in ("2024-06-01", "2024-06-02", "2024-06-01"):  # page views: a SQL-expression partition
         assert dg.materialize([assets.page_views], resources=resources, partition_key=day).success
+    for day in ("2024-06-01", "2024-06-02", "2024-06-03", "2024-06-03"):  # scd2: one tier step per day for 50
+        assert dg.materialize([assets.customer_tiers], resources=resources, partition_key=day).success
     with warehouse.connect() as connection:
         cursor = connection.cursor()
+        cursor.execute(
+            "SELECT count(*) AS versions, count_if(_valid_to IS NULL) AS current, "
+            "count_if(tier = 'silver' AND _valid_to IS NULL) AS silver FROM main.shop.customer_tiers"
+        )
+        assert tuple(cursor.fetchone()) == (600, 500, 100)
         cursor.execute("SELECT sum(orders) AS n FROM main.shop.daily_summary")
         summarized = cursor.fetchone().n
         cursor.execute("SELECT count(*) AS n FROM main.shop.orders WHERE status <> 'refunded'")

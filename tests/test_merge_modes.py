@@ -116,3 +116,31 @@ def test_insert_only_with_partitions_touches_only_its_partition(backend):
     assert rows(backend, "SELECT day, id, v FROM visits ORDER BY day, id") == [
         ("mon", 1, "mon-1"), ("mon", 2, "mon-2"), ("tue", 1, "tue-1"), ("tue", 2, "tue-2")
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", ["s3", "azure", "volume"])
+def test_keyed_modes_on_every_staging_backend(name, tmp_path, request):
+    """insert_only, merge with hard_delete and scd2 through the server, staged on S3, Azure and a Volume."""
+    data = {"t": pa.table({"id": [1, 2], "v": ["a", "b"], "gone": [False, False]})}
+
+    def asset(mode: str, **extra):
+        @dg.asset(name=mode, metadata={"write_mode": mode, "primary_key": ["id"], **extra})
+        def _asset() -> pa.Table:
+            return data["t"] if extra else data["t"].drop_columns(["gone"])
+
+        return _asset
+
+    assets = [asset("insert_only"), asset("merge", hard_delete="gone"), asset("scd2")]
+    options = {f"{name}_options": request.getfixturevalue(f"{name}_options")} if name != "volume" else {}
+    with make_backend(name, tmp_path, **options) as backend:
+        io_manager = backend.io_manager()
+        dg.materialize(assets, resources={"io_manager": io_manager})
+        data["t"] = pa.table({"id": [2, 3], "v": ["B", "c"], "gone": [True, False]})
+        dg.materialize(assets, resources={"io_manager": io_manager})
+        dg.materialize(assets, resources={"io_manager": io_manager})  # the second run of the same data
+        assert rows(backend, "SELECT id, v FROM insert_only ORDER BY id") == [(1, "a"), (2, "b"), (3, "c")]
+        assert rows(backend, "SELECT id, v FROM merge ORDER BY id") == [(1, "a"), (3, "c")]
+        assert rows(backend, "SELECT id, v, _valid_to IS NULL FROM scd2 ORDER BY id, _valid_from") == [
+            (1, "a", False), (2, "b", False), (2, "B", True), (3, "c", True),
+        ]  # fmt: skip
+        assert backend.staged_files() == []

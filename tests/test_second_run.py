@@ -242,10 +242,11 @@ def test_partition_expr_matches_the_column_case_insensitively(target):
 
 
 # 8. concurrent writers
-@pytest.mark.parametrize("mode", ["replace", "merge", "append"])
+@pytest.mark.parametrize("mode", ["replace", "merge", "append", "insert_only", "scd2"])
 def test_sixteen_concurrent_partitions_land_through_write_conflicts(mode, target):
     keys = [f"p{i:02d}" for i in range(16)]
-    metadata = {"partition_expr": "part", "write_mode": mode, **({"primary_key": ["id"]} if mode == "merge" else {})}
+    keyed = mode in ("merge", "insert_only", "scd2")
+    metadata = {"partition_expr": "part", "write_mode": mode, **({"primary_key": ["id"]} if keyed else {})}
 
     @dg.asset(partitions_def=dg.StaticPartitionsDefinition(keys), metadata=metadata)
     def shards(context: AssetExecutionContext) -> pa.Table:
@@ -253,7 +254,7 @@ def test_sixteen_concurrent_partitions_land_through_write_conflicts(mode, target
         return pa.table({"part": [context.partition_key] * n, "id": [f"{context.partition_key}-{i}" for i in range(n)]})
 
     io_manager = target.io_manager(conflict_retries=6)
-    load = {"replace": "REPLACE WHERE", "merge": "MERGE", "append": "COPY INTO"}[mode]
+    load = {"replace": "REPLACE WHERE", "append": "COPY INTO"}.get(mode, "MERGE")
     conflicts = ["DELTA_CONCURRENT_APPEND", "DELTA_CONCURRENT_DELETE_READ", "DELTA_CONCURRENT_DELETE_DELETE",
                  "DELTA_METADATA_CHANGED", "DELTA_PROTOCOL_CHANGED"]  # fmt: skip
     for i in range(20):
