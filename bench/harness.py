@@ -51,31 +51,66 @@ def run_case(case: Case, rows: int) -> dict:
         return {"seconds": seconds, "peak_mib": rss.stop()}
 
 
+def _competitor() -> subprocess.Popen:
+    """A CPU-bound process beside the case: one core stays busy, as on a shared CI box or laptop."""
+    return subprocess.Popen([sys.executable, "-c", "while True: pass"])
+
+
+def _run_one(script: str, name: str, rows: int, loaded: bool) -> dict:
+    competitor = _competitor() if loaded else None
+    try:
+        if competitor is not None:
+            time.sleep(0.5)  # let it take its core before the case starts
+        out = subprocess.run(
+            [sys.executable, script, "--one", name, "--rows", str(rows)], capture_output=True, text=True, check=True
+        ).stdout
+    finally:
+        if competitor is not None:
+            competitor.kill()
+            competitor.wait()
+    return json.loads(out.strip().splitlines()[-1])
+
+
 def main(script: str, cases: Mapping[str, Case], default: list[str], floor: str, title: str) -> None:
-    """`title` is formatted with rows and runs; ratios are against the `floor` case."""
+    """`title` is formatted with rows and runs; ratios are against the `floor` case. With `--loaded`, every case
+    also runs beside a CPU-bound competitor process, interleaved with the quiet runs, in one table."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=5_000_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--cases", default=",".join(default))
+    parser.add_argument("--loaded", action="store_true", help="also run each case beside a CPU-bound process")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         print(json.dumps(run_case(cases[args.one], args.rows)))
         return
-    results: dict[str, list[dict]] = {}
+    conditions = ["quiet", "loaded"] if args.loaded else ["quiet"]
+    results: dict[tuple[str, str], list[dict]] = {}
     for _ in range(args.runs):
         for name in args.cases.split(","):
-            out = subprocess.run(
-                [sys.executable, script, "--one", name, "--rows", str(args.rows)],
-                capture_output=True, text=True, check=True,
-            ).stdout  # fmt: skip
-            results.setdefault(name, []).append(json.loads(out.strip().splitlines()[-1]))
-    base = statistics.median(r["seconds"] for r in results[floor]) if floor in results else None
+            for condition in conditions:
+                run = _run_one(script, name, args.rows, condition == "loaded")
+                results.setdefault((name, condition), []).append(run)
     print("\n" + title.format(rows=args.rows, runs=args.runs) + "\n")
-    print(f"| case | seconds | rows/s | peak MiB | x {floor} |")
-    print("|---|---:|---:|---:|---:|")
-    for name, runs in results.items():
-        seconds = statistics.median(r["seconds"] for r in runs)
-        peak = statistics.median(r["peak_mib"] for r in runs)
-        ratio = f"{seconds / base:.2f}" if base else "-"
-        print(f"| {name} | {seconds:.2f} | {args.rows / seconds:,.0f} | {peak:.0f} | {ratio} |")
+    print(table(results, args.cases.split(","), conditions, floor, args.rows))
+
+
+def table(
+    results: Mapping[tuple[str, str], list[dict]], names: list[str], conditions: list[str], floor: str, rows: int
+) -> str:
+    """A markdown table: per condition, median seconds, x floor and peak MiB."""
+
+    def median(name: str, condition: str, key: str) -> float:
+        return statistics.median(r[key] for r in results[(name, condition)])
+
+    head = "| case |" + "".join(f" {c} s | {c} x {floor} | {c} peak MiB |" for c in conditions)
+    lines = [head, "|---|" + "---:|---:|---:|" * len(conditions)]
+    for name in names:
+        cells = []
+        for c in conditions:
+            seconds = median(name, c, "seconds")
+            base = median(floor, c, "seconds") if (floor, c) in results else None
+            ratio = f"{seconds / base:.2f}" if base else "-"
+            cells.append(f" {seconds:.2f} | {ratio} | {median(name, c, 'peak_mib'):.0f} |")
+        lines.append(f"| {name} |" + "".join(cells))
+    return "\n".join(lines) + f"\n\n({rows:,} rows; peak MiB is RSS above the level before the case)"

@@ -73,7 +73,7 @@ class Stager:
         self.base_url = base_url.rstrip("/")
         self.local = isinstance(self.fs, LocalFileSystem)
         self.target_file_bytes = target_file_bytes
-        self.writers = writers or min(4, os.cpu_count() or 1)
+        self.writers = writers or min(4, available_cpus())
         # Local parts are read once by a nearby engine: skip compression. Remote parts cross a network.
         self.compression = "none" if self.local else "zstd"
 
@@ -134,6 +134,24 @@ class Stager:
                 os.rmdir(f"{self.base_path.rstrip('/')}/{'/'.join(parts[:depth])}")
             except OSError:  # not empty (another step or attempt is staging there) or already gone
                 break
+
+
+def available_cpus() -> int:
+    """CPUs this process can use now: its affinity, capped by a cgroup CPU quota, less the other tasks running
+    right now (/proc/loadavg's runnable count, which unlike the load averages reacts at once). At least 1."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    try:
+        quota, period = open("/sys/fs/cgroup/cpu.max").read().split()[:2]
+        if quota != "max":
+            cpus = min(cpus, max(1, int(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    try:
+        running = int(open("/proc/loadavg").read().split()[3].split("/")[0])  # this thread included
+        cpus -= max(0, running - 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    return max(1, cpus)
 
 
 def _row_groups(reader: pa.RecordBatchReader) -> Iterator[pa.Table]:

@@ -64,17 +64,18 @@ class Merges:
         )
 
     def _run_merge(self, meta: TableMeta, merge_sql: str, whens: list[exp.When]) -> tuple[int, int, int]:
-        """Run the DuckDB MERGE; (updated, deleted, inserted) rows. DuckDB names the action `merge_action` in
-        RETURNING, which a table column of that name hides: then the counts come from row counts."""
-        if meta.column("merge_action") is None:
+        """Run the DuckDB MERGE; (updated, deleted, inserted) rows. With at most two kinds of action the counts
+        follow from DuckDB's total and the table's growth; with all three they come from RETURNING merge_action
+        (slower: it collects a row per action), which a table column of that name hides."""
+        kinds = {type(w.args["then"]).__name__ for w in whens}  # Update, Insert, Var (DELETE)
+        if len(kinds) == 3:
+            if meta.column("merge_action") is not None:
+                raise unsupported(
+                    "MERGE with UPDATE, DELETE and INSERT clauses into a table with a column named merge_action"
+                )
             actions = self.con.sql(f"{merge_sql} RETURNING merge_action").to_arrow_table()
             counts = {row["values"]: row["counts"] for row in pc.value_counts(actions.column(0)).to_pylist()}
             return counts.get("UPDATE", 0), counts.get("DELETE", 0), counts.get("INSERT", 0)
-        kinds = {type(w.args["then"]).__name__ for w in whens}  # Update, Insert, Var (DELETE)
-        if len(kinds) == 3:
-            raise unsupported(
-                "MERGE with UPDATE, DELETE and INSERT clauses into a table with a column named merge_action"
-            )
         before = self.con.execute(f"SELECT count(*) FROM {meta.duck}").fetchall()[0][0]
         total = self.con.execute(merge_sql).fetchall()[0][0]
         growth = self.con.execute(f"SELECT count(*) FROM {meta.duck}").fetchall()[0][0] - before

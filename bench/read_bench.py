@@ -1,0 +1,146 @@
+"""Read benchmark: a downstream asset reads the 5M-row, 8-column table, against DuckDB's own fetch.
+
+    python bench/read_bench.py [--rows N] [--runs K] [--loaded]
+
+Setup (not timed) loads the table; seconds cover the read only: for DuckDB, `fetch_arrow_table()` / `df()`
+of `SELECT *`; for Dagster cases the whole `materialize` call of the downstream asset (its input loaded by
+the IO manager). Each case runs in a fresh process.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from load_bench import table  # noqa: E402
+
+CASES = [
+    "duckdb_fetch_arrow", "io_manager_arrow", "io_manager_polars", "io_manager_arrow_2_columns",
+    "io_manager_arrow_server", "duckdb_df", "io_manager_pandas", "io_manager_pandas_server", "dagster_duckdb_pandas",
+]  # fmt: skip
+
+
+def _duckdb(rows: int, work: str):
+    import duckdb
+
+    con = duckdb.connect(os.path.join(work, "floor.duckdb"))
+    data = table(rows)
+    con.register("data", data)
+    con.execute("CREATE TABLE t AS SELECT * FROM data")
+    con.unregister("data")
+    return con
+
+
+def case_duckdb_fetch_arrow(rows: int, work: str) -> Callable[[], None]:
+    con = _duckdb(rows, work)
+    return lambda: con.execute("SELECT * FROM t").fetch_arrow_table()
+
+
+def case_duckdb_df(rows: int, work: str) -> Callable[[], None]:
+    con = _duckdb(rows, work)
+    return lambda: con.execute("SELECT * FROM t").df()
+
+
+def _io_manager(rows: int, work: str, kind: type, columns: list[str] | None = None, server: bool = False):
+    import dagster as dg
+
+    from dagster_dbload import DatabricksIOManager, LocalSQLWarehouse
+    from dagster_dbload.testing import LocalSQLWarehouseServer
+
+    path = os.path.join(work, "wh", "w.duckdb")
+    data = table(rows)
+
+    @dg.asset
+    def bench_table():
+        return data
+
+    @dg.asset(ins={"bench_table": dg.AssetIn(metadata={"columns": columns} if columns else {})})
+    def reader(bench_table: kind) -> None:  # type: ignore[valid-type]
+        assert len(bench_table) == rows
+
+    embedded = DatabricksIOManager(warehouse=LocalSQLWarehouse(path=path))
+    assert dg.materialize([bench_table], resources={"io_manager": embedded}).success
+    del data
+    running = LocalSQLWarehouseServer(path=path).__enter__() if server else None
+    io_manager = DatabricksIOManager(warehouse=running.resource()) if running else embedded
+
+    def run() -> None:
+        resources = {"io_manager": io_manager}
+        assert dg.materialize([bench_table, reader], resources=resources, selection=[reader]).success
+
+    return run
+
+
+def case_io_manager_arrow(rows: int, work: str) -> Callable[[], None]:
+    import pyarrow as pa
+
+    return _io_manager(rows, work, pa.Table)
+
+
+def case_io_manager_arrow_2_columns(rows: int, work: str) -> Callable[[], None]:
+    """AssetIn metadata columns=["id", "price"]: only those columns are read."""
+    import pyarrow as pa
+
+    return _io_manager(rows, work, pa.Table, columns=["id", "price"])
+
+
+def case_io_manager_arrow_server(rows: int, work: str) -> Callable[[], None]:
+    import pyarrow as pa
+
+    return _io_manager(rows, work, pa.Table, server=True)
+
+
+def case_io_manager_pandas(rows: int, work: str) -> Callable[[], None]:
+    import pandas as pd
+
+    return _io_manager(rows, work, pd.DataFrame)
+
+
+def case_io_manager_pandas_server(rows: int, work: str) -> Callable[[], None]:
+    import pandas as pd
+
+    return _io_manager(rows, work, pd.DataFrame, server=True)
+
+
+def case_io_manager_polars(rows: int, work: str) -> Callable[[], None]:
+    import polars as pl
+
+    return _io_manager(rows, work, pl.DataFrame)
+
+
+def case_dagster_duckdb_pandas(rows: int, work: str) -> Callable[[], None]:
+    import dagster as dg
+    import pandas as pd
+    from dagster_duckdb_pandas import DuckDBPandasIOManager
+
+    frame = table(rows).to_pandas()
+    io_manager = DuckDBPandasIOManager(database=os.path.join(work, "dd.duckdb"), schema="bench")
+
+    @dg.asset
+    def bench_table():
+        return frame
+
+    @dg.asset
+    def reader(bench_table: pd.DataFrame) -> None:
+        assert len(bench_table) == rows
+
+    assert dg.materialize([bench_table], resources={"io_manager": io_manager}).success
+
+    def run() -> None:
+        resources = {"io_manager": io_manager}
+        assert dg.materialize([bench_table, reader], resources=resources, selection=[reader]).success
+
+    return run
+
+
+if __name__ == "__main__":
+    harness.main(
+        __file__,
+        {name[len("case_") :]: fn for name, fn in dict(globals()).items() if name.startswith("case_")},
+        CASES,
+        floor="duckdb_fetch_arrow",
+        title="a downstream asset reads {rows:,} rows x 8 columns, median of {runs} runs (fresh process each)",
+    )
