@@ -51,11 +51,11 @@ def _io_manager(rows: int, work: str, kind: type, columns: list[str] | None = No
     from dagster_dbload.testing import LocalSQLWarehouseServer
 
     path = os.path.join(work, "wh", "w.duckdb")
-    data = table(rows)
+    data = {"t": table(rows)}
 
     @dg.asset
     def bench_table():
-        return data
+        return data["t"]
 
     @dg.asset(ins={"bench_table": dg.AssetIn(metadata={"columns": columns} if columns else {})})
     def reader(bench_table: kind) -> None:  # type: ignore[valid-type]
@@ -63,7 +63,7 @@ def _io_manager(rows: int, work: str, kind: type, columns: list[str] | None = No
 
     embedded = DatabricksIOManager(warehouse=LocalSQLWarehouse(path=path))
     assert dg.materialize([bench_table], resources={"io_manager": embedded}).success
-    del data
+    data.clear()  # only the table in the warehouse remains
     running = LocalSQLWarehouseServer(path=path).__enter__() if server else None
     io_manager = DatabricksIOManager(warehouse=running.resource()) if running else embedded
 

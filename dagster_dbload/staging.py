@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import fsspec
@@ -141,13 +142,13 @@ def available_cpus() -> int:
     right now (/proc/loadavg's runnable count, which unlike the load averages reacts at once). At least 1."""
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     try:
-        quota, period = open("/sys/fs/cgroup/cpu.max").read().split()[:2]
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
         if quota != "max":
             cpus = min(cpus, max(1, int(int(quota) / int(period))))
     except (OSError, ValueError):
         pass
     try:
-        running = int(open("/proc/loadavg").read().split()[3].split("/")[0])  # this thread included
+        running = int(Path("/proc/loadavg").read_text().split()[3].split("/")[0])  # this thread included
         cpus -= max(0, running - 1)
     except (OSError, ValueError, IndexError):
         pass
