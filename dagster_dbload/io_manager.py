@@ -238,10 +238,8 @@ class DatabricksIOManager(ConfigurableIOManager):
                 loader.apply_tags(session, ref, tags)
             version = loader.table_version(session, ref)
             rows = staged.rows  # a replace leaves exactly the staged rows in the table (or partition)
-            if spec.mode == "scd2":  # current versions; the history is in dbload/history_rows
-                current = f"{quote(spec.scd2.valid_to)} IS NULL"
-                history_rows = session.run(sql.count_rows(ref, where)).fetchone()[0]
-                rows = session.run(sql.count_rows(ref, f"({where}) AND {current}" if where else current)).fetchone()[0]
+            if spec.mode == "scd2":  # current versions; all of them in dbload/history_rows
+                history_rows, rows = session.run(sql.count_versions(ref, spec.scd2.valid_to, where)).fetchone()
             elif spec.mode != "replace":
                 rows = session.run(sql.count_rows(ref, where)).fetchone()[0]
             if not self.keep_staged_files:
@@ -256,13 +254,16 @@ class DatabricksIOManager(ConfigurableIOManager):
                 "dagster/table_name": str(ref),
                 **({"dagster/uri": MetadataValue.url(url)} if url else {}),
                 "dagster/column_schema": TableSchema(
-                    columns=[TableColumn(c.name, c.type.lower(), description=c.comment) for c in columns]
+                    columns=[
+                        TableColumn(c.name, c.type.lower(), description=c.comment)
+                        for c in [*columns, *(spec.scd2.specs() if spec.mode == "scd2" else [])]
+                    ]
                 ),
                 "dbload/sql": MetadataValue.md(sql.markdown(statements)),
                 "dbload/bookkeeping_sql": MetadataValue.json([s for s in session.statements if sql.is_bookkeeping(s)]),
                 "dbload/write_mode": spec.mode,
                 **(
-                    {"dbload/history_rows": history_rows, "dbload/valid_from": spec.valid_at}
+                    {"dbload/history_rows": history_rows, "dbload/valid_from": MetadataValue.timestamp(spec.valid_at)}
                     if spec.mode == "scd2"
                     else {}
                 ),
@@ -423,7 +424,7 @@ def _scd2_read(
         return columns, where
     frm, to = quote(scd2.valid_from), quote(scd2.valid_to)
     if _scd2_snapshots(context, settings):
-        moment = _timestamp(context.asset_partitions_time_window.end - dt.timedelta(microseconds=1))
+        moment = sql.timestamp(context.asset_partitions_time_window.end - dt.timedelta(microseconds=1))
         return columns, f"{frm} <= {moment} AND ({to} IS NULL OR {to} > {moment})"
     current = f"{to} IS NULL"
     return columns, f"({where}) AND {current}" if where else current
@@ -438,7 +439,7 @@ def _scd2_columns(settings: Mapping[str, Any]) -> sql.Scd2Columns:
     )
 
 
-def _valid_at(context: OutputContext, parts: Sequence[partitions.PartitionSlice]) -> str:
+def _valid_at(context: OutputContext, parts: Sequence[partitions.PartitionSlice]) -> dt.datetime:
     """When scd2 changes take effect: the start of a time-partitioned asset's partition, else the run's start
     (the same for every retry of the step, so a retry changes nothing)."""
     window = next((p for p in parts if p.is_window), None)
@@ -453,11 +454,7 @@ def _valid_at(context: OutputContext, parts: Sequence[partitions.PartitionSlice]
         except DagsterInvariantViolationError:  # an output context built outside a run
             started = None
         moment = dt.datetime.fromtimestamp(started or time.time(), dt.timezone.utc)
-    return _timestamp(moment)
-
-
-def _timestamp(moment: dt.datetime) -> str:
-    return f"TIMESTAMP{sql.literal(moment.astimezone(dt.timezone.utc).isoformat(sep=' '))}"
+    return moment
 
 
 def _scd2_snapshots(context: OutputContext | InputContext, settings: Mapping[str, Any]) -> bool:

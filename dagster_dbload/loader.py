@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import random
 import re
 import time
@@ -48,7 +49,7 @@ class WriteSpec:
     partitions: tuple[PartitionSlice, ...] = ()
     scd2: sql.Scd2Columns = sql.Scd2Columns()  # scd2: the history columns the table adds
     scd2_close_missing: bool = True  # scd2: current keys (of the partition) the output lacks are closed
-    valid_at: str | None = None  # scd2: TIMESTAMP literal the changes are valid from (run or partition start)
+    valid_at: dt.datetime | None = None  # scd2: when the changes take effect (run or partition start)
     create_table: bool = True
     column_mapping: bool = False  # create the table with Delta column mapping (any column name)
     defer_empty_columns: bool = False  # all-null untyped columns the table lacks wait for their first values
@@ -301,7 +302,15 @@ def load_statement(
         assert spec.valid_at is not None
         scope = (lambda q: partitions.predicate(spec.partitions, types, qualifier=q)) if spec.partitions else None
         return sql.scd2_merge(
-            ref, names, spec.primary_key, url, spec.valid_at, spec.scd2, scope, spec.dedupe_by, spec.scd2_close_missing
+            ref,
+            names,
+            spec.primary_key,
+            url,
+            sql.timestamp(spec.valid_at),
+            spec.scd2,
+            scope,
+            spec.dedupe_by,
+            spec.scd2_close_missing,
         )
     if spec.mode in KEYED_MODES:
         target = partitions.predicate(spec.partitions, types, qualifier="t.") if spec.partitions else None

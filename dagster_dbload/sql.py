@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -241,7 +242,11 @@ def scd2_merge(
         f"SELECT s.*, true AS `__dbload_new` FROM s JOIN {ref.sql} AS c ON {same} AND c.{to} IS NULL "
         f"AND c.{hashed} <> s.{hashed} AND c.{frm} < {at}" + (f" AND {partition('c.')}" if partition else "")
     )
-    late = literal(f"scd2: {ref} holds versions from after this load's validity time {at}; load in time order")
+    late = literal(
+        f"scd2: {ref} already holds versions after {at.split(chr(39))[1]}, this load's validity time, and history is "
+        "written in time order. Materialize time partitions oldest first (one at a time), or drop the table and "
+        "materialize them again."
+    )
     latest = f"SELECT max(greatest(c.{frm}, coalesce(c.{to}, c.{frm}))) AS at FROM {ref.sql} AS c" + (
         f" WHERE {partition('c.')}" if partition else ""
     )
@@ -286,6 +291,18 @@ def set_tags(ref: TableRef, tags: Mapping[str, str]) -> str:
 def count_rows(ref: TableRef, where: str | None = None) -> str:
     """The table's (or, with `where`, a partition's) rows; Delta answers a bare count from file statistics."""
     return f"SELECT count(*) AS n FROM {ref.sql}" + (f" WHERE {where}" if where else "")
+
+
+def count_versions(ref: TableRef, valid_to: str, where: str | None = None) -> str:
+    """An scd2 table's (or partition's) versions and current versions."""
+    return f"SELECT count(*) AS n, count_if({quote(valid_to)} IS NULL) AS current FROM {ref.sql}" + (
+        f" WHERE {where}" if where else ""
+    )
+
+
+def timestamp(moment: datetime.datetime) -> str:
+    """A TIMESTAMP literal for a tz-aware moment, in UTC."""
+    return f"TIMESTAMP{literal(moment.astimezone(datetime.timezone.utc).isoformat(sep=' '))}"
 
 
 def count_outside(url: str, predicate: str) -> str:

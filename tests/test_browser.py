@@ -271,3 +271,60 @@ def test_the_explore_action_launches_a_run_that_loads_exactly_the_fired_items(da
     assert dagster_dev.sql(
         "SELECT sa_item_id, sa_status FROM main.annotations.qa_review WHERE sa_status <> 'Completed' ORDER BY 1"
     ) == [(48909306, "InProgress"), (48909312, "InProgress")]
+
+
+LAUNCH = """
+mutation($params: ExecutionParams!) {
+  launchRun(executionParams: $params) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on PythonError { message }
+    ... on InvalidSubsetError { message }
+    ... on RunConfigValidationInvalid { errors { message } }
+  }
+}
+"""
+
+
+def test_an_scd2_asset_shows_its_history_and_checks(dagster_dev, page):
+    from playwright.sync_api import expect
+
+    def launch(day: str) -> dict:
+        params = {
+            "selector": {
+                "repositoryLocationName": LOCATION, "repositoryName": "__repository__", "jobName": "__ASSET_JOB",
+                "assetSelection": [{"path": ["shop", "customer_tiers"]}],
+                "assetCheckSelection": [{"assetKey": {"path": ["shop", "customer_tiers"]}, "name": "primary_key"}],
+            },
+            "executionMetadata": {"tags": [{"key": "dagster/partition", "value": day}]},
+        }  # fmt: skip
+        launched = dagster_dev.graphql(LAUNCH, {"params": params})["launchRun"]
+        assert launched["__typename"] == "LaunchRunSuccess", launched
+        run_id = launched["run"]["runId"]
+
+        def finished() -> dict | None:
+            runs = dagster_dev.graphql(RUNS)["runsOrError"]["results"]
+            run = next((r for r in runs if r["runId"] == run_id), None)
+            return run if run and run["status"] in ("SUCCESS", "FAILURE", "CANCELED") else None
+
+        return wait_for(f"the run of {day}", finished)
+
+    for day in ("2024-06-01", "2024-06-02"):  # one at a time, oldest first, as scd2 history needs
+        assert launch(day)["status"] == "SUCCESS", f"see {OUTPUT / 'dagster-dev.log'}"
+    assert dagster_dev.sql("SELECT count(*), count_if(_valid_to IS NULL) FROM main.shop.customer_tiers") == [
+        (550, 500)
+    ]  # 50 customers moved up a tier on the second day
+
+    page.goto(f"{dagster_dev.url}/assets/shop/customer_tiers?view=events")
+    expect(page.locator("tr", has_text="dbload/history_rows").first).to_contain_text("550")
+    expect(page.locator("tr", has_text="dbload/write_mode").first).to_contain_text("scd2")
+    page.screenshot(path=str(OUTPUT / "scd2-events.png"), full_page=True)
+    page.locator("tr", has_text="dbload/sql").first.get_by_text("Show Markdown").click()  # long SQL opens a dialog
+    expect(page.get_by_role("dialog")).to_contain_text("MERGE INTO")
+    page.wait_for_timeout(500)  # the dialog fades in
+    page.screenshot(path=str(OUTPUT / "scd2-sql.png"), full_page=True)
+    page.keyboard.press("Escape")
+    page.goto(f"{dagster_dev.url}/assets/shop/customer_tiers?view=checks")
+    expect(page.get_by_text("primary_key", exact=True).first).to_be_visible()
+    expect(page.get_by_text("Passed").first).to_be_visible()  # one current version per customer
+    page.screenshot(path=str(OUTPUT / "scd2-checks.png"), full_page=True)
