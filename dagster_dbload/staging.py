@@ -68,15 +68,17 @@ class Stager:
         target_file_bytes: int = 128 * 1024 * 1024,
         writers: int | None = None,
         filesystem: tuple[Any, str] | None = None,
+        compression: str | None = None,
     ):
-        """`filesystem` (fs, path) overrides fsspec's choice for the URL, e.g. for Unity Catalog Volumes."""
+        """`filesystem` (fs, path) overrides fsspec's choice for the URL, e.g. for Unity Catalog Volumes;
+        `compression` the parquet codec (default: none on local disk, read once by a nearby engine; zstd for
+        parts that cross a network)."""
         self.fs, self.base_path = filesystem or fsspec.core.url_to_fs(base_url, **dict(storage_options or {}))
         self.base_url = base_url.rstrip("/")
         self.local = isinstance(self.fs, LocalFileSystem)
         self.target_file_bytes = target_file_bytes
         self.writers = writers or min(4, available_cpus())
-        # Local parts are read once by a nearby engine: skip compression. Remote parts cross a network.
-        self.compression = "none" if self.local else "zstd"
+        self.compression = compression or ("none" if self.local else "zstd")
 
     def url(self, prefix: str) -> str:
         return f"{self.base_url}/{prefix}/"
