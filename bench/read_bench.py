@@ -2,12 +2,10 @@
 
     python bench/read_bench.py [--rows N] [--runs K] [--loaded]
 
-Setup (not timed) loads the table; seconds cover the read only: for DuckDB, `fetch_arrow_table()` / `df()`
+Setup (not timed) loads the table; seconds cover the read only: for DuckDB, `con.sql(...).to_arrow_table()` / `.df()`
 of `SELECT *`; for Dagster cases the whole `materialize` call of the downstream asset (its input loaded by
 the IO manager). Each case runs in a fresh process.
 """
-
-from __future__ import annotations
 
 import os
 import sys
@@ -36,12 +34,12 @@ def _duckdb(rows: int, work: str):
 
 def case_duckdb_fetch_arrow(rows: int, work: str) -> Callable[[], None]:
     con = _duckdb(rows, work)
-    return lambda: con.execute("SELECT * FROM t").fetch_arrow_table()
+    return lambda: con.sql("SELECT * FROM t").to_arrow_table()
 
 
 def case_duckdb_df(rows: int, work: str) -> Callable[[], None]:
     con = _duckdb(rows, work)
-    return lambda: con.execute("SELECT * FROM t").df()
+    return lambda: con.sql("SELECT * FROM t").df()
 
 
 def _io_manager(rows: int, work: str, kind: type, columns: list[str] | None = None, server: bool = False):

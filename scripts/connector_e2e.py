@@ -22,7 +22,8 @@ NOT_APPLICABLE = {
     "kernel": "the Rust kernel backend (use_kernel=True), not installed with the connector",
     "telemetry": "posts to Databricks' telemetry service, which does not exist offline",
     "circuit_breaker": "telemetry circuit breaker against Databricks' telemetry service",
-    "cloud_fetch or cloudfetch": "results downloaded from cloud storage links (the server answers inline Arrow)",
+    "cloud_fetch or cloudfetch": "needs a store_sales data set uploaded beforehand (the suite skips it itself); the "
+    "server's Cloud Fetch links are tested in tests/test_local_surface.py",
     "staging_ingestion or uc_volume or streaming_put": "volume ingestion against a workspace's real volumes and user",
     "retry": "HTTP retry mixins that patch urllib3 internals against a remote proxy",
     "large_queries or long_running or query_with_large": "minute-long workloads (run them with -k to see)",

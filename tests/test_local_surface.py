@@ -207,6 +207,30 @@ def test_async_execution_row_limit_and_complex_types_as_strings(wire, databricks
     assert (row.a, row.s) == ("[1,2]", '{"x":1}')
 
 
+def test_large_results_travel_as_cloud_fetch_links_and_match_inline_ones(databricks_warehouse):
+    """Results above 4 MiB go out as Cloud Fetch links (as Databricks sends them), read by the connector's own
+    downloader; `use_cloud_fetch=False` gets the same rows inline, lz4-compressed."""
+    query = (
+        "SELECT id, CAST(id AS STRING) || '-x' AS s, id * 0.5 AS d, date_add(DATE'2024-01-01', CAST(id % 1000 AS INT)) "
+        "AS day FROM range(1000000) ORDER BY id"
+    )
+    server = databricks_warehouse.server
+    with databricks_warehouse.connect() as connection:
+        cursor = connection.cursor(arraysize=50_000)
+        linked = cursor.execute(query).fetchall_arrow()
+        assert server.result_files_served > 1  # several files, downloaded in parallel
+        first = cursor.execute(query).fetchmany(3)  # row-wise reads over links
+        assert [r.id for r in first] == [0, 1, 2]
+    served = server.result_files_served
+    with databricks_warehouse.connect(use_cloud_fetch=False) as connection:
+        inline = connection.cursor().execute(query).fetchall_arrow()
+    assert server.result_files_served == served
+    assert linked.num_rows == 1_000_000 and linked.equals(inline)
+    with databricks_warehouse.connect() as connection:  # small results stay inline
+        connection.cursor().execute("SELECT * FROM range(1000)").fetchall()
+    assert server.result_files_served == served
+
+
 def test_cancel_interrupts_a_running_statement(wire):
     cursor = wire.cursor()
     slow = "SELECT sum(a.id * b.id) FROM range(100000000) a, range(100000) b"  # hours, unless cancelled

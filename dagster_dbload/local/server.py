@@ -10,6 +10,7 @@ import secrets
 import shutil
 import socket
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, quote, urlparse
@@ -70,6 +71,8 @@ class LocalSQLWarehouseServer:
         self._statement_faults: list[tuple[re.Pattern, LocalSQLError | str]] = []
         self._fault_lock = threading.Lock()
         self._signatures: dict[str, tuple[str, str]] = {}  # signature -> (method, local path)
+        self._results: dict[str, Callable[[], bytes]] = {}  # Cloud Fetch token -> the file's bytes, made on GET
+        self.result_files_served = 0
         self._http: ThreadingHTTPServer | None = None
 
     @property
@@ -129,7 +132,7 @@ class LocalSQLWarehouseServer:
     def __enter__(self) -> LocalSQLWarehouseServer:
         service = Service(self)
         processor = TCLIService.Processor(service)
-        factory = TBinaryProtocol.TBinaryProtocolFactory()
+        factory = TBinaryProtocol.TBinaryProtocolAcceleratedFactory()  # the C codec: results are large
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -193,6 +196,12 @@ class LocalSQLWarehouseServer:
                 self._reply(201)
 
             def do_GET(self) -> None:
+                if self.path.startswith("/__result__/"):  # a Cloud Fetch link: served once, like a presigned URL
+                    produce = server._results.pop(self.path.removeprefix("/__result__/"), None)
+                    if produce is None:
+                        return self._reply(404)
+                    server.result_files_served += 1
+                    return self._reply(200, produce())
                 target = self._volume_file("GET")
                 if target is None or not os.path.isfile(target):
                     return self._reply(404)
@@ -229,6 +238,12 @@ class LocalSQLWarehouseServer:
         signature = secrets.token_urlsafe(16)
         self._signatures[signature] = (method, local)
         return f"{self.url}/__volume__/{quote(os.path.basename(local))}?sig={signature}"
+
+    def result_link(self, produce: Callable[[], bytes]) -> str:
+        """A one-time URL serving `produce()`: a Cloud Fetch result file."""
+        token = secrets.token_urlsafe(24)
+        self._results[token] = produce
+        return f"{self.url}/__result__/{token}"
 
     def _volume_path(self, path: str) -> str:
         return FileResolver(self.warehouse.volumes_root).resolve(path)[1]

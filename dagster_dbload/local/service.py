@@ -9,6 +9,7 @@ import decimal
 import functools
 import json
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +24,11 @@ from .dbapi import LocalConnection
 from .errors import LocalSQLError
 
 _WAIT_SECONDS = 2.0  # a statement still running after this is polled by the client, as on Databricks
+# Results larger than this go out as Cloud Fetch links (files the client downloads in parallel), as Databricks
+# sends large results, in chunks of about CHUNK_BYTES; smaller ones travel inline in the Thrift answers.
+CLOUD_FETCH_MIN_BYTES = 4 << 20
+CHUNK_BYTES = 16 << 20
+LINK_SECONDS = 900
 
 _TYPE_IDS = [
     (pa.types.is_boolean, T.TTypeId.BOOLEAN_TYPE),
@@ -52,6 +58,22 @@ class Host(Protocol):
     def statement_fault(self, statement: str) -> LocalSQLError | str | None: ...
     def staging(self, statement: str) -> pa.Table | None: ...
     def lose_answer(self) -> None: ...
+    def result_link(self, produce: Callable[[], bytes]) -> str: ...
+
+
+def _stream(table: pa.Table) -> bytes:
+    """An Arrow IPC stream (schema, then batches): the file a Cloud Fetch link serves."""
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+def _stream_size(table: pa.Table) -> int:
+    sink = pa.MockOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.size()
 
 
 def _ok() -> T.TStatus:
@@ -163,6 +185,7 @@ class Operation:
     """One statement or metadata call: runs on a worker thread; its result is paged out by FetchResults."""
 
     lz4: bool
+    cloud_fetch: bool = False  # the client downloads result links (canDownloadResult)
     row_limit: int | None = None
     complex_as_arrow: bool = True
     staging: bool = False
@@ -185,6 +208,10 @@ class Operation:
         self.schema = table.schema
         self.table = table if self.complex_as_arrow else _complex_as_json(table)
         self.rowcount = rowcount
+        if self.cloud_fetch and not self.staging and self.table.nbytes > CLOUD_FETCH_MIN_BYTES:
+            self.lz4 = False  # the server's choice; links are read over loopback, where compressing only costs
+        else:
+            self.cloud_fetch = False
         self.done.set()
 
     def fail(self, error: BaseException) -> None:
@@ -283,6 +310,7 @@ class Service:
         arrow_types = req.useArrowNativeTypes
         operation = Operation(
             lz4=bool(req.canDecompressLZ4Result),
+            cloud_fetch=bool(req.canDownloadResult),
             row_limit=req.resultRowLimit or None,
             complex_as_arrow=arrow_types is None or arrow_types.complexTypesAsArrow is not False,
         )
@@ -425,6 +453,25 @@ class Service:
         return T.TCloseOperationResp(status=_ok())
 
     # results
+    def _links(self, operation: Operation) -> list[T.TSparkArrowResultLink]:
+        table, start = operation.table, operation.offset
+        per_row = max(1, table.nbytes // max(1, table.num_rows))
+        rows = max(1, CHUNK_BYTES // per_row)
+        links = []
+        expiry = int(time.time()) + LINK_SECONDS
+        for offset in range(start, table.num_rows, rows):
+            chunk = table.slice(offset, rows)
+            size = _stream_size(chunk)
+            url = self.host.result_link(functools.partial(_stream, chunk))
+            links.append(
+                T.TSparkArrowResultLink(
+                    fileLink=url, expiryTime=expiry, startRowOffset=offset, rowCount=chunk.num_rows, bytesNum=size,
+                    httpHeaders={},
+                )
+            )  # fmt: skip
+        operation.offset = table.num_rows
+        return links
+
     @staticmethod
     def _more(operation: Operation) -> bool:
         return operation.offset < operation.table.num_rows
@@ -437,16 +484,20 @@ class Service:
         return T.TGetResultSetMetadataResp(
             status=_ok(),
             schema=_table_schema(operation.schema),
-            resultFormat=T.TSparkRowSetType.ARROW_BASED_SET,
+            resultFormat=T.TSparkRowSetType.URL_BASED_SET
+            if operation.cloud_fetch
+            else T.TSparkRowSetType.ARROW_BASED_SET,
             lz4Compressed=operation.lz4,
             arrowSchema=operation.table.schema.serialize().to_pybytes(),
             isStagingOperation=operation.staging,
         )
 
-    @staticmethod
-    def _page(operation: Operation, max_rows: int, max_bytes: int | None) -> T.TRowSet:
-        """The next rows from the operation's offset, as schema-less Arrow IPC batches."""
+    def _page(self, operation: Operation, max_rows: int, max_bytes: int | None) -> T.TRowSet:
+        """The next rows from the operation's offset, as schema-less Arrow IPC batches, or (Cloud Fetch) links
+        to Arrow IPC stream files holding all the remaining rows."""
         start = operation.offset
+        if operation.cloud_fetch:
+            return T.TRowSet(startRowOffset=start, rows=[], resultLinks=self._links(operation))
         chunk = operation.table.slice(start, max(1, max_rows))
         if max_bytes and chunk.nbytes > max_bytes and chunk.num_rows > 1:
             per_row = max(1, chunk.nbytes // chunk.num_rows)

@@ -41,6 +41,12 @@ class LocalSQLWarehouse(SQLWarehouse):
         description="fsspec options per protocol for reading staged files, e.g. {'s3': {'endpoint_url': ..}}.",
     )
     lock_timeout_seconds: float = Field(default=120.0, description="How long connect waits for the file.")
+    memory_limit: str | None = Field(
+        default=None,
+        description="DuckDB's memory_limit, e.g. '512MB': bounds the memory a load holds (DuckDB keeps the "
+        "blocks it writes cached up to this limit, so without one a load's memory grows with its rows). "
+        "Default: DuckDB's, 80% of RAM.",
+    )
 
     @property
     def root(self) -> str:
@@ -72,7 +78,7 @@ class LocalSQLWarehouse(SQLWarehouse):
         os.makedirs(os.path.dirname(path), exist_ok=True)
         files = FileResolver(self.volumes_root, self.storage_options)
         connection = LocalConnection(
-            lambda: _open(path, self.lock_timeout_seconds), path, files, self.catalog, self.schema_
+            lambda: _open(path, self.lock_timeout_seconds, self.memory_limit), path, files, self.catalog, self.schema_
         )
         try:
             yield connection
@@ -80,12 +86,12 @@ class LocalSQLWarehouse(SQLWarehouse):
             connection.close()
 
 
-def _open(path: str, timeout: float) -> duckdb.DuckDBPyConnection:
+def _open(path: str, timeout: float, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
     deadline = time.monotonic() + timeout
     delay = 0.05
     while True:
         try:
-            return duckdb.connect(path)
+            return duckdb.connect(path, config={"memory_limit": memory_limit} if memory_limit else {})
         except duckdb.IOException as e:
             if "lock" not in str(e).lower():
                 raise
