@@ -1,5 +1,5 @@
-"""`python -m dagster_dbload doctor`: the same as the `dagster-dbload` console script."""
+"""`python -m dagster_dbload ...`: the same as the `dagster-dbload` console script."""
 
-from .doctor import entry_point
+from .cli import entry_point
 
 entry_point()

@@ -3,10 +3,8 @@ SuperAnnotate) and prints ok or the fix for each, in a table; exit code 1 when o
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import os
-import sys
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -205,20 +203,3 @@ def table(checks: Sequence[Check]) -> str:
     lines = [f"{'check'.ljust(width)}  result  detail", f"{'-' * width}  ------  ------"]
     lines += [f"{c.name.ljust(width)}  {'ok' if c.ok else 'FAIL':6}  {c.detail}" for c in checks]
     return "\n".join(lines)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="dagster-dbload", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    doctor = commands.add_parser("doctor", help="check the configuration before the first run")
-    doctor.add_argument("-m", "--module", help="a code location module whose Definitions to check")
-    args = parser.parse_args(argv)
-    sys.path.insert(0, os.getcwd())
-    target = from_module(args.module) if args.module else from_environment()
-    checks = run(target)
-    print(table(checks))
-    return 0 if all(c.ok for c in checks) else 1
-
-
-def entry_point() -> None:
-    sys.exit(main())

@@ -15,7 +15,8 @@ from test_superannotate_sdk import TOKEN as SA_TOKEN
 from test_superannotate_sdk import item
 
 from dagster_dbload import DatabricksIOManager
-from dagster_dbload.doctor import Target, main, run, table
+from dagster_dbload.cli import main
+from dagster_dbload.doctor import Target, run, table
 from dagster_dbload.naming import TableRef
 from dagster_dbload.superannotate import SuperAnnotateResource
 from dagster_dbload.testing import LocalSQLWarehouseServer
@@ -118,3 +119,37 @@ def test_the_console_script_reads_the_environment_and_exits_non_zero_on_a_failur
     )  # fmt: skip
     assert failing.returncode == 1, failing.stderr[-2000:]
     assert "sign-in" in failing.stdout and "FAIL" in failing.stdout and "dapi-secret-value" not in failing.stdout
+
+
+def test_warehouse_serve_prints_a_dbt_profile_that_reaches_the_server(tmp_path):
+    """`dagster-dbload warehouse serve` keeps running, creates dbt's target schema and prints a profiles.yml
+    entry whose host and connection parameters the connector (as dbt-databricks passes them) can use."""
+    import subprocess
+    import sys
+
+    import yaml
+    from backends import _free_port
+    from databricks import sql as dbsql
+
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dagster_dbload", "warehouse", "serve", "--path", str(tmp_path / "w.duckdb"),
+         "--port", str(port), "--schema", "analytics"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        lines = []
+        while not (lines and lines[-1].strip() == "" and len(lines) > 3):
+            lines.append(process.stdout.readline())
+        profile = yaml.safe_load("".join(lines[1:]))
+        target = profile["dbload_local"]["outputs"]["local"]
+        assert target["host"] == f"http://127.0.0.1:{port}" and target["schema"] == "analytics"
+        with dbsql.connect(
+            server_hostname="127.0.0.1", http_path=target["http_path"], access_token=target["token"],
+            catalog=target["catalog"], schema=target["schema"], **target["connection_parameters"],
+        ) as connection:  # fmt: skip
+            row = connection.cursor().execute("SELECT current_schema() AS s").fetchone()
+        assert row.s == "analytics"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
