@@ -77,6 +77,44 @@ def test_information_schema_views_use_databricks_column_names(cursor):
         cursor.execute("SELECT * FROM information_schema.nope")
 
 
+def test_describe_as_json_and_the_system_catalog_answer_as_dbt_databricks_reads_them(cursor):
+    """dbt-databricks lists relations from system.information_schema.tables (an empty or failed listing makes
+    it rebuild incremental models from scratch) and reads columns from DESCRIBE TABLE EXTENDED ... AS JSON."""
+    import json
+
+    cursor.execute(
+        "CREATE TABLE jt (id BIGINT NOT NULL COMMENT 'key', price DECIMAL(10,2), at TIMESTAMP, tags ARRAY<STRING>, "
+        "attrs MAP<STRING, INT>, s STRUCT<a: INT, b: STRING>, CONSTRAINT jt_pk PRIMARY KEY (id)) COMMENT 'json table'"
+    )
+    cursor.execute("CREATE VIEW jv AS SELECT id FROM jt")
+    (doc,) = rows(cursor, "DESCRIBE TABLE EXTENDED jt AS JSON")[0]
+    doc = json.loads(doc)
+    assert (doc["catalog_name"], doc["schema_name"], doc["table_name"], doc["type"]) == (
+        "main",
+        "default",
+        "jt",
+        "MANAGED",
+    )
+    assert doc["comment"] == "json table" and doc["provider"] == "delta"
+    assert doc["columns"][0] == {"name": "id", "type": {"name": "bigint"}, "comment": "key", "nullable": False}
+    types = {c["name"]: c["type"] for c in doc["columns"]}
+    assert types["price"] == {"name": "decimal", "precision": 10, "scale": 2}
+    assert types["at"] == {"name": "timestamp_ltz"}
+    assert types["tags"] == {"name": "array", "element_type": {"name": "string"}, "element_nullable": True}
+    assert types["s"]["fields"][1] == {"name": "b", "type": {"name": "string"}, "nullable": True}
+    assert "PRIMARY KEY (`id`)" in doc["table_constraints"]
+    (view,) = rows(cursor, "DESCRIBE TABLE EXTENDED jv AS JSON")[0]
+    assert json.loads(view)["type"] == "VIEW" and "jt" in json.loads(view)["view_text"]
+    listed = rows(
+        cursor,
+        "SELECT table_name, table_type, data_source_format FROM system.information_schema.tables "
+        "WHERE table_catalog = 'main' AND table_schema = 'default' ORDER BY table_name",
+    )
+    assert listed == [("jt", "MANAGED", "DELTA"), ("jv", "VIEW", None)]
+    with pytest.raises(ServerOperationError, match="NO_SUCH_CATALOG|CATALOG_NOT_FOUND"):
+        cursor.execute("SELECT * FROM nowhere.information_schema.tables")
+
+
 def test_show_statements(cursor):
     make_orders(cursor)
     cursor.execute("CREATE VIEW big AS SELECT id FROM orders")

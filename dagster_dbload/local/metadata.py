@@ -22,7 +22,7 @@ from .common import (
     table_arg,
     table_of,
 )
-from .errors import unsupported
+from .errors import LocalSQLError, unsupported
 from .listings import (
     jdbc_catalogs,
     jdbc_columns,
@@ -136,6 +136,13 @@ class Metadata:
             return self._describe_history(meta)
         if style not in ("", "EXTENDED", "FORMATTED"):
             raise unsupported(f"DESCRIBE {style}")
+        if e.args.get("as_json"):
+            if not style:
+                raise LocalSQLError(
+                    "DESCRIBE_JSON_NOT_EXTENDED", "DESCRIBE ... AS JSON needs EXTENDED: DESCRIBE TABLE EXTENDED t AS JSON.",
+                    "0A000",
+                )  # fmt: skip
+            return Result(table_of(json_metadata=(pa.string(), [json.dumps(describe_json(meta))])))
         rows = [(c.name, display_type(c.type), c.comment) for c in meta.columns]
         for title, cols in (
             ("# Partition Information", meta.partitioned_by),
@@ -222,6 +229,68 @@ class Metadata:
                 version=(pa.int64(), [meta.version]),
             )
         )
+
+
+def describe_json(meta: TableMeta) -> dict[str, Any]:
+    """DESCRIBE TABLE EXTENDED ... AS JSON, in Databricks' document format (fields the table lacks left out)."""
+    doc: dict[str, Any] = {
+        "table_name": meta.name,
+        "catalog_name": meta.catalog,
+        "schema_name": meta.schema,
+        "namespace": [meta.schema],
+        "type": meta.kind,
+        "columns": [
+            {
+                "name": c.name,
+                "type": json_type(c.type),
+                **({"comment": c.comment} if c.comment else {}),
+                "nullable": c.nullable,
+            }
+            for c in meta.columns
+        ],  # fmt: skip
+        "created_time": meta.created_at,
+        "last_access": "UNKNOWN",
+        "created_by": "Spark",
+    }
+    if meta.comment:
+        doc["comment"] = meta.comment
+    if meta.is_view:
+        doc["view_text"] = meta.view_text
+    else:
+        doc["provider"] = "delta"
+        doc["table_properties"] = dict(sorted(meta.properties.items()))
+        if meta.partitioned_by:
+            doc["partition_columns"] = list(meta.partitioned_by)
+        if meta.clustered_by:
+            doc["clustering_columns"] = [[c] for c in meta.clustered_by]
+    if meta.primary_key:
+        key = ", ".join(quote_dbx(c) for c in meta.primary_key)
+        doc["table_constraints"] = f"[({meta.primary_key_name},PRIMARY KEY ({key}))]"
+    return doc
+
+
+def json_type(type_sql: str) -> dict[str, Any]:
+    """A type as DESCRIBE ... AS JSON shows it: {"name": "decimal", "precision": 10, "scale": 2}, nested for
+    ARRAY, MAP and STRUCT; TIMESTAMP is timestamp_ltz."""
+    T = exp.DataType.Type
+    dtype = exp.DataType.build(type_sql, dialect="databricks")
+    if dtype.this == T.ARRAY:
+        return {"name": "array", "element_type": json_type(dtype.expressions[0].sql("databricks")),
+                "element_nullable": True}  # fmt: skip
+    if dtype.this == T.MAP:
+        key, value = (t.sql("databricks") for t in dtype.expressions)
+        return {"name": "map", "key_type": json_type(key), "value_type": json_type(value), "value_nullable": True}
+    if dtype.this == T.STRUCT:
+        fields = [
+            {"name": f.name, "type": json_type(f.args["kind"].sql("databricks")), "nullable": True}
+            for f in dtype.expressions
+        ]
+        return {"name": "struct", "fields": fields}
+    if dtype.this == T.DECIMAL:
+        precision, scale = ([int(p.name) for p in dtype.expressions] + [10, 0])[:2] if dtype.expressions else (10, 0)
+        return {"name": "decimal", "precision": precision, "scale": scale}
+    name = display_type(type_sql)
+    return {"name": {"timestamp": "timestamp_ltz"}.get(name, name)}
 
 
 def create_statement(meta: TableMeta) -> str:

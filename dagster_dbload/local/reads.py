@@ -148,9 +148,14 @@ class Reads:
 
     def _information_schema(self, table: exp.Table, alias: exp.Expression | None) -> exp.Expression:
         catalog = check_name(table.catalog or self.current_catalog, "catalog")
-        if not self.meta.catalog_exists(catalog):
+        if catalog.lower() == "system" and not self.meta.catalog_exists(catalog):  # every catalog's, as on Databricks
+            catalogs = self.meta.catalogs()[:1] if table.name.lower() == "catalogs" else self.meta.catalogs()
+            parts = [information_schema(self.meta, self.files.volumes_root, c, table.name) for c in catalogs]
+            rows = pa.concat_tables(parts) if parts and parts[0] is not None else None
+        elif not self.meta.catalog_exists(catalog):
             raise no_catalog(catalog)
-        rows = information_schema(self.meta, self.files.volumes_root, catalog, table.name)
+        else:
+            rows = information_schema(self.meta, self.files.volumes_root, catalog, table.name)
         if rows is None:
             raise table_not_found(quote_dbx(catalog, "information_schema", table.name.lower()))
         name = f"__dbload_information_schema_{table.name.lower()}_{id(rows)}"
