@@ -37,11 +37,12 @@ from .listings import (
 
 
 class Metadata:
-    """SHOW TABLES|SCHEMAS|CATALOGS|TBLPROPERTIES, DESCRIBE [EXTENDED|HISTORY|DETAIL]."""
+    """SHOW TABLES|TABLE EXTENDED|SCHEMAS|CATALOGS|TBLPROPERTIES, DESCRIBE [EXTENDED|HISTORY|DETAIL] [AS JSON]."""
 
     def _show(self, body: str) -> Result:
         for pattern, handler in (
             (r"SHOW\s+TBLPROPERTIES\s+(.+?)(?:\s*\(\s*(.+?)\s*\))?", self._show_properties),
+            (r"SHOW\s+TABLE\s+EXTENDED(?:\s+(?:IN|FROM)\s+(\S+))?\s+LIKE\s+'([^']*)'", self._show_table_extended),
             (r"SHOW\s+(TABLES|VIEWS)(?:\s+(?:IN|FROM)\s+(\S+))?(?:\s+LIKE\s+'([^']*)')?", self._show_tables),
             (r"SHOW\s+(SCHEMAS|DATABASES)(?:\s+(?:IN|FROM)\s+(\S+))?(?:\s+LIKE\s+'([^']*)')?", self._show_schemas),
             (r"SHOW\s+CATALOGS(?:\s+LIKE\s+'([^']*)')?", self._show_catalogs),
@@ -84,6 +85,24 @@ class Metadata:
                                    isTemporary=(pa.bool_(), temporary), isMaterialized=(pa.bool_(), [False] * len(names))))  # fmt: skip
         return Result(table_of(database=(pa.string(), namespace_), tableName=(pa.string(), names),
                                isTemporary=(pa.bool_(), temporary)))  # fmt: skip
+
+    def _show_table_extended(self, namespace: str | None, pattern: str) -> Result:
+        """SHOW TABLE EXTENDED ... LIKE: a row per matching table or view with its `information` text (`*` and
+        `|` in the pattern, as Databricks reads it)."""
+        catalog, schema = self._schema_arg(namespace)
+        self.meta.require_schema(catalog, schema)
+        choices = [p.strip() for p in pattern.split("|")]
+        found = [
+            t for t in self.meta.all_tables(catalog) if t.schema == schema and any(like(p, t.name) for p in choices)
+        ]
+        return Result(
+            table_of(
+                database=(pa.string(), [schema] * len(found)),
+                tableName=(pa.string(), [t.name for t in found]),
+                isTemporary=(pa.bool_(), [False] * len(found)),
+                information=(pa.string(), [information(t) for t in found]),
+            )
+        )
 
     def _show_schemas(self, _: str, catalog_text: str | None, pattern: str | None) -> Result:
         catalog = check_name(table_arg(catalog_text).name, "catalog") if catalog_text else self.current_catalog
@@ -229,6 +248,32 @@ class Metadata:
                 version=(pa.int64(), [meta.version]),
             )
         )
+
+
+_SPARK_NAMES = {"bigint": "long", "int": "integer", "smallint": "short", "tinyint": "byte"}
+
+
+def information(meta: TableMeta) -> str:
+    """SHOW TABLE EXTENDED's `information` text: the detailed table information, then the schema as a tree."""
+    lines = [
+        f"Catalog: {meta.catalog}", f"Database: {meta.schema}", f"Table: {meta.name}", "Owner: local",
+        f"Created Time: {meta.created_at}", "Last Access: UNKNOWN", "Created By: Spark", f"Type: {meta.kind}",
+    ]  # fmt: skip
+    if meta.is_view:
+        lines.append(f"View Text: {meta.view_text}")
+    else:
+        lines.append("Provider: delta")
+    if not meta.is_view:
+        lines.append(f"Location: dbload-local:/{meta.catalog}/{meta.schema}/{meta.name}")
+        props = ",".join(f"{k}={v}" for k, v in sorted(meta.properties.items()))
+        lines.append(f"Table Properties: [{props}]")
+    if meta.comment:  # last before the schema: readers take the text up to the next "Key:" line
+        lines.append(f"Comment: {meta.comment}")
+    lines.append("Schema: root")
+    for c in meta.columns:
+        kind = display_type(c.type)
+        lines.append(f" |-- {c.name}: {_SPARK_NAMES.get(kind, kind)} (nullable = {str(c.nullable).lower()})")
+    return "\n".join(lines) + "\n"
 
 
 def describe_json(meta: TableMeta) -> dict[str, Any]:
