@@ -61,3 +61,22 @@ def test_timestamp_functions_keep_the_offset_and_return_timestamps(target):
         "b": dt.datetime(2024, 1, 1, 8, tzinfo=utc),
         "c": dt.datetime(2024, 1, 2, 9, 30, tzinfo=utc),
     }
+
+
+def test_a_timestamp_cast_to_string_reads_as_databricks_writes_it(target):
+    """dbt's snapshot ids hash CAST(updated_at AS STRING): the text must be Databricks' (no offset), or every
+    id differs from the one a workspace computes. A string column that merely looks like a timestamp is kept."""
+    import hashlib
+
+    with target.warehouse.connect() as connection:
+        connection.cursor().execute(
+            "CREATE TABLE casts AS SELECT TIMESTAMP'2024-01-01 08:00:00' AS ts, TIMESTAMP'2024-01-01 08:00:00.5' AS ts2, "
+            "'2024-01-01 08:00:00+00' AS s, 5 AS n"
+        )
+    row = one(
+        target,
+        "SELECT CAST(ts AS STRING) AS a, CAST(ts2 AS STRING) AS b, CAST(s AS STRING) AS c, "
+        "md5(coalesce(CAST(n AS STRING), '') || '|' || coalesce(CAST(ts AS STRING), '')) AS h FROM casts",
+    )
+    assert (row["a"], row["b"], row["c"]) == ("2024-01-01 08:00:00", "2024-01-01 08:00:00.5", "2024-01-01 08:00:00+00")
+    assert row["h"] == hashlib.md5(b"5|2024-01-01 08:00:00").hexdigest()

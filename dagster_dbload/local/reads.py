@@ -50,6 +50,12 @@ class Reads:
             return exp.cast(node, exp.DataType.build("DATE"))
         if isinstance(node, exp.TsOrDsToDate) and not node.args.get("format"):  # to_date(x)
             node = exp.cast(node.this, exp.DataType.build("DATE"))
+        if (
+            isinstance(node, exp.Cast)
+            and node.to.this == exp.DataType.Type.TEXT
+            and not isinstance(node.this, exp.Literal)
+        ):
+            return _as_string(node.this)
         if isinstance(node, exp.Cast) and isinstance(node.this, exp.Literal) and node.this.is_string:
             literal = self._datetime_literal(node.this.name, node.to)
             if literal is not None:
@@ -210,6 +216,19 @@ def databricks_arrow(relation: duckdb.DuckDBPyRelation) -> pa.Table:
             field = pa.field(table.field(i).name, pa.string(), metadata={"Spark:DataType:SqlName": "VARIANT"})
             table = table.set_column(i, field, table.column(i).cast(pa.string()))
     return table
+
+
+def _as_string(value: exp.Expression) -> exp.Case:
+    """CAST(x AS STRING) as Databricks writes a TIMESTAMP: in the session time zone, without DuckDB's offset
+    (`2024-01-01 08:00:00`, not `...+00`); other types cast as they are (`typeof` is decided when binding)."""
+    text = exp.Cast(this=value.copy(), to=exp.DataType(this=exp.DataType.Type.VARCHAR))
+    is_tz = exp.EQ(
+        this=exp.Anonymous(this="typeof", expressions=[value.copy()]),
+        expression=exp.Literal.string("TIMESTAMP WITH TIME ZONE"),
+    )
+    offset = exp.Literal.string(r"[+-]\d\d(:\d\d)?$")
+    stripped = exp.Anonymous(this="regexp_replace", expressions=[text.copy(), offset, exp.Literal.string("")])
+    return exp.Case(ifs=[exp.If(this=is_tz, true=stripped)], default=text)
 
 
 def _named(projection: exp.Expression) -> exp.Expression:
