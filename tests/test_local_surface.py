@@ -115,6 +115,25 @@ def test_describe_as_json_and_the_system_catalog_answer_as_dbt_databricks_reads_
         cursor.execute("SELECT * FROM nowhere.information_schema.tables")
 
 
+def test_insert_replace_on_and_replace_where_from_a_table(cursor):
+    """dbt-databricks' delete+insert (REPLACE ON) and replace_where (BY NAME ... TABLE t) statements."""
+    cursor.execute("CREATE TABLE ro (k INT, v STRING)")
+    cursor.execute("INSERT INTO ro VALUES (1, 'a'), (2, 'b'), (3, 'c')")
+    cursor.execute("CREATE TABLE ro_new AS SELECT * FROM VALUES (2, 'B'), (4, 'd') AS x(k, v)")
+    cursor.execute(
+        "INSERT INTO TABLE main.default.ro AS target REPLACE ON (target.`k` <=> temp.`k`) "
+        "(SELECT `k`, `v` FROM main.default.ro_new WHERE k > 0) AS temp"
+    )
+    assert rows(cursor, "SELECT k, v FROM ro ORDER BY k") == [(1, "a"), (2, "B"), (3, "c"), (4, "d")]
+    cursor.execute("CREATE TABLE ro_late AS SELECT 'e' AS v, 5 AS k")
+    cursor.execute("INSERT INTO ro BY NAME REPLACE WHERE k >= 4 TABLE ro_late")  # columns matched by name
+    assert rows(cursor, "SELECT k, v FROM ro ORDER BY k") == [(1, "a"), (2, "B"), (3, "c"), (5, "e")]
+    with pytest.raises(ServerOperationError, match="DELTA_REPLACE_WHERE_MISMATCH"):
+        cursor.execute("INSERT INTO ro BY NAME REPLACE WHERE k >= 6 TABLE ro_late")
+    with pytest.raises(ServerOperationError, match="PARSE_SYNTAX_ERROR"):
+        cursor.execute("INSERT INTO ro REPLACE ON (ro.k = s.k) SELECT 1 AS s")
+
+
 def test_show_statements(cursor):
     make_orders(cursor)
     cursor.execute("CREATE VIEW big AS SELECT id FROM orders")

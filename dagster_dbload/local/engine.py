@@ -123,6 +123,8 @@ class LocalEngine(SessionStatements, Reads, Ddl, Writes, Merges, Metadata):
             return self._show(body)
         if re.match(r"ALTER\s+(TABLE|VIEW)\s+\S+\s+(SET|UNSET)\s+TAGS\b", body, re.I):
             return self._tags(body)
+        if head == "INSERT INTO" and re.search(r"\bREPLACE\s+ON\b", body, re.I):
+            return self._insert_replace_on(body)
         if head == "CREATE CATALOG":
             return self._create_catalog(body)
         if head == "CREATE VOLUME":

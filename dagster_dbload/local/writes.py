@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 import pyarrow as pa
+import sqlglot
 from sqlglot import exp
 
 from ..types import databricks_to_duckdb
@@ -31,6 +34,9 @@ class Writes:
                 "KD008",
             )
         names = [i.name for i in e.this.expressions] if isinstance(e.this, exp.Schema) else None
+        if e.expression is None and isinstance(e.args.get("source"), exp.Table):  # ... TABLE t: all of t's rows
+            e = e.copy()
+            e.set("expression", exp.select("*").from_(e.args["source"].copy()))
         source_schema = self._source_schema(e.expression)
         if e.args.get("by_name"):
             names = [f.name for f in source_schema]
@@ -64,6 +70,44 @@ class Writes:
             params = {"mode": mode, **({"predicate": where.sql("databricks")} if where is not None else {})}
             self.meta.commit(meta, "WRITE", params, {"numOutputRows": inserted, "numFiles": 1})
         return counts(num_affected_rows=inserted, num_inserted_rows=inserted)
+
+    def _insert_replace_on(self, body: str) -> Result | None:
+        """INSERT INTO [TABLE] t [AS a] REPLACE ON (<condition>) (<query>) AS b: target rows that the condition
+        matches with any query row are deleted and the query's rows inserted, in one commit. None when `body`
+        is another statement."""
+        m = re.match(r"INSERT\s+INTO\s+(?:TABLE\s+)?(\S+)(?:\s+AS\s+(\S+))?\s+REPLACE\s+ON\s*\(", body, re.I | re.S)
+        if not m:
+            return None
+        condition, rest = _parenthesized(body, m.end() - 1)
+        query_at = rest.find("(")
+        if query_at < 0 or rest[:query_at].strip():
+            raise LocalSQLError(
+                "PARSE_SYNTAX_ERROR", "REPLACE ON (<condition>) must be followed by (<query>) AS <alias>.", "42601"
+            )
+        query, tail = _parenthesized(rest, query_at)
+        alias = re.fullmatch(r"\s*(?:AS\s+)?(\S+)\s*;?\s*", tail, re.I)
+        if alias is None:
+            raise LocalSQLError(
+                "PARSE_SYNTAX_ERROR", f"Unexpected text after the REPLACE ON query: {tail.strip()!r}.", "42601"
+            )
+        target = sqlglot.parse_one(m.group(1), read="databricks", into=exp.Table)
+        meta = self._lookup(target)
+        target_alias, source_alias = (m.group(2) or m.group(1)), alias.group(1)
+        select = sqlglot.parse_one(query, read="databricks")
+        source_schema = self._source_schema(select)
+        columns = [meta.column(f.name) or fail(unresolved_column(f.name, meta)) for f in source_schema]
+        matched = sqlglot.parse_one(
+            f"SELECT 1 FROM ({query}) AS {source_alias} WHERE {condition}", read="databricks"
+        )  # fmt: skip
+        source = f"({self._to_duckdb(select)}) AS __src({', '.join(quote_duck(c.name) for c in columns)})"
+        with self._transaction():
+            deleted = self.con.execute(
+                f"DELETE FROM {meta.duck} AS {quote_duck(_unquoted(target_alias))} WHERE EXISTS ({self._to_duckdb(matched)})"
+            ).fetchall()[0][0]
+            inserted = self._append(meta, columns, f"SELECT {_assigned(columns, source_schema)} FROM {source}")
+            self.meta.commit(meta, "WRITE", {"mode": "Overwrite", "replaceOn": condition},
+                             {"numOutputRows": inserted, "numDeletedRows": deleted, "numFiles": 1})  # fmt: skip
+        return counts(num_affected_rows=inserted + deleted, num_inserted_rows=inserted)
 
     def _append(self, meta: TableMeta, columns: list[Column], select_sql: str) -> int:
         cols = ", ".join(quote_duck(c.name) for c in columns)
@@ -168,6 +212,29 @@ class Writes:
             )
         if new:
             self._add_columns(meta, new)
+
+
+def _parenthesized(text: str, start: int) -> tuple[str, str]:
+    """The text inside the parentheses opening at `start` (quotes and nesting respected), and what follows."""
+    depth, quote = 0, None
+    for i in range(start, len(text)):
+        ch = text[i]
+        if quote:
+            if ch == quote:
+                quote = None
+        elif ch in "'\"`":
+            quote = ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth == 0:
+                return text[start + 1 : i], text[i + 1 :]
+    raise LocalSQLError("PARSE_SYNTAX_ERROR", "Unbalanced parentheses in INSERT ... REPLACE ON.", "42601")
+
+
+def _unquoted(name: str) -> str:
+    return name.strip("`")
 
 
 def _assigned(columns: list[Column], source: pa.Schema) -> str:
