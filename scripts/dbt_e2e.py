@@ -31,10 +31,12 @@ CHANGED_ORDERS = "id,user_id,order_date,status\n1,1,2024-01-01,placed\n2,3,2024-
 
 
 def dbt_executable() -> Path:
+    """The dbt command of .tools/dbt-venv, made on first use (and again when REQUIREMENTS change)."""
     stamp = VENV / ".installed"
-    if not stamp.exists():
+    if not stamp.exists() or stamp.read_text() != "\n".join(REQUIREMENTS):
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-        subprocess.run([str(VENV / "bin" / "pip"), "install", "-q", *REQUIREMENTS], check=True)
+        pip = [str(VENV / "bin" / "pip"), "install", "-q", "--disable-pip-version-check"]
+        subprocess.run([*pip, *REQUIREMENTS], check=True)
         stamp.write_text("\n".join(REQUIREMENTS))
     return VENV / "bin" / "dbt"
 
