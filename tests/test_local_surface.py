@@ -83,7 +83,7 @@ def test_describe_as_json_and_the_system_catalog_answer_as_dbt_databricks_reads_
     import json
 
     cursor.execute(
-        "CREATE TABLE jt (id BIGINT NOT NULL COMMENT 'key', price DECIMAL(10,2), at TIMESTAMP, tags ARRAY<STRING>, "
+        "CREATE TABLE jt (id BIGINT NOT NULL COMMENT 'key', price DECIMAL(10,2), small DECIMAL(5), at TIMESTAMP, tags ARRAY<STRING>, "
         "attrs MAP<STRING, INT>, s STRUCT<a: INT, b: STRING>, CONSTRAINT jt_pk PRIMARY KEY (id)) COMMENT 'json table'"
     )
     cursor.execute("CREATE VIEW jv AS SELECT id FROM jt")
@@ -99,6 +99,7 @@ def test_describe_as_json_and_the_system_catalog_answer_as_dbt_databricks_reads_
     assert doc["columns"][0] == {"name": "id", "type": {"name": "bigint"}, "comment": "key", "nullable": False}
     types = {c["name"]: c["type"] for c in doc["columns"]}
     assert types["price"] == {"name": "decimal", "precision": 10, "scale": 2}
+    assert types["small"] == {"name": "decimal", "precision": 5, "scale": 0}
     assert types["at"] == {"name": "timestamp_ltz"}
     assert types["tags"] == {"name": "array", "element_type": {"name": "string"}, "element_nullable": True}
     assert types["s"]["fields"][1] == {"name": "b", "type": {"name": "string"}, "nullable": True}

@@ -262,11 +262,11 @@ def information(meta: TableMeta) -> str:
     if meta.is_view:
         lines.append(f"View Text: {meta.view_text}")
     else:
-        lines.append("Provider: delta")
-    if not meta.is_view:
-        lines.append(f"Location: dbload-local:/{meta.catalog}/{meta.schema}/{meta.name}")
         props = ",".join(f"{k}={v}" for k, v in sorted(meta.properties.items()))
-        lines.append(f"Table Properties: [{props}]")
+        lines += [
+            "Provider: delta", f"Location: dbload-local:/{meta.catalog}/{meta.schema}/{meta.name}",
+            f"Table Properties: [{props}]",
+        ]  # fmt: skip
     if meta.comment:  # last before the schema: readers take the text up to the next "Key:" line
         lines.append(f"Comment: {meta.comment}")
     lines.append("Schema: root")
@@ -332,7 +332,7 @@ def json_type(type_sql: str) -> dict[str, Any]:
         ]
         return {"name": "struct", "fields": fields}
     if dtype.this == T.DECIMAL:
-        precision, scale = ([int(p.name) for p in dtype.expressions] + [10, 0])[:2] if dtype.expressions else (10, 0)
+        precision, scale = [*([int(p.name) for p in dtype.expressions] or [10]), 0][:2]  # DECIMAL(p) is (p,0)
         return {"name": "decimal", "precision": precision, "scale": scale}
     name = display_type(type_sql)
     return {"name": {"timestamp": "timestamp_ltz"}.get(name, name)}
