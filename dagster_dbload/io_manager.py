@@ -382,7 +382,7 @@ class DatabricksIOManager(ConfigurableIOManager):
             partitions=tuple(parts),
             scd2=_scd2_columns(settings),
             scd2_close_missing=_flag(settings, "scd2_close_missing", True, _who(context)),
-            valid_at=_valid_at(context, parts) if mode == "scd2" else None,
+            valid_at=_valid_at(context, settings, parts) if mode == "scd2" else None,
             create_table=_flag(settings, "create_table", True, _who(context)),
             column_mapping=_flag(settings, "column_mapping", False, _who(context)),
             defer_empty_columns=_flag(settings, "defer_empty_columns", False, _who(context)),
@@ -439,13 +439,15 @@ def _scd2_columns(settings: Mapping[str, Any]) -> sql.Scd2Columns:
     )
 
 
-def _valid_at(context: OutputContext, parts: Sequence[partitions.PartitionSlice]) -> dt.datetime:
+def _valid_at(
+    context: OutputContext, settings: Mapping[str, Any], parts: Sequence[partitions.PartitionSlice]
+) -> dt.datetime:
     """When scd2 changes take effect: the start of a time-partitioned asset's partition, else the run's start
     (the same for every retry of the step, so a retry changes nothing)."""
     window = next((p for p in parts if p.is_window), None)
     if window is not None and window.start is not None:
         moment = window.start
-    elif _scd2_snapshots(context, {"write_mode": "scd2"}):
+    elif _scd2_snapshots(context, settings):
         moment = context.asset_partitions_time_window.start
     else:
         try:

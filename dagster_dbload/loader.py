@@ -306,7 +306,7 @@ def load_statement(
             names,
             spec.primary_key,
             url,
-            sql.timestamp(spec.valid_at),
+            spec.valid_at,
             spec.scd2,
             scope,
             spec.dedupe_by,

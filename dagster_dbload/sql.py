@@ -219,18 +219,20 @@ def scd2_merge(
     columns: Sequence[str],
     keys: Sequence[str],
     url: str,
-    at: str,
+    valid_at: datetime.datetime,
     scd2: Scd2Columns,
     partition: Callable[[str], str] | None = None,
     dedupe_by: str | None = None,
     close_missing: bool = True,
 ) -> str:
-    """Type 2 history in one MERGE, valid from `at` (a TIMESTAMP literal). A staged row whose hash differs from
+    """Type 2 history in one MERGE, valid from `valid_at`. A staged row whose hash differs from
     its key's current version closes that version and inserts a new one (the staged rows are unioned with a copy
     of the changed ones, which matches nothing); a new key is inserted; with `close_missing`, current versions
     (of the partition, whose predicate is `partition(qualifier)`) that no staged row matches are closed.
-    Loading at the same `at` again is idempotent, and corrects that version in place where the rows changed; a
-    key whose current version starts after `at` raises."""
+    Loading at the same time again is idempotent, and corrects that version in place where the rows changed; a
+    table (partition) holding history after `valid_at` raises."""
+    at = timestamp(valid_at)
+    versions = partition("c.") if partition else None  # the table's rows of the partition, as `c`
     frm, to, hashed = quote(scd2.valid_from), quote(scd2.valid_to), quote(scd2.row_hash)
     data = [c for c in columns if c.lower() not in {k.lower() for k in keys}]
     staged = f"SELECT {_columns(columns)}, {row_hash(data)} AS {hashed} FROM {read_files(url)}"
@@ -240,15 +242,15 @@ def scd2_merge(
     scope = f" AND {partition('t.')}" if partition else ""
     changed = (
         f"SELECT s.*, true AS `__dbload_new` FROM s JOIN {ref.sql} AS c ON {same} AND c.{to} IS NULL "
-        f"AND c.{hashed} <> s.{hashed} AND c.{frm} < {at}" + (f" AND {partition('c.')}" if partition else "")
+        f"AND c.{hashed} <> s.{hashed} AND c.{frm} < {at}" + (f" AND {versions}" if versions else "")
     )
     late = literal(
-        f"scd2: {ref} already holds versions after {at.split(chr(39))[1]}, this load's validity time, and history is "
+        f"scd2: {ref} already holds versions after {_utc(valid_at)}, this load's validity time, and history is "
         "written in time order. Materialize time partitions oldest first (one at a time), or drop the table and "
         "materialize them again."
     )
     latest = f"SELECT max(greatest(c.{frm}, coalesce(c.{to}, c.{frm}))) AS at FROM {ref.sql} AS c" + (
-        f" WHERE {partition('c.')}" if partition else ""
+        f" WHERE {versions}" if versions else ""
     )
     guard = (  # no rows; raises when the table (partition) already has history after `at`
         f"SELECT s.*, true AS `__dbload_new` FROM latest LEFT JOIN s ON false "
@@ -302,7 +304,11 @@ def count_versions(ref: TableRef, valid_to: str, where: str | None = None) -> st
 
 def timestamp(moment: datetime.datetime) -> str:
     """A TIMESTAMP literal for a tz-aware moment, in UTC."""
-    return f"TIMESTAMP{literal(moment.astimezone(datetime.timezone.utc).isoformat(sep=' '))}"
+    return f"TIMESTAMP{literal(_utc(moment))}"
+
+
+def _utc(moment: datetime.datetime) -> str:
+    return moment.astimezone(datetime.timezone.utc).isoformat(sep=" ")
 
 
 def count_outside(url: str, predicate: str) -> str:
