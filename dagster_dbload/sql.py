@@ -366,9 +366,7 @@ def split_statements(script: str) -> list[str]:
     while i < n:
         ch = script[i]
         if ch in "'\"`":
-            i += 1
-            while i < n and script[i] != ch:
-                i += 2 if script[i] == "\\" and ch != "`" else 1
+            i = end_of_quoted(script, i) - 1
         elif script.startswith("--", i):
             i = script.find("\n", i)
             i = n if i < 0 else i
@@ -381,6 +379,15 @@ def split_statements(script: str) -> list[str]:
         i += 1
     statements.append(script[start:])
     return [s.strip() for s in statements if _has_code(s)]
+
+
+def end_of_quoted(text: str, start: int) -> int:
+    """The index just past the string literal or quoted name opening at `start` (backslash escapes in strings,
+    as Databricks reads them), or len(text) when it does not close."""
+    quote_char, i, n = text[start], start + 1, len(text)
+    while i < n and text[i] != quote_char:
+        i += 2 if text[i] == "\\" and quote_char != "`" else 1
+    return min(i + 1, n)
 
 
 def _has_code(text: str) -> bool:

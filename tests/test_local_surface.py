@@ -126,9 +126,14 @@ def test_insert_replace_on_and_replace_where_from_a_table(cursor):
         "(SELECT `k`, `v` FROM main.default.ro_new WHERE k > 0) AS temp"
     )
     assert rows(cursor, "SELECT k, v FROM ro ORDER BY k") == [(1, "a"), (2, "B"), (3, "c"), (4, "d")]
+    # without an alias the condition names the table; a quoted ")" in the condition does not end it
+    cursor.execute(
+        "INSERT INTO main.default.ro REPLACE ON (ro.k <=> s.k AND s.v <> 'x)') (SELECT 1 AS k, 'A' AS v) AS s"
+    )
+    assert rows(cursor, "SELECT k, v FROM ro ORDER BY k") == [(1, "A"), (2, "B"), (3, "c"), (4, "d")]
     cursor.execute("CREATE TABLE ro_late AS SELECT 'e' AS v, 5 AS k")
     cursor.execute("INSERT INTO ro BY NAME REPLACE WHERE k >= 4 TABLE ro_late")  # columns matched by name
-    assert rows(cursor, "SELECT k, v FROM ro ORDER BY k") == [(1, "a"), (2, "B"), (3, "c"), (5, "e")]
+    assert rows(cursor, "SELECT k, v FROM ro ORDER BY k") == [(1, "A"), (2, "B"), (3, "c"), (5, "e")]
     with pytest.raises(ServerOperationError, match="DELTA_REPLACE_WHERE_MISMATCH"):
         cursor.execute("INSERT INTO ro BY NAME REPLACE WHERE k >= 6 TABLE ro_late")
     with pytest.raises(ServerOperationError, match="PARSE_SYNTAX_ERROR"):

@@ -8,6 +8,7 @@ import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
+from ..sql import end_of_quoted
 from ..types import databricks_to_duckdb
 from .catalog import Column, TableMeta, quote_duck
 from .columns import assignable, dbx_type
@@ -92,7 +93,7 @@ class Writes:
             )
         target = sqlglot.parse_one(m.group(1), read="databricks", into=exp.Table)
         meta = self._lookup(target)
-        target_alias, source_alias = (m.group(2) or m.group(1)), alias.group(1)
+        target_alias, source_alias = (_unquoted(m.group(2)) if m.group(2) else target.name), alias.group(1)
         select = sqlglot.parse_one(query, read="databricks")
         source_schema = self._source_schema(select)
         columns = [meta.column(f.name) or fail(unresolved_column(f.name, meta)) for f in source_schema]
@@ -102,7 +103,7 @@ class Writes:
         source = f"({self._to_duckdb(select)}) AS __src({', '.join(quote_duck(c.name) for c in columns)})"
         with self._transaction():
             deleted = self.con.execute(
-                f"DELETE FROM {meta.duck} AS {quote_duck(_unquoted(target_alias))} WHERE EXISTS ({self._to_duckdb(matched)})"
+                f"DELETE FROM {meta.duck} AS {quote_duck(target_alias)} WHERE EXISTS ({self._to_duckdb(matched)})"
             ).fetchall()[0][0]
             inserted = self._append(meta, columns, f"SELECT {_assigned(columns, source_schema)} FROM {source}")
             self.meta.commit(meta, "WRITE", {"mode": "Overwrite", "replaceOn": condition},
@@ -216,20 +217,19 @@ class Writes:
 
 def _parenthesized(text: str, start: int) -> tuple[str, str]:
     """The text inside the parentheses opening at `start` (quotes and nesting respected), and what follows."""
-    depth, quote = 0, None
-    for i in range(start, len(text)):
+    depth, i = 0, start
+    while i < len(text):
         ch = text[i]
-        if quote:
-            if ch == quote:
-                quote = None
-        elif ch in "'\"`":
-            quote = ch
-        elif ch == "(":
+        if ch in "'\"`":
+            i = end_of_quoted(text, i)
+            continue
+        if ch == "(":
             depth += 1
         elif ch == ")":
             depth -= 1
             if depth == 0:
                 return text[start + 1 : i], text[i + 1 :]
+        i += 1
     raise LocalSQLError("PARSE_SYNTAX_ERROR", "Unbalanced parentheses in INSERT ... REPLACE ON.", "42601")
 
 
