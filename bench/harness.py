@@ -12,6 +12,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import psutil
 
@@ -49,6 +50,11 @@ def run_case(case: Case, rows: int) -> dict:
         run()
         seconds = time.perf_counter() - start
         return {"seconds": seconds, "peak_mib": rss.stop()}
+
+
+def cases(namespace: Mapping[str, Any]) -> dict[str, Case]:
+    """A script's `case_<name>` functions by name: pass it `globals()`."""
+    return {name[len("case_") :]: fn for name, fn in namespace.items() if name.startswith("case_")}
 
 
 def _competitor() -> subprocess.Popen:

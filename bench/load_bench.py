@@ -204,7 +204,7 @@ def case_dagster_duckdb_pandas(rows: int, work: str) -> Callable[[], None]:
 if __name__ == "__main__":
     harness.main(
         __file__,
-        {name[len("case_") :]: fn for name, fn in dict(globals()).items() if name.startswith("case_")},
+        harness.cases(globals()),
         CASES,
         floor="floor",
         title="{rows:,} rows, 8 columns, median of {runs} runs (fresh process each)",

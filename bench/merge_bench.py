@@ -137,7 +137,7 @@ def case_dlt_scd2(rows: int, work: str) -> Callable[[], None]:
 if __name__ == "__main__":
     harness.main(
         __file__,
-        {name[len("case_") :]: fn for name, fn in dict(globals()).items() if name.startswith("case_")},
+        harness.cases(globals()),
         CASES,
         floor="floor_merge",
         title="merge 10% changed rows (half updates, half inserts) into {rows:,} rows, median of {runs} runs (fresh process each)",

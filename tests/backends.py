@@ -36,6 +36,17 @@ def sql_blocks(markdown: str) -> list[str]:
     return [" ".join(block.split()) for block in re.findall(r"```sql\n(.*?)\n```", markdown, re.S)]
 
 
+def load_statements(result: Any) -> list[str]:
+    """The statements a run's materializations sent besides CREATE (assets stored elsewhere have none)."""
+    return [
+        s
+        for m in result.get_asset_materialization_events()
+        if "dbload/sql" in m.materialization.metadata
+        for s in sql_blocks(m.materialization.metadata["dbload/sql"].value)
+        if not s.startswith("CREATE")
+    ]
+
+
 _FAULTS: dict[str, list[tuple[re.Pattern, str]]] = {}  # warehouse path -> pending faults (embedded warehouse)
 
 

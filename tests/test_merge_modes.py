@@ -7,7 +7,7 @@ import dagster as dg
 import pyarrow as pa
 import pytest
 from backends import backend as make_backend
-from backends import sql_blocks
+from backends import load_statements
 
 
 @pytest.fixture(params=["local", "server"])
@@ -18,15 +18,6 @@ def backend(request, tmp_path):
 
 def rows(backend, sql: str) -> list[tuple]:
     return [tuple(r.values()) for r in backend.query(sql)]
-
-
-def load_statements(result) -> list[str]:
-    return [
-        s
-        for m in result.get_asset_materialization_events()
-        for s in sql_blocks(m.materialization.metadata["dbload/sql"].value)
-        if not s.startswith("CREATE")
-    ]
 
 
 def test_insert_only_inserts_new_keys_and_never_updates(backend):

@@ -7,7 +7,7 @@ import dagster as dg
 import pyarrow as pa
 import pytest
 from backends import backend as make_backend
-from backends import sql_blocks
+from backends import load_statements
 from dagster import AssetExecutionContext
 
 UTC = dt.timezone.utc
@@ -24,16 +24,6 @@ def history(backend, table: str = "dim", columns: str = "id, v") -> list[tuple]:
     return [
         tuple(r.values())
         for r in backend.query(f"SELECT {columns}, _valid_to IS NULL AS current FROM {table} ORDER BY id, _valid_from")
-    ]
-
-
-def load_statements(result) -> list[str]:
-    return [
-        s
-        for m in result.get_asset_materialization_events()
-        if "dbload/sql" in m.materialization.metadata
-        for s in sql_blocks(m.materialization.metadata["dbload/sql"].value)
-        if not s.startswith("CREATE")
     ]
 
 
