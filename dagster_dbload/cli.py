@@ -41,13 +41,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from .local.server import LocalSQLWarehouseServer
     from .naming import quote
-    from .testing import LocalSQLWarehouseServer, dbt_target
 
     with LocalSQLWarehouseServer(path=args.path, access_token=args.token, port=args.port) as server:
         with server.warehouse.connect() as connection:  # dbt needs its target schema to exist
             connection.cursor().execute(f"CREATE SCHEMA IF NOT EXISTS {quote(args.catalog)}.{quote(args.schema)}")
-        target = dbt_target(server.url, args.token, args.catalog, args.schema)
+        target = server.dbt_target(args.catalog, args.schema)
         profile = {args.profile: {"target": "local", "outputs": {"local": target}}}
         print(f"# Serving {os.path.abspath(args.path)} at {server.url} (Ctrl-C stops it). A profiles.yml entry:\n")
         print(yaml.safe_dump(profile, sort_keys=False), flush=True)

@@ -56,23 +56,8 @@ class DatabricksWarehouseEndpoint:
 
     def dbt_target(self, schema: str | None = None, threads: int = 1) -> dict[str, Any]:
         """A dbt-databricks target (a profiles.yml `outputs` entry) that reaches the server."""
-        return dbt_target(self.server.url, self.server.access_token, self.catalog, schema or self.schema, threads)
+        return self.server.dbt_target(self.catalog, schema or self.schema, threads)
 
     def resource(self, **overrides: Any):
         """A DatabricksResource (for DatabricksIOManager) that reaches the server through the connector."""
         return self.server.resource(**overrides)
-
-
-def dbt_target(url: str, token: str, catalog: str, schema: str, threads: int = 1) -> dict[str, Any]:
-    """A dbt-databricks target for a LocalSQLWarehouseServer at `url`: `host` carries the http scheme (a bare
-    host makes databricks-sdk probe https on port 443) and `_connection_uri` sends the connector to the URL."""
-    return {
-        "type": "databricks",
-        "host": url,
-        "http_path": HTTP_PATH,
-        "token": token,
-        "catalog": catalog,
-        "schema": schema,
-        "threads": threads,
-        "connection_parameters": {"_connection_uri": url + HTTP_PATH, "enable_telemetry": False},
-    }

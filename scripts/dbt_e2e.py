@@ -42,13 +42,13 @@ def dbt_executable() -> Path:
 
 
 def main() -> int:
-    from dagster_dbload.testing import LocalSQLWarehouseServer, dbt_target
+    from dagster_dbload.testing import LocalSQLWarehouseServer
 
     dbt = dbt_executable()
     with tempfile.TemporaryDirectory() as folder, LocalSQLWarehouseServer(path=f"{folder}/wh.duckdb") as server:
         project = Path(folder) / "project"
         shutil.copytree(PROJECT, project)
-        target = dbt_target(server.url, server.access_token, "main", "jaffle")
+        target = server.dbt_target("main", "jaffle")
         (project / "profiles.yml").write_text(
             yaml.safe_dump({"dbload_local": {"target": "local", "outputs": {"local": target}}})
         )

@@ -93,6 +93,20 @@ class LocalSQLWarehouseServer:
         }
         return DatabricksResource(**{**options, **overrides})
 
+    def dbt_target(self, catalog: str = "main", schema: str = "default", threads: int = 1) -> dict[str, Any]:
+        """A dbt-databricks target (a profiles.yml `outputs` entry) for this server: `host` carries the http scheme
+        (a bare host makes databricks-sdk probe https on port 443) and `_connection_uri` sends the connector here."""
+        return {
+            "type": "databricks",
+            "host": self.url,
+            "http_path": HTTP_PATH,
+            "token": self.access_token,
+            "catalog": catalog,
+            "schema": schema,
+            "threads": threads,
+            "connection_parameters": {"_connection_uri": self.url + HTTP_PATH, "enable_telemetry": False},
+        }
+
     def fail_next(self, status: int = 503, times: int = 1, retry_after: float | None = 1) -> None:
         """The next `times` Thrift requests get `status` (with a Retry-After header unless None)."""
         self._faults.extend([(status, retry_after)] * times)
