@@ -70,8 +70,9 @@ class DatabricksIOManager(ConfigurableIOManager):
 
     Per-asset definition metadata (output metadata overrides it for one run): `write_mode`, `table`,
     `schema`, `catalog`, `partition_by`, `cluster_by`, `schema_evolution` ("add_columns" | "strict"),
-    `primary_key`, `dedupe_by`, `create_table` (False: a missing table is an error), `staging_url` and
-    `create_volume`, and `dagster/column_schema` descriptions, which become column comments.
+    `primary_key`, `dedupe_by`, `version_by`, `delete_missing`, `hard_delete`, `scd2_*`, `create_table` (False: a
+    missing table is an error), `staging_url` and `create_volume`, and `dagster/column_schema` descriptions,
+    which become column comments (the README lists them all).
     """
 
     warehouse: SQLWarehouse = Field(description="LocalSQLWarehouse or DatabricksResource.")
@@ -91,7 +92,9 @@ class DatabricksIOManager(ConfigurableIOManager):
     staging_credentials: StagingCredentials | None = Field(
         default=None, description="Staging filesystem credentials, each an EnvVar; merged over staging_storage_options."
     )
-    write_mode: str = Field(default="replace", description="Default write mode: replace | append | merge.")
+    write_mode: str = Field(
+        default="replace", description="Default write mode: replace | append | merge | insert_only | scd2."
+    )
     keep_staged_files: bool = Field(default=False, description="Keep staged files after a successful load.")
     target_file_mb: int = Field(default=128, description="Size of each staged parquet file, in MiB.")
     create_volume: bool = Field(
