@@ -5,10 +5,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+import socket
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlparse
 
 from pydantic import Field
 
@@ -20,6 +22,20 @@ from .warehouse import SQLWarehouse
 def _is_request_error(error: BaseException | None) -> bool:
     """The connector's error after its retries; it does not say which HTTP status it got."""
     return type(error).__name__ == "RequestError"
+
+
+def _reachable(url: str, within_seconds: float, timeout: float) -> bool:
+    """Whether a TCP connection to `url`'s host opens, trying for up to `within_seconds`."""
+    parts = urlparse(url)
+    deadline = time.monotonic() + within_seconds
+    while True:
+        try:
+            socket.create_connection((parts.hostname, parts.port or 443), timeout=timeout).close()
+            return True
+        except OSError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
 
 
 @contextlib.contextmanager
@@ -108,6 +124,8 @@ class DatabricksResource(SQLWarehouse):
         def credentials_provider() -> Any:  # called by the connector when it connects
             from databricks.sdk.core import Config, oauth_service_principal
 
+            if not _reachable(host, retry_seconds, timeout):  # some SDK releases probe the host for 300 s
+                raise DatabricksConnectionError(self._unreachable())
             try:
                 config = Config(
                     host=host, client_id=client_id, client_secret=client_secret, auth_type="oauth-m2m",
@@ -123,6 +141,34 @@ class DatabricksResource(SQLWarehouse):
                 raise DatabricksConnectionError(self._unreachable() if unreachable else self._explain(e)) from None
 
         return {"credentials_provider": credentials_provider}
+
+    def dbt_target(self, catalog: str, schema: str, threads: int = 4) -> dict[str, Any]:
+        """The dbt-databricks target (a profiles.yml `outputs` entry) for what this resource connects to: the same host,
+        HTTP path, credentials (token or OAuth M2M), retries and timeouts."""
+        target: dict[str, Any] = {
+            "type": "databricks",
+            "host": self.server_hostname,
+            "http_path": self.http_path,
+            "catalog": catalog,
+            "schema": schema,
+            "threads": threads,
+        }
+        if self.client_id or self.client_secret:
+            target.update(auth_type="oauth", client_id=self.client_id, client_secret=self.client_secret)
+        else:
+            target["token"] = self.access_token
+        parameters: dict[str, Any] = {
+            "enable_telemetry": False,
+            "_socket_timeout": self.socket_timeout_seconds,
+            "_retry_stop_after_attempts_duration": self.retry_duration_seconds,
+            "_retry_delay_max": self.retry_delay_max_seconds,
+        }
+        if self.connection_uri:  # not a workspace: `host` keeps its scheme (a bare host makes the SDK probe https)
+            url = urlparse(self.connection_uri)
+            target["host"] = f"{url.scheme}://{url.netloc}"
+            parameters["_connection_uri"] = self.connection_uri
+        target["connection_parameters"] = parameters
+        return target
 
     @contextlib.contextmanager
     def connect(self) -> Iterator[Any]:

@@ -1,4 +1,5 @@
-"""The example code location: shop assets and a SuperAnnotate flow, stored by DatabricksIOManager.
+"""The example code location: shop assets, dbt models over them and a SuperAnnotate flow, stored by
+DatabricksIOManager.
 
 With no settings it runs on embedded stand-ins: the local SQL warehouse in `.dbload/` and the bundled
 SuperAnnotate export in `superannotate_export/`. Set DATABRICKS_SERVER_HOSTNAME, DATABRICKS_HTTP_PATH,
@@ -20,6 +21,7 @@ from dagster_dbload.superannotate import (
 )
 
 from . import assets
+from .dbt_models import dbt, shop_models, top_customers
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 EXPORT_DIR = Path(__file__).resolve().parent / "superannotate_export"
@@ -61,7 +63,7 @@ qa_review_job = dg.define_asset_job("qa_review_job", selection=[qa_review])
 
 shop_assets = dg.load_assets_from_modules([assets])
 defs = dg.Definitions(
-    assets=[*shop_assets, *component_assets],
+    assets=[*shop_assets, shop_models, top_customers, *component_assets],
     # primary_key unique and not null, nullable=False columns without nulls, rows written = rows staged
     asset_checks=build_table_checks([a for a in shop_assets if isinstance(a, dg.AssetsDefinition)]),
     jobs=[qa_review_job],
@@ -69,5 +71,7 @@ defs = dg.Definitions(
     resources={
         "io_manager": DatabricksIOManager(warehouse=warehouse, staging_url=os.environ.get("DBLOAD_STAGING_URL")),
         "superannotate": _superannotate(),
+        "warehouse": warehouse,  # dbt's target (example_project/dbt_models.py)
+        "dbt": dbt,
     },
 )

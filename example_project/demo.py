@@ -1,4 +1,4 @@
-"""Materializes the shop assets, two days of page views and three days of tier history, runs one tick of the SuperAnnotate sensor and the runs it asks for, then
+"""Materializes the shop assets and the dbt models over them, two days of page views and three days of tier history, runs one tick of the SuperAnnotate sensor and the runs it asks for, then
 prints each table."""
 
 import os
@@ -17,10 +17,17 @@ def main() -> None:
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
     job = defs.resolve_implicit_global_asset_job_def()
     tiers = dg.AssetKey(["shop", "customer_tiers"])
-    shop = [key for key in job.asset_layer.executable_asset_keys if key.path[0] == "shop" and key != tiers]
+    # the shop assets, the dbt models over them (example_project/dbt_models.py) and the Python asset after those
+    shop = [k for k in job.asset_layer.executable_asset_keys if k.path[0] in ("shop", "analytics") and k != tiers]
     result = job.execute_in_process(run_config=QUIET, instance=instance, asset_selection=shop)
     assert result.success
-    tables = [e.materialization.metadata["dagster/table_name"].value for e in result.get_asset_materialization_events()]
+    specs = {spec.key: spec.metadata for spec in defs.resolve_all_asset_specs()}  # dbt models name theirs there
+    tables = [
+        e.materialization.metadata["dagster/table_name"].value
+        if "dagster/table_name" in e.materialization.metadata
+        else specs[e.asset_key]["dagster/table_name"]
+        for e in result.get_asset_materialization_events()
+    ]
     views = dg.AssetKey(["web", "page_views"])
     for day in ("2024-06-01", "2024-06-02", "2024-06-01"):  # the second run of a day replaces only that day
         run = job.execute_in_process(run_config=QUIET, instance=instance, asset_selection=[views], partition_key=day)

@@ -328,3 +328,42 @@ def test_an_scd2_asset_shows_its_history_and_checks(dagster_dev, page):
     expect(page.get_by_text("primary_key", exact=True).first).to_be_visible()
     expect(page.get_by_text("Passed").first).to_be_visible()  # one current version per customer
     page.screenshot(path=str(OUTPUT / "scd2-checks.png"), full_page=True)
+
+
+def test_dbt_models_sit_between_python_assets_in_one_lineage_graph(dagster_dev, page):
+    from playwright.sync_api import expect
+
+    keys = [["shop", "orders"], ["shop", "customers"], ["analytics", "stg_orders"], ["analytics", "customer_revenue"],
+            ["analytics", "order_status"], ["analytics", "top_customers"]]  # fmt: skip
+    params = {
+        "selector": {
+            "repositoryLocationName": LOCATION, "repositoryName": "__repository__", "jobName": "__ASSET_JOB",
+            "assetSelection": [{"path": k} for k in keys],
+        },
+    }  # fmt: skip
+    launched = dagster_dev.graphql(LAUNCH, {"params": params})["launchRun"]
+    assert launched["__typename"] == "LaunchRunSuccess", launched
+    run_id = launched["run"]["runId"]
+
+    def finished() -> dict | None:
+        runs = dagster_dev.graphql(RUNS)["runsOrError"]["results"]
+        run = next((r for r in runs if r["runId"] == run_id), None)
+        return run if run and run["status"] in ("SUCCESS", "FAILURE", "CANCELED") else None
+
+    assert wait_for("the dbt run", finished, timeout=240, every=2)["status"] == "SUCCESS", f"see {OUTPUT}"
+    assert dagster_dev.sql("SELECT count(*) FROM main.analytics.top_customers") == [(20,)]
+    assert dagster_dev.sql("SELECT count(*) FROM main.analytics.order_status") == [(20000,)]
+
+    page.goto(f"{dagster_dev.url}/assets/analytics/customer_revenue?view=lineage&lineageDepth=2")
+    for name in ("orders", "customers", "stg_orders", "customer_revenue", "top_customers"):
+        expect(page.get_by_text(name, exact=True).first).to_be_visible()
+    page.wait_for_timeout(1000)  # the graph lays itself out
+    page.screenshot(path=str(OUTPUT / "dbt-lineage.png"), full_page=True)
+
+    page.goto(f"{dagster_dev.url}/assets/analytics/customer_revenue?view=events")
+    expect(page.locator("tr", has_text="dagster/row_count").first).to_contain_text("500")
+    page.screenshot(path=str(OUTPUT / "dbt-events.png"), full_page=True)
+    page.goto(f"{dagster_dev.url}/assets/analytics/customer_revenue?view=checks")  # dbt's tests, as checks
+    expect(page.get_by_text("unique_customer_revenue_customer_id").first).to_be_visible()
+    expect(page.get_by_text("Passed").first).to_be_visible()
+    page.screenshot(path=str(OUTPUT / "dbt-checks.png"), full_page=True)

@@ -94,18 +94,8 @@ class LocalSQLWarehouseServer:
         return DatabricksResource(**{**options, **overrides})
 
     def dbt_target(self, catalog: str = "main", schema: str = "default", threads: int = 1) -> dict[str, Any]:
-        """A dbt-databricks target (a profiles.yml `outputs` entry) for this server: `host` carries the http scheme
-        (a bare host makes databricks-sdk probe https on port 443) and `_connection_uri` sends the connector here."""
-        return {
-            "type": "databricks",
-            "host": self.url,
-            "http_path": HTTP_PATH,
-            "token": self.access_token,
-            "catalog": catalog,
-            "schema": schema,
-            "threads": threads,
-            "connection_parameters": {"_connection_uri": self.url + HTTP_PATH, "enable_telemetry": False},
-        }
+        """A dbt-databricks target (a profiles.yml `outputs` entry) for this server."""
+        return self.resource().dbt_target(catalog, schema, threads)
 
     def fail_next(self, status: int = 503, times: int = 1, retry_after: float | None = 1) -> None:
         """The next `times` Thrift requests get `status` (with a Retry-After header unless None)."""
@@ -210,6 +200,9 @@ class LocalSQLWarehouseServer:
                 self._reply(201)
 
             def do_GET(self) -> None:
+                if self.path == "/.well-known/databricks-config":  # the SDK's host discovery: a plain workspace
+                    body = json.dumps({"host_type": "workspace", "workspace_id": "0"}).encode()
+                    return self._reply(200, body, {"Content-Type": "application/json"})
                 if self.path.startswith("/__result__/"):  # a Cloud Fetch link: served once, like a presigned URL
                     produce = server._results.pop(self.path.removeprefix("/__result__/"), None)
                     if produce is None:

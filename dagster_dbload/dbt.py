@@ -1,0 +1,75 @@
+"""dbt next to the IO manager (needs the `dbt` extra): a profile that points dbt-databricks at the warehouse the IO
+manager writes, and a dagster-dbt translator that keys models by their table, so the IO manager reads them downstream."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import dagster as dg
+import yaml
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource
+
+from .local import LocalSQLWarehouse
+from .naming import quote
+from .resource import DatabricksResource
+from .warehouse import SQLWarehouse
+
+
+@contextlib.contextmanager
+def dbt_on_warehouse(
+    dbt: DbtCliResource, warehouse: SQLWarehouse, *, catalog: str = "main", schema: str = "default", threads: int = 4
+) -> Iterator[DbtCliResource]:
+    """`dbt` with a profile that targets `warehouse` in `catalog`.`schema` (created if missing), for the block: a
+    profiles.yml in a private temporary folder. A LocalSQLWarehouse is served on 127.0.0.1 meanwhile, so dbt works
+    on the same file the IO manager writes."""
+    with contextlib.ExitStack() as stack:
+        if isinstance(warehouse, LocalSQLWarehouse):
+            from .local.server import LocalSQLWarehouseServer
+
+            server = stack.enter_context(
+                LocalSQLWarehouseServer(
+                    path=warehouse.path,
+                    access_token=f"dapi-{os.urandom(16).hex()}",
+                    lock_timeout_seconds=warehouse.lock_timeout_seconds,
+                    memory_limit=warehouse.memory_limit,
+                )
+            )
+            warehouse = server.resource()
+        if not isinstance(warehouse, DatabricksResource):
+            raise TypeError(
+                f"dbt_on_warehouse takes a DatabricksResource or a LocalSQLWarehouse, not {type(warehouse).__name__}."
+            )
+        with warehouse.connect() as connection:  # dbt opens its sessions in the target schema
+            connection.cursor().execute(f"CREATE SCHEMA IF NOT EXISTS {quote(catalog)}.{quote(schema)}")
+        folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="dbload-dbt-"))  # mode 0700
+        target = warehouse.dbt_target(catalog, schema, threads)
+        path = os.path.join(folder, "profiles.yml")
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600), "w") as file:  # it may hold a credential
+            yaml.safe_dump({"dbload": {"target": "dbload", "outputs": {"dbload": target}}}, file, sort_keys=False)
+        yield DbtCliResource(
+            project_dir=dbt.project_dir,
+            dbt_executable=dbt.dbt_executable,
+            global_config_flags=dbt.global_config_flags,
+            state_path=dbt.state_path,
+            profiles_dir=folder,
+            profile="dbload",
+            target="dbload",
+        )
+
+
+class DbloadDbtTranslator(DagsterDbtTranslator):
+    """dagster-dbt's translator, with models, seeds and snapshots keyed `[schema, table]`: the key the IO manager
+    maps to that table, so a Python asset downstream of a dbt model loads it with `AssetIn`. A node whose dbt
+    `meta` sets `dagster: asset_key` keeps that key."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        props = dbt_resource_props
+        if props["resource_type"] in ("model", "seed", "snapshot") and "asset_key" not in props.get("meta", {}).get(
+            "dagster", {}
+        ):
+            return dg.AssetKey([props["schema"], props.get("alias") or props["name"]])
+        return super().get_asset_key(dbt_resource_props)

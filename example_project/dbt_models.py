@@ -1,0 +1,65 @@
+"""dbt models downstream of the shop assets, and a Python asset downstream of a dbt model: one lineage graph.
+
+The dbt project in shop_dbt/ reads the tables DatabricksIOManager loads (its sources shop.orders and
+shop.customers) and builds into the `analytics` schema of the same warehouse. DbloadDbtTranslator keys each model
+[schema, table], so `analytics/top_customers` loads `analytics.customer_revenue` through the IO manager.
+"""
+
+import shutil
+import sys
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
+
+from dagster_dbload import SQLWarehouse
+from dagster_dbload.dbt import DbloadDbtTranslator, dbt_on_warehouse
+
+shop_dbt = DbtProject(project_dir=Path(__file__).resolve().parent / "shop_dbt")
+# the dbt of this Python's environment (the `dbt` extra), also when its bin/ is not on PATH
+_beside = Path(sys.executable).with_name("dbt")
+dbt = DbtCliResource(
+    project_dir=shop_dbt, dbt_executable=str(_beside) if _beside.exists() else shutil.which("dbt") or "dbt"
+)
+
+
+def _manifest_is_stale() -> bool:
+    built = shop_dbt.manifest_path.stat().st_mtime if shop_dbt.manifest_path.exists() else 0.0
+    written = {"target", "logs", "dbt_packages"}  # what dbt writes, not the project
+    files = (p for p in shop_dbt.project_dir.rglob("*") if p.is_file())
+    return any(p.stat().st_mtime > built for p in files if p.relative_to(shop_dbt.project_dir).parts[0] not in written)
+
+
+if shop_dbt.preparer.using_dagster_dev() or _manifest_is_stale():  # `dagster dev` parses on load, as dagster-dbt does
+    dbt.cli(["parse", "--quiet"], target_path=shop_dbt.target_path).wait()
+
+
+@dbt_assets(manifest=shop_dbt.manifest_path, project=shop_dbt, dagster_dbt_translator=DbloadDbtTranslator())
+def shop_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: dg.ResourceParam[SQLWarehouse]):
+    # dbt on the warehouse the IO manager writes (the local one is served on 127.0.0.1 meanwhile)
+    with dbt_on_warehouse(dbt, warehouse, schema="analytics") as dbt_here:
+        yield from dbt_here.cli(["build"], context=context).stream().fetch_row_counts()
+
+
+@dg.asset(
+    key_prefix=["analytics"],
+    group_name="analytics",
+    kinds={"databricks", "polars"},
+    description="The 20 customers with the most revenue, from the dbt model customer_revenue.",
+    metadata={
+        "dagster/column_schema": dg.TableSchema(
+            columns=[
+                dg.TableColumn("customer_id", "bigint", description="Customer key"),
+                dg.TableColumn("name", "string", description="Display name"),
+                dg.TableColumn("country", "string", description="ISO country code"),
+                dg.TableColumn("orders", "bigint", description="Orders not refunded"),
+                dg.TableColumn("revenue", "double", description="Sum of their amounts in EUR"),
+                dg.TableColumn("last_order_at", "timestamp", description="When the latest was placed (UTC)"),
+            ]
+        )
+    },
+    ins={"customer_revenue": dg.AssetIn(["analytics", "customer_revenue"])},
+)
+def top_customers(customer_revenue: pl.DataFrame) -> pl.DataFrame:
+    return customer_revenue.sort("revenue", "customer_id", descending=[True, False]).head(20)
