@@ -44,7 +44,10 @@ def dbt_on_warehouse(
                 f"dbt_on_warehouse takes a DatabricksResource or a LocalSQLWarehouse, not {type(warehouse).__name__}."
             )
         with warehouse.connect() as connection:  # dbt opens its sessions in the target schema
-            connection.cursor().execute(f"CREATE SCHEMA IF NOT EXISTS {quote(catalog)}.{quote(schema)}")
+            cursor = connection.cursor()
+            exists = f"SELECT 1 FROM {quote(catalog)}.information_schema.schemata WHERE schema_name = :schema"
+            if not cursor.execute(exists, {"schema": schema.lower()}).fetchall():  # creating needs a privilege
+                cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(catalog)}.{quote(schema)}")
         folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="dbload-dbt-"))  # mode 0700
         target = warehouse.dbt_target(catalog, schema, threads)
         path = os.path.join(folder, "profiles.yml")

@@ -2,9 +2,26 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
 from dagster_dbload import LocalSQLWarehouse
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    import background
+
+    for item in session.items:  # tests marked `background` start their processes now (tests/background.py)
+        background.start(item)
+
+
+@pytest.fixture
+def background_result(request) -> subprocess.CompletedProcess:
+    """The output and exit code of this test's `background` command."""
+    import background
+
+    return background.result(request.node)
 
 
 @pytest.fixture

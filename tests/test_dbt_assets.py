@@ -88,6 +88,13 @@ def test_the_profile_is_private_and_gone_after_the_block(tmp_path):
         assert (dbt.profile, dbt.target) == ("dbload", "dbload")
         assert b.query("SHOW SCHEMAS IN main LIKE 'x'")  # dbt opens its sessions there
     assert not os.path.exists(path)
+    with backend("server", tmp_path / "again") as b:
+        b.query("CREATE SCHEMA main.x")
+        before = len(b.server.statements)
+        with dbt_on_warehouse(dbt_models.dbt, b.warehouse, schema="x"):
+            pass
+        sent = b.server.statements[before:]
+        assert sent and not [s for s in sent if "CREATE SCHEMA" in s]  # creating needs a privilege it may lack
 
 
 def test_a_warehouse_dbt_cannot_reach_is_refused_by_name(tmp_path):
