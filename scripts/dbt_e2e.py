@@ -1,7 +1,8 @@
 """Runs dbt-databricks, unmodified, against LocalSQLWarehouseServer: the jaffle-style project in
 tests/dbt_jaffle (seeds, staging views, a table mart with persist_docs, merge / append / delete+insert /
-replace_where incremental models, a check snapshot, generic tests), `dbt build` twice with changed seed data
-in between, then `dbt docs generate`; checks the rows each second run should leave.
+replace_where incremental models, a check snapshot, generic tests): `debug`, `seed`, `run`, `snapshot`, `test`,
+then after changed seed data `dbt build` (seed, run, snapshot, test again), then `dbt docs generate`; checks the
+rows each second run should leave.
 
     python scripts/dbt_e2e.py
 
@@ -57,8 +58,8 @@ def main() -> int:
                 print(done.stdout[-4000:])
                 raise SystemExit(1)
 
-        run("debug")
-        run("build")
+        for command in ("debug", "seed", "run", "snapshot", "test"):  # the first run, one command at a time
+            run(command)
         (project / "seeds" / "raw_orders.csv").write_text(CHANGED_ORDERS)
         run("build")  # the second run: incremental models take their incremental path, the snapshot versions
         run("docs", "generate")

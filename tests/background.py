@@ -4,6 +4,7 @@ a subprocess, so on 2 cores this hides most of it."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -37,9 +38,11 @@ def _command(item: pytest.Item) -> list[str] | None:
     return list(marker.args[0]) if marker else None
 
 
-def start(item: pytest.Item) -> None:
+def start(item: pytest.Item, early: bool = False) -> None:
     command = _command(item)
     if command is None or item.nodeid in _jobs:
+        return
+    if early and os.environ.get("PYTEST_XDIST_WORKER"):  # every worker collects every test; only one runs it
         return
     if any(m.args and m.args[0] is True for m in item.iter_markers("skipif")):
         return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 
 import pytest
@@ -9,11 +10,16 @@ import pytest
 from dagster_dbload import LocalSQLWarehouse
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    if not os.environ.get("PYTEST_XDIST_WORKER"):  # parse the example's dbt project once, before workers start
+        import example_project.dbt_models  # noqa: F401
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     import background
 
     for item in session.items:  # tests marked `background` start their processes now (tests/background.py)
-        background.start(item)
+        background.start(item, early=True)
 
 
 @pytest.fixture
