@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 
 import pytest
 
@@ -13,21 +12,6 @@ from dagster_dbload import LocalSQLWarehouse
 def pytest_configure(config: pytest.Config) -> None:
     if not os.environ.get("PYTEST_XDIST_WORKER"):  # parse the example's dbt project once, before workers start
         import example_project.dbt_models  # noqa: F401
-
-
-def pytest_collection_finish(session: pytest.Session) -> None:
-    import background
-
-    for item in session.items:  # tests marked `background` start their processes now (tests/background.py)
-        background.start(item, early=True)
-
-
-@pytest.fixture
-def background_result(request) -> subprocess.CompletedProcess:
-    """The output and exit code of this test's `background` command."""
-    import background
-
-    return background.result(request.node)
 
 
 @pytest.fixture
