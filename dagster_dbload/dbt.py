@@ -46,7 +46,11 @@ def dbt_on_warehouse(
         with warehouse.connect() as connection:  # dbt opens its sessions in the target schema
             cursor = connection.cursor()
             exists = f"SELECT 1 FROM {quote(catalog)}.information_schema.schemata WHERE schema_name = :schema"
-            if not cursor.execute(exists, {"schema": schema.lower()}).fetchall():  # creating needs a privilege
+            try:  # creating needs a privilege a dbt user may lack, so only when missing
+                missing = not cursor.execute(exists, {"schema": schema.lower()}).fetchall()
+            except Exception:  # noqa: BLE001 - e.g. hive_metastore has no information_schema
+                missing = True
+            if missing:
                 cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(catalog)}.{quote(schema)}")
         folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="dbload-dbt-"))  # mode 0700
         target = warehouse.dbt_target(catalog, schema, threads)
