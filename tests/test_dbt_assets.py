@@ -11,6 +11,7 @@ import stat
 
 import dagster as dg
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from backends import TOKEN, backend
 
@@ -42,10 +43,15 @@ def customers() -> pa.Table:
     return pa.table({"customer_id": pa.array([1, 2, 3], pa.int64()), "name": ["A", "B", "C"], "country": ["DE"] * 3})
 
 
+@dg.asset(key_prefix=["analytics"], ins={"stg_orders": dg.AssetIn(["analytics", "stg_orders"])})
+def paid_orders(stg_orders: pa.Table) -> pa.Table:
+    """A Python asset on a dbt view."""
+    return stg_orders.filter(pc.equal(stg_orders["status"], "paid")).select(["order_id", "order_date"])
+
+
 def _run(resources: dict) -> dg.ExecuteInProcessResult:
-    result = dg.materialize(
-        [orders, customers, dbt_models.shop_models, dbt_models.top_customers], resources=resources, raise_on_error=False
-    )
+    assets = [orders, customers, dbt_models.shop_models, dbt_models.top_customers, paid_orders]
+    result = dg.materialize(assets, resources=resources, raise_on_error=False)
     assert result.success, [e.message for e in result.all_events if e.is_failure]
     return result
 
@@ -69,6 +75,8 @@ def test_dbt_models_merge_a_second_run_and_feed_a_python_asset(name, tmp_path):
         assert [tuple(r.values()) for r in b.query(revenue)] == [(1, 1, 10.0), (2, 0, 0.0), (3, 1, 40.0)]
         top = "SELECT customer_id FROM main.analytics.top_customers"
         assert [r["customer_id"] for r in b.query(top)] == [3, 1, 2]  # read back through the IO manager
+        paid = b.query("SELECT order_id, order_date FROM main.analytics.paid_orders")  # and from a dbt view
+        assert [(r["order_id"], str(r["order_date"])) for r in paid] == [(4, "2024-06-04")]
 
         for result in runs:
             checks = result.get_asset_check_evaluations()  # dbt's tests
