@@ -123,7 +123,7 @@ def run(target: Target) -> list[Check]:
         return checks
     for ref in target.schemas:
         check(f"schema {ref.catalog}.{ref.schema}", lambda ref=ref: _schema_round_trip(warehouse, ref), _schema_fix)
-    url = target.io_manager._staging_url({})
+    url = target.io_manager.staging_url_for({})
     check(f"staging {url}", lambda: _staging_round_trip(target.io_manager, url), lambda m: _staging_fix(url, m))
     for source, statuses in target.superannotate:
         check(f"SuperAnnotate {source.project_name}", lambda s=source, st=statuses: _superannotate(s, st), _sa_fix)
@@ -151,8 +151,8 @@ def _schema_round_trip(warehouse: Any, ref: TableRef) -> str:
 def _staging_round_trip(io_manager: DatabricksIOManager, url: str) -> str:
     prefix = f"__dbload_doctor/{uuid.uuid4().hex[:12]}"
     with io_manager.warehouse.connect() as connection:
-        io_manager._ensure_volume(Session(connection.cursor()), url, {})
-    stager = io_manager._stager(url)
+        io_manager.ensure_volume(Session(connection.cursor()), url, {})
+    stager = io_manager.stager(url)
     try:
         table = pa.table({"doctor": pa.array([1], pa.int64())})
         stager.write(pa.RecordBatchReader.from_batches(table.schema, table.to_batches()), prefix)

@@ -168,7 +168,7 @@ class DatabricksIOManager(ConfigurableIOManager):
             spec = dataclasses.replace(spec, hard_delete=marker.name)
             columns = [c for c in columns if c is not marker]
         untyped = {f.name for f in reader.schema if pa.types.is_null(f.type) and f.name.lower() not in declared_types}
-        staging_url = self._staging_url(settings)
+        staging_url = self.staging_url_for(settings)
         # Retries and re-executions of the step share `folder`; an append names its parts after their bytes
         # there (COPY INTO skips the ones already loaded), other modes stage each attempt in its own folder.
         label = _partition_label(context)
@@ -200,8 +200,8 @@ class DatabricksIOManager(ConfigurableIOManager):
             collector = KeyCollector(reader, spec.primary_key, who) if spec.mode in loader.KEYED_MODES else None
             # stage
             progress = Progress(context.log.info, self.progress_seconds, who)
-            self._ensure_volume(session, staging_url, settings)
-            stager = cleanup.enter_context(contextlib.closing(self._stager(staging_url)))
+            self.ensure_volume(session, staging_url, settings)
+            stager = cleanup.enter_context(contextlib.closing(self.stager(staging_url)))
             try:
                 staged = stager.write(
                     collector.reader() if collector else reader, prefix, spec.mode == "append", progress.staged
@@ -284,7 +284,7 @@ class DatabricksIOManager(ConfigurableIOManager):
             }
         )
 
-    def _ensure_volume(self, session: loader.Session, staging_url: str, settings: Mapping[str, Any]) -> None:
+    def ensure_volume(self, session: loader.Session, staging_url: str, settings: Mapping[str, Any]) -> None:
         """CREATE VOLUME IF NOT EXISTS for a /Volumes/... staging URL when asked (and its schema when missing)."""
         volume = _volume(staging_url)
         if not volume or not _flag(settings, "create_volume", self.create_volume):
@@ -391,7 +391,8 @@ class DatabricksIOManager(ConfigurableIOManager):
             defer_empty_columns=_flag(settings, "defer_empty_columns", False, _who(context)),
         )
 
-    def _staging_url(self, settings: Mapping[str, Any]) -> str:
+    def staging_url_for(self, settings: Mapping[str, Any]) -> str:
+        """Where an asset with definition metadata `settings` stages (its own `staging_url`, else the IO manager's)."""
         url = settings.get("staging_url") or self.staging_url or self.warehouse.default_staging_url()
         if url is None:
             raise ValueError(
@@ -400,7 +401,8 @@ class DatabricksIOManager(ConfigurableIOManager):
             )
         return url
 
-    def _stager(self, url: str) -> Stager:
+    def stager(self, url: str) -> Stager:
+        """A Stager writing parquet under `url` with this IO manager's credentials and file size."""
         credentials = self.staging_credentials.options() if self.staging_credentials else {}
         return Stager(
             url,
