@@ -29,6 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--schema", default="default", help="created if missing; dbt's target schema")
     serve.add_argument("--token", default="dapi-local-test-token", help="the access token clients must send")
     serve.add_argument("--profile", default="dbload_local", help="the dbt profile name to print")
+    serve.add_argument("--threads", type=int, default=4, help="dbt's threads in the printed profile")
     args = parser.parse_args(argv)
     sys.path.insert(0, os.getcwd())
     if args.command == "doctor":
@@ -47,7 +48,7 @@ def _serve(args: argparse.Namespace) -> int:
     with LocalSQLWarehouseServer(path=args.path, access_token=args.token, port=args.port) as server:
         with server.warehouse.connect() as connection:  # dbt needs its target schema to exist
             connection.cursor().execute(f"CREATE SCHEMA IF NOT EXISTS {quote(args.catalog)}.{quote(args.schema)}")
-        target = server.dbt_target(args.catalog, args.schema)
+        target = server.dbt_target(args.catalog, args.schema, args.threads)
         profile = {args.profile: {"target": "local", "outputs": {"local": target}}}
         print(f"# Serving {os.path.abspath(args.path)} at {server.url} (Ctrl-C stops it). A profiles.yml entry:\n")
         print(yaml.safe_dump(profile, sort_keys=False), flush=True)

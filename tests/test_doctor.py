@@ -144,6 +144,7 @@ def test_warehouse_serve_prints_a_dbt_profile_that_reaches_the_server(tmp_path):
         profile = yaml.safe_load("".join(lines[1:]))
         target = profile["dbload_local"]["outputs"]["local"]
         assert target["host"] == f"http://127.0.0.1:{port}" and target["schema"] == "analytics"
+        assert target["threads"] == 4  # dbt overlaps its own work between statements
         with dbsql.connect(
             server_hostname="127.0.0.1", http_path=target["http_path"], access_token=target["token"],
             catalog=target["catalog"], schema=target["schema"], **target["connection_parameters"],
