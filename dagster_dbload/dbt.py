@@ -1,12 +1,13 @@
 """dbt next to the IO manager (needs the `dbt` extra): a profile that points dbt-databricks at the warehouse the IO
-manager writes, and a dagster-dbt translator that keys models by their table, so the IO manager reads them downstream."""
+manager writes, row counts for the tables dbt builds, and a dagster-dbt translator that keys models by their table,
+so the IO manager reads them downstream."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import dagster as dg
@@ -66,6 +67,22 @@ def dbt_on_warehouse(
             profile="dbload",
             target="dbload",
         )
+
+
+def with_row_counts(events: Iterable[Any], context: dg.AssetExecutionContext, warehouse: SQLWarehouse) -> Iterator[Any]:
+    """dagster-dbt's events, with `dagster/row_count` on each model, seed or snapshot dbt built as a table: one
+    `SELECT count(*)` on a connection to `warehouse` (Delta answers it from file statistics). Views are not counted,
+    as that would run their query. dagster-dbt's `fetch_row_counts` loads dbt into this process to do the same."""
+    with warehouse.connect() as connection:
+        cursor = connection.cursor()
+        for event in events:
+            if isinstance(event, dg.Output):
+                spec = context.assets_def.specs_by_key[context.asset_key_for_output(event.output_name)].metadata
+                table = spec.get("dagster/table_name")
+                if table and spec.get("dagster-dbt/materialization_type") not in ("view", "ephemeral"):
+                    cursor.execute(f"SELECT count(*) AS n FROM {'.'.join(quote(p) for p in table.split('.'))}")
+                    event = event.with_metadata({**event.metadata, "dagster/row_count": cursor.fetchone()[0]})
+            yield event
 
 
 class DbloadDbtTranslator(DagsterDbtTranslator):

@@ -14,7 +14,7 @@ import polars as pl
 from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
 
 from dagster_dbload import SQLWarehouse
-from dagster_dbload.dbt import DbloadDbtTranslator, dbt_on_warehouse
+from dagster_dbload.dbt import DbloadDbtTranslator, dbt_on_warehouse, with_row_counts
 
 shop_dbt = DbtProject(project_dir=Path(__file__).resolve().parent / "shop_dbt")
 # the dbt of this Python's environment (the `dbt` extra), also when its bin/ is not on PATH
@@ -41,7 +41,7 @@ if _manifest_is_stale():
 def shop_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: dg.ResourceParam[SQLWarehouse]):
     # dbt on the warehouse the IO manager writes (the local one is served on 127.0.0.1 meanwhile)
     with dbt_on_warehouse(dbt, warehouse, schema="analytics") as dbt_here:
-        yield from dbt_here.cli(["build"], context=context).stream()
+        yield from with_row_counts(dbt_here.cli(["build"], context=context).stream(), context, warehouse)
 
 
 @dg.asset(

@@ -354,6 +354,9 @@ def test_dbt_models_sit_between_python_assets_in_one_lineage_graph(dagster_dev, 
     page.wait_for_timeout(1000)  # the graph lays itself out
     page.screenshot(path=str(OUTPUT / "dbt-lineage.png"), full_page=True)
 
+    page.goto(f"{dagster_dev.url}/assets/analytics/customer_revenue?view=events")
+    expect(page.locator("tr", has_text="dagster/row_count").first).to_contain_text("500")  # with_row_counts
+    page.screenshot(path=str(OUTPUT / "dbt-events.png"), full_page=True)
     page.goto(f"{dagster_dev.url}/assets/analytics/customer_revenue?view=checks")  # dbt's tests, as checks
     expect(page.get_by_text("Passed").first).to_be_visible()
     for test in ("not_null", "unique"):  # long names middle-truncate: match their start

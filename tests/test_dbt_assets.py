@@ -79,6 +79,13 @@ def test_dbt_models_merge_a_second_run_and_feed_a_python_asset(name, tmp_path):
         assert [(r["order_id"], str(r["order_date"])) for r in paid] == [(4, "2024-06-04")]
 
         for result in runs:
+            counts = {
+                e.asset_key.to_user_string(): e.materialization.metadata.get("dagster/row_count")
+                for e in result.get_asset_materialization_events()
+                if e.asset_key.path[0] == "analytics"
+            }
+            assert counts["analytics/order_status"].value == 4 and counts["analytics/customer_revenue"].value == 3
+            assert counts["analytics/stg_orders"] is None  # a view: counting it would run its query
             checks = result.get_asset_check_evaluations()  # dbt's tests
             assert len(checks) == 7 and all(c.passed for c in checks)
             text = " ".join(str(e.event_specific_data) + (e.message or "") for e in result.all_events)
