@@ -43,11 +43,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     from .local.server import LocalSQLWarehouseServer
-    from .naming import quote
+    from .sql import create_schema
 
     with LocalSQLWarehouseServer(path=args.path, access_token=args.token, port=args.port) as server:
         with server.warehouse.connect() as connection:  # dbt needs its target schema to exist
-            connection.cursor().execute(f"CREATE SCHEMA IF NOT EXISTS {quote(args.catalog)}.{quote(args.schema)}")
+            connection.cursor().execute(create_schema(args.catalog, args.schema))
         target = server.dbt_target(args.catalog, args.schema, args.threads)
         profile = {args.profile: {"target": "local", "outputs": {"local": target}}}
         print(f"# Serving {os.path.abspath(args.path)} at {server.url} (Ctrl-C stops it). A profiles.yml entry:\n")

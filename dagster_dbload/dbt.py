@@ -17,6 +17,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource
 from .local import LocalSQLWarehouse
 from .naming import quote
 from .resource import DatabricksResource
+from .sql import create_schema
 from .warehouse import SQLWarehouse
 
 
@@ -31,14 +32,9 @@ def dbt_on_warehouse(
         if isinstance(warehouse, LocalSQLWarehouse):
             from .local.server import LocalSQLWarehouseServer
 
-            server = stack.enter_context(
-                LocalSQLWarehouseServer(
-                    path=warehouse.path,
-                    access_token=f"dapi-{os.urandom(16).hex()}",
-                    lock_timeout_seconds=warehouse.lock_timeout_seconds,
-                    memory_limit=warehouse.memory_limit,
-                )
-            )
+            options = warehouse.model_dump(by_alias=True, exclude={"path"})  # the same warehouse, every setting
+            token = f"dapi-{os.urandom(16).hex()}"
+            server = stack.enter_context(LocalSQLWarehouseServer(warehouse.path, token, **options))
             warehouse = server.resource()
         if not isinstance(warehouse, DatabricksResource):
             raise TypeError(
@@ -52,7 +48,7 @@ def dbt_on_warehouse(
             except Exception:  # noqa: BLE001 - e.g. hive_metastore has no information_schema
                 missing = True
             if missing:
-                cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(catalog)}.{quote(schema)}")
+                cursor.execute(create_schema(catalog, schema))
         folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="dbload-dbt-"))  # mode 0700
         target = warehouse.dbt_target(catalog, schema, threads)
         path = os.path.join(folder, "profiles.yml")

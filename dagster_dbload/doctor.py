@@ -138,7 +138,7 @@ def _schema_round_trip(warehouse: Any, ref: TableRef) -> str:
     probe = TableRef(ref.catalog, ref.schema, f"__dbload_doctor_{uuid.uuid4().hex[:8]}")
     with warehouse.connect() as connection:
         session = Session(connection.cursor())
-        session.run(sql.create_schema(probe))
+        session.run(sql.create_schema(probe.catalog, probe.schema))
         session.run(f"CREATE TABLE {probe.sql} (id BIGINT)")
         try:
             session.run(f"INSERT INTO {probe.sql} VALUES (1)")

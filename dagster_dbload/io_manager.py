@@ -295,7 +295,7 @@ class DatabricksIOManager(ConfigurableIOManager):
             if "SCHEMA_NOT_FOUND" not in str(e):
                 raise
             session.statements.pop()
-            session.run(sql.create_schema(volume))
+            session.run(sql.create_schema(volume.catalog, volume.schema))
             session.run(sql.create_volume(volume))
 
     # input

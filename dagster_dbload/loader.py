@@ -202,7 +202,7 @@ def _plan(
             create=True,
             columns=columns,
             ddl=[
-                sql.create_schema(ref),
+                sql.create_schema(ref.catalog, ref.schema),
                 sql.create_table(
                     ref,
                     columns,

@@ -60,10 +60,6 @@ class TableRef:
         """`catalog`.`schema`.`table`"""
         return ".".join(quote(p) for p in (self.catalog, self.schema, self.table))
 
-    @property
-    def schema_sql(self) -> str:
-        return f"{quote(self.catalog)}.{quote(self.schema)}"
-
     def __str__(self) -> str:
         return f"{self.catalog}.{self.schema}.{self.table}"
 

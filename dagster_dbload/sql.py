@@ -40,8 +40,8 @@ def _column_defs(columns: Sequence[ColumnSpec], not_null: bool = True) -> str:
     )
 
 
-def create_schema(ref: TableRef) -> str:
-    return f"CREATE SCHEMA IF NOT EXISTS {ref.schema_sql}"
+def create_schema(catalog: str, schema: str) -> str:
+    return f"CREATE SCHEMA IF NOT EXISTS {quote(catalog)}.{quote(schema)}"
 
 
 def create_volume(volume: TableRef) -> str:
