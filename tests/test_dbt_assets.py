@@ -88,8 +88,9 @@ def test_dbt_models_merge_a_second_run_and_feed_a_python_asset(name, tmp_path):
             assert counts["analytics/stg_orders"] is None  # a view: counting it would run its query
             checks = result.get_asset_check_evaluations()  # dbt's tests
             assert len(checks) == 7 and all(c.passed for c in checks)
-            text = " ".join(str(e.event_specific_data) + (e.message or "") for e in result.all_events)
-            assert TOKEN not in text
+            if b.server is not None:  # its token is in dbt's profile; the embedded warehouse's is random
+                text = " ".join(str(e.event_specific_data) + (e.message or "") for e in result.all_events)
+                assert TOKEN not in text
         if b.server is not None:
             merge = re.compile(r"\bmerge\s+into\s+\S*order_status", re.I)  # dbt heads statements with a comment
             assert any(merge.search(s) for s in b.server.statements)
