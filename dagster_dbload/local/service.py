@@ -61,19 +61,15 @@ class Host(Protocol):
     def result_link(self, produce: Callable[[], bytes]) -> str: ...
 
 
+def _write_stream(sink: Any, table: pa.Table) -> Any:
+    """`table` as an Arrow IPC stream (schema, then batches) into `sink`: the file a Cloud Fetch link serves."""
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink
+
+
 def _stream(table: pa.Table) -> bytes:
-    """An Arrow IPC stream (schema, then batches): the file a Cloud Fetch link serves."""
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
-    return sink.getvalue().to_pybytes()
-
-
-def _stream_size(table: pa.Table) -> int:
-    sink = pa.MockOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
-    return sink.size()
+    return _write_stream(pa.BufferOutputStream(), table).getvalue().to_pybytes()
 
 
 def _ok() -> T.TStatus:
@@ -461,7 +457,7 @@ class Service:
         expiry = int(time.time()) + LINK_SECONDS
         for offset in range(start, table.num_rows, rows):
             chunk = table.slice(offset, rows)
-            size = _stream_size(chunk)
+            size = _write_stream(pa.MockOutputStream(), chunk).size()  # counted, not kept
             url = self.host.result_link(functools.partial(_stream, chunk))
             links.append(
                 T.TSparkArrowResultLink(
