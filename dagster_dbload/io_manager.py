@@ -96,7 +96,17 @@ class DatabricksIOManager(ConfigurableIOManager):
         default="replace", description="Default write mode: replace | append | merge | insert_only | scd2."
     )
     keep_staged_files: bool = Field(default=False, description="Keep staged files after a successful load.")
-    target_file_mb: int = Field(default=128, description="Size of each staged parquet file, in MiB.")
+    target_file_mb: int = Field(
+        default=128,
+        description="Size of each staged parquet file, in MiB. Part of the staged layout: an append re-executed "
+        "with another value stages other files, which COPY INTO loads again.",
+    )
+    staging_threads: int = Field(
+        default=0,
+        ge=0,
+        description="Threads that encode and upload staged parts; 0: the CPUs this process can use now. Speed "
+        "only: the staged files are the same for any value.",
+    )
     create_volume: bool = Field(
         default=False, description="With a /Volumes/<c>/<s>/<v>/... staging_url: CREATE VOLUME IF NOT EXISTS first."
     )
@@ -408,6 +418,7 @@ class DatabricksIOManager(ConfigurableIOManager):
             url,
             {**self.staging_storage_options, **credentials},
             self.target_file_mb * 1024 * 1024,
+            threads=self.staging_threads or None,
             filesystem=self.warehouse.staging_filesystem(url),
         )
 

@@ -1,15 +1,17 @@
-"""Parquet staging through fsspec: parts written while the stream is read, uploads in parallel."""
+"""Parquet staging through fsspec: parts written while the stream is read, uploads in parallel, and a layout
+that depends on the rows and settings alone."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-import io
 import os
-import queue
 import re
+import tempfile
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -24,6 +26,9 @@ from fsspec.implementations.local import LocalFileSystem
 from .volumes import VolumeFileSystem
 
 ROW_GROUP_ROWS = 512 * 1024
+CHUNK_ROWS = 128 * 1024  # a row group is written as chunks of this many rows, whatever batches the output came in
+STRIPES = 4  # row group n goes to stripe n % STRIPES; part of the layout, so never taken from the machine
+SPOOL_BYTES = 16 * 1024 * 1024  # a remote part bigger than this waits for its upload on local disk, not in memory
 
 
 @dataclass
@@ -57,8 +62,10 @@ def _slug(text: str) -> str:
 class Stager:
     """Writes a record batch stream as parquet parts under `<base_url>/<prefix>/`.
 
-    Row groups go round-robin to `writers` threads, each filling its own part file, so encoding runs on
-    all cores while memory stays near `writers` row groups (plus the parts being uploaded when remote).
+    The layout is a function of the rows and the settings alone: the stream is cut into row groups of exactly
+    ROW_GROUP_ROWS rows, group n goes to stripe n % STRIPES, and each stripe fills parts of `target_file_bytes`.
+    `threads` (default: the CPUs this process can use now) only decides how many stripes encode at once and
+    how many parts upload at once, so the same rows make the same files on any machine, under any load.
     """
 
     def __init__(
@@ -66,7 +73,7 @@ class Stager:
         base_url: str,
         storage_options: Mapping[str, Any] | None = None,
         target_file_bytes: int = 128 * 1024 * 1024,
-        writers: int | None = None,
+        threads: int | None = None,
         filesystem: tuple[Any, str] | None = None,
         compression: str | None = None,
     ):
@@ -77,7 +84,7 @@ class Stager:
         self.base_url = base_url.rstrip("/")
         self.local = isinstance(self.fs, LocalFileSystem)
         self.target_file_bytes = target_file_bytes
-        self.writers = writers or min(4, available_cpus())
+        self.threads = max(1, threads or min(STRIPES, available_cpus()))
         self.compression = compression or ("none" if self.local else "zstd")
 
     def url(self, prefix: str) -> str:
@@ -90,29 +97,25 @@ class Stager:
         content_names: bool = False,
         on_group: Callable[[int, int], None] | None = None,
     ) -> StagedFiles:
-        """Stage the stream (`on_group` hears of each row group). Names depend only on the data's order; with `content_names` they also carry a
-        hash of the file's bytes, so the same rows staged again get the same names and other rows other names."""
+        """Stage the stream (`on_group` hears of each row group's rows and bytes). With `content_names` each part's
+        name carries a hash of its bytes, so the same rows staged again get the same names and other rows others."""
         start = time.perf_counter()
         folder = f"{self.base_path.rstrip('/')}/{prefix}"
         if self.local:
             self.fs.makedirs(folder, exist_ok=True)
-        with ThreadPoolExecutor(self.writers) as uploads:
-            lanes = [_Lane(self, folder, i, reader.schema, uploads, content_names) for i in range(self.writers)]
-            try:
-                for n, group in enumerate(_row_groups(reader)):
-                    lanes[n % len(lanes)].put(group)
-                    if on_group is not None:  # (rows, bytes) of each row group, for progress
-                        on_group(group.num_rows, group.nbytes)
-            finally:
-                for lane in lanes:
-                    lane.finish()
-            parts = sorted((p for lane in lanes for p in lane.parts), key=lambda p: p.name)
-            pa.default_memory_pool().release_unused()  # encoding buffers go back before the load statement runs
-            if not parts:  # an empty output still stages its schema
-                empty = _Lane(self, folder, 0, reader.schema, uploads, content_names, threaded=False)
-                empty.write(pa.Table.from_batches([], reader.schema))
-                empty.finish()
-                parts = empty.parts
+        run = _Run(self, folder, reader.schema, content_names)
+        groups = 0
+        try:
+            for group in _row_groups(reader):
+                run.put(groups % STRIPES, group)
+                groups += 1
+                if on_group is not None:
+                    on_group(group.num_rows, group.nbytes)
+            if not groups:  # an empty output still stages its schema
+                run.put(0, pa.Table.from_batches([], reader.schema))
+        finally:
+            parts = run.finish()
+        pa.default_memory_pool().release_unused()  # encoding buffers go back before the load statement runs
         return StagedFiles(
             self.url(prefix),
             [p.name for p in parts],
@@ -142,7 +145,8 @@ class Stager:
 
 def available_cpus() -> int:
     """CPUs this process can use now: its affinity, capped by a cgroup CPU quota, less the other tasks running
-    right now (/proc/loadavg's runnable count, which unlike the load averages reacts at once). At least 1."""
+    right now (/proc/loadavg's runnable count, which unlike the load averages reacts at once). At least 1.
+    Sizes thread pools only; nothing staged depends on it."""
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     try:
         quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
@@ -158,85 +162,186 @@ def available_cpus() -> int:
     return max(1, cpus)
 
 
-def _row_groups(reader: pa.RecordBatchReader) -> Iterator[pa.Table]:
-    """The stream regrouped into tables of about ROW_GROUP_ROWS rows (no copies: batches are referenced)."""
+def _chunks(reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
+    """The stream re-cut into batches of exactly CHUNK_ROWS rows (the last fewer): zero-copy where the input's
+    boundaries line up, a copy of the one batch that spans two inputs where they do not."""
     pending: list[pa.RecordBatch] = []
     rows = 0
     for batch in reader:
-        pending.append(batch)
-        rows += batch.num_rows
-        if rows >= ROW_GROUP_ROWS:
-            yield pa.Table.from_batches(pending, reader.schema)
-            pending, rows = [], 0
+        while batch.num_rows:
+            take = min(CHUNK_ROWS - rows, batch.num_rows)
+            pending.append(batch.slice(0, take))
+            rows += take
+            batch = batch.slice(take)
+            if rows == CHUNK_ROWS:
+                yield pending[0] if len(pending) == 1 else pa.concat_batches(pending)
+                pending, rows = [], 0
     if rows:
+        yield pending[0] if len(pending) == 1 else pa.concat_batches(pending)
+
+
+def _row_groups(reader: pa.RecordBatchReader) -> Iterator[pa.Table]:
+    """Tables of exactly ROW_GROUP_ROWS rows (the last fewer), each of CHUNK_ROWS chunks."""
+    pending: list[pa.RecordBatch] = []
+    for chunk in _chunks(reader):
+        pending.append(chunk)
+        if len(pending) * CHUNK_ROWS == ROW_GROUP_ROWS:
+            yield pa.Table.from_batches(pending, reader.schema)
+            pending = []
+    if pending:
         yield pa.Table.from_batches(pending, reader.schema)
 
 
-class _Lane:
-    """One writer thread: fills part files `part-<seq>-<lane>.parquet` with the row groups it is given."""
+class _Run:
+    """One `write`: stripes encoding on a shared pool, with back-pressure.
 
-    def __init__(
-        self, stager: Stager, folder: str, index: int, schema: pa.Schema, uploads, content_names: bool,
-        threaded: bool = True,
-    ):  # fmt: skip
-        self.stager, self.folder, self.index, self.schema, self.uploads = stager, folder, index, schema, uploads
+    At most `threads + 1` row groups are queued or encoding, and at most `threads` finished parts wait for their
+    upload, so memory stays bounded however fast the stream produces rows or however slow the store is."""
+
+    def __init__(self, stager: Stager, folder: str, schema: pa.Schema, content_names: bool):
+        self.stager = stager
+        self.stripes = [_Stripe(stager, folder, i, schema, content_names, self) for i in range(STRIPES)]
+        self.groups = threading.BoundedSemaphore(stager.threads + 1)
+        self.uploads = threading.BoundedSemaphore(stager.threads)
+        self.encoders = ThreadPoolExecutor(stager.threads, thread_name_prefix="dbload-encode")
+        self.uploaders = ThreadPoolExecutor(stager.threads, thread_name_prefix="dbload-upload")
+        self.pending: list[Future] = []
+        self.lock = threading.Lock()
+        self.error: BaseException | None = None
+
+    def put(self, stripe: int, group: pa.Table) -> None:
+        self.groups.acquire()
+        if self.error is not None:
+            self.groups.release()
+            raise self.error
+        self.stripes[stripe].put(group)
+
+    def upload(self, part: _Part) -> None:
+        """Hand a finished part to the upload threads; waits while `threads` uploads are pending."""
+        self.uploads.acquire()
+        future = self.uploaders.submit(part.upload)
+        future.add_done_callback(self._uploaded)
+        with self.lock:
+            self.pending.append(future)
+
+    def _uploaded(self, future: Future) -> None:
+        self.uploads.release()
+        if future.exception() is not None:
+            self.fail(future.exception())
+
+    def fail(self, error: BaseException) -> None:
+        with self.lock:
+            self.error = self.error or error
+
+    def finish(self) -> list[_Part]:
+        """Wait for every stripe and upload; the parts in name order, or the first error."""
+        for stripe in self.stripes:
+            stripe.drained.wait()
+        self.encoders.shutdown()
+        if self.error is None:
+            for stripe in self.stripes:
+                stripe.close_part()
+        self.uploaders.shutdown()  # waits for the uploads; their errors are in self.error
+        if self.error is not None:
+            for stripe in self.stripes:
+                stripe.abandon()
+            raise self.error
+        return sorted((p for s in self.stripes for p in s.parts), key=lambda p: p.name)
+
+
+class _Stripe:
+    """Fills part files `part-<seq>-<stripe>.parquet` with the row groups it is given, one at a time, in order."""
+
+    def __init__(self, stager: Stager, folder: str, index: int, schema: pa.Schema, content_names: bool, run: _Run):
+        self.stager, self.folder, self.index, self.schema, self.run = stager, folder, index, schema, run
         self.content_names = content_names
         self.parts: list[_Part] = []
-        self.pending_uploads: list[Future] = []
+        self.sequence = 0
         self.current: _Part | None = None
-        self.error: BaseException | None = None
-        self.queue: queue.Queue = queue.Queue(maxsize=1)
-        self.thread = threading.Thread(target=self._run, daemon=True) if threaded else None
-        if self.thread:
-            self.thread.start()
+        self.queue: deque[pa.Table] = deque()
+        self.busy = False
+        self.drained = threading.Event()
+        self.drained.set()
 
     def put(self, group: pa.Table) -> None:
-        if self.error is not None:
-            raise self.error
-        self.queue.put(group)
+        with self.run.lock:
+            self.queue.append(group)
+            if self.busy:
+                return
+            self.busy = True
+            self.drained.clear()
+        self.run.encoders.submit(self._drain)
 
-    def _run(self) -> None:
-        while (group := self.queue.get()) is not None:
-            if self.error is None:
-                try:
-                    self.write(group)
-                except BaseException as e:  # re-raised in the caller's thread
-                    self.error = e
+    def _drain(self) -> None:
+        while True:
+            with self.run.lock:
+                if not self.queue:
+                    self.busy = False
+                    self.drained.set()
+                    return
+                group = self.queue.popleft()
+            try:
+                if self.run.error is None:
+                    self._write(group)
+            except BaseException as e:  # re-raised in the caller's thread
+                self.run.fail(e)
+            finally:
+                del group
+                self.run.groups.release()
 
-    def write(self, group: pa.Table) -> None:
+    def _write(self, group: pa.Table) -> None:
         if self.current is None:
-            self.current = _Part(self.stager, self.folder, f"part-{len(self.parts):05d}-{self.index}", self.schema)
+            self.current = _Part(self.stager, self.folder, f"part-{self.sequence:05d}-{self.index}", self.schema)
+            self.sequence += 1
         self.current.write(group)
         if self.current.size >= self.stager.target_file_bytes:
-            self._close_part()
+            self.close_part()
 
-    def _close_part(self) -> None:
+    def close_part(self) -> None:
         part, self.current = self.current, None
-        data = part.close(self.content_names)
+        if part is None:
+            return
+        part.close(self.content_names)
         self.parts.append(part)
-        if data is not None:
-            self.pending_uploads.append(self.uploads.submit(self.stager.fs.pipe_file, part.path, data))
+        if not self.stager.local:
+            self.run.upload(part)
 
-    def finish(self) -> None:
-        if self.thread:
-            self.queue.put(None)
-            self.thread.join()
-        if self.error is None and self.current is not None:
-            self._close_part()
-        for upload in self.pending_uploads:
-            upload.result()
-        if self.error is not None:
-            raise self.error
+    def abandon(self) -> None:
+        if self.current is not None:
+            self.current.discard()
+            self.current = None
+
+
+class _HashingSink:
+    """A file object that hashes what passes through it to `sink`."""
+
+    def __init__(self, sink: Any):
+        self.sink, self.digest, self.closed = sink, hashlib.sha256(), False
+
+    def write(self, data: Any) -> int:
+        self.digest.update(data)
+        return self.sink.write(data)
+
+    def tell(self) -> int:
+        return self.sink.tell()
+
+    def flush(self) -> None:
+        self.sink.flush()
+
+    def close(self) -> None:
+        self.closed = True
 
 
 class _Part:
-    """One parquet file being written: straight to disk when local, to memory for an upload otherwise."""
+    """One parquet file being written: straight to disk when local; for an upload otherwise, in memory up to
+    SPOOL_BYTES, then in a local temporary file."""
 
     def __init__(self, stager: Stager, folder: str, stem: str, schema: pa.Schema):
-        self.stem, self.folder = stem, folder
+        self.stager, self.stem, self.folder = stager, stem, folder
         self.name = f"{stem}.parquet"
         self.path = f"{folder}/{self.name}"
-        self.sink: Any = stager.fs.open(self.path, "wb") if stager.local else io.BytesIO()
+        self.file: Any = stager.fs.open(self.path, "wb") if stager.local else tempfile.SpooledTemporaryFile(SPOOL_BYTES)  # noqa: SIM115
+        self.sink = _HashingSink(self.file)
         self.writer = pq.ParquetWriter(
             self.sink, schema, compression=stager.compression, coerce_timestamps="us", allow_truncated_timestamps=True,
             use_dictionary=stager.compression != "none",  # uncompressed parts are read once, nearby: encode fast
@@ -249,27 +354,27 @@ class _Part:
         self.rows += group.num_rows
         self.size = self.sink.tell()
 
-    def close(self, content_name: bool = False) -> bytes | None:
-        """Finish the file (named after its bytes with `content_name`); returns its bytes when they still
-        need uploading."""
+    def close(self, content_name: bool = False) -> None:
+        """Finish the file, named after its bytes with `content_name`."""
         self.writer.close()
         self.size = self.sink.tell()
-        if isinstance(self.sink, io.BytesIO):
-            data = self.sink.getvalue()
-            if content_name:
-                self._rename(hashlib.sha256(data).hexdigest())
-            return data
-        self.sink.close()
         if content_name:
-            digest = hashlib.sha256()
-            with open(self.path, "rb") as fh:
-                while chunk := fh.read(8 << 20):
-                    digest.update(chunk)
-            old = self.path
-            self._rename(digest.hexdigest())
-            os.replace(old, self.path)
-        return None
+            self.name = f"{self.stem}-{self.sink.digest.hexdigest()[:20]}.parquet"
+            old, self.path = self.path, f"{self.folder}/{self.name}"
+        if self.stager.local:
+            self.file.close()
+            if content_name:
+                os.replace(old, self.path)
 
-    def _rename(self, digest: str) -> None:
-        self.name = f"{self.stem}-{digest[:20]}.parquet"
-        self.path = f"{self.folder}/{self.name}"
+    def upload(self) -> None:
+        """Send a finished remote part to the store and let go of its bytes."""
+        try:
+            self.file.seek(0)
+            self.stager.fs.pipe_file(self.path, self.file.read())
+        finally:
+            self.file.close()
+
+    def discard(self) -> None:
+        with contextlib.suppress(Exception):
+            self.writer.close()
+        self.file.close()

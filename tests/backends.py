@@ -92,14 +92,14 @@ class Backend:
     server: LocalSQLWarehouseServer | None = None
     secrets: list[str] = field(default_factory=list)
 
-    def io_manager(self, **overrides: Any) -> DatabricksIOManager:
+    def io_manager(self, cls: type[DatabricksIOManager] = DatabricksIOManager, **overrides: Any) -> DatabricksIOManager:
         options = {
             "warehouse": self.warehouse,
             "staging_url": self.staging_url,
             "staging_storage_options": self.storage_options,
             "create_volume": self.name == "volume",
         }
-        return DatabricksIOManager(**{**options, **overrides})
+        return cls(**{**options, **overrides})
 
     def fail_next_statement(self, error_class: str, times: int = 1, match: str | None = None) -> None:
         if self.server is not None:

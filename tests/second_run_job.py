@@ -18,7 +18,11 @@ def events() -> pa.Table:
 
 
 def _job(warehouse) -> dg.JobDefinition:
-    io_manager = DatabricksIOManager(warehouse=warehouse, staging_url=dg.EnvVar("DBLOAD_TEST_STAGING_URL"))
+    io_manager = DatabricksIOManager(
+        warehouse=warehouse,
+        staging_url=dg.EnvVar("DBLOAD_TEST_STAGING_URL"),
+        staging_threads=dg.EnvVar.int("DBLOAD_TEST_THREADS"),
+    )
     job = dg.define_asset_job("append_job", selection=[events], executor_def=dg.in_process_executor)
     return dg.Definitions(assets=[events], jobs=[job], resources={"io_manager": io_manager}).resolve_job_def(
         "append_job"

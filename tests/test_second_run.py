@@ -14,7 +14,8 @@ import pytest
 from backends import backend as make_backend
 from dagster import AssetExecutionContext
 
-from dagster_dbload import DatabricksLoadError
+from dagster_dbload import DatabricksIOManager, DatabricksLoadError
+from dagster_dbload.staging import Stager
 
 
 @pytest.fixture(params=["local", "server"])
@@ -69,10 +70,11 @@ def test_a_retry_loads_only_the_rows_of_its_own_attempt(mode, expected, target):
 
 
 # 2. re-execution of an append whose answer was lost
-def _run_job(target, instance, reexecute_from: str | None = None, rows: int = 1000):
+def _run_job(target, instance, reexecute_from: str | None = None, rows: int = 1000, threads: int = 0):
     import second_run_job
 
-    env = {"DBLOAD_TEST_STAGING_URL": target.staging_url, "DBLOAD_TEST_ROWS": str(rows)}
+    env = {"DBLOAD_TEST_STAGING_URL": target.staging_url, "DBLOAD_TEST_ROWS": str(rows),
+           "DBLOAD_TEST_THREADS": str(threads)}  # fmt: skip
     if target.server is not None:
         resource = target.warehouse
         env |= {"DBLOAD_TEST_HTTP_PATH": resource.http_path, "DBLOAD_TEST_TOKEN": resource.access_token,
@@ -82,8 +84,13 @@ def _run_job(target, instance, reexecute_from: str | None = None, rows: int = 10
         env["DBLOAD_TEST_WAREHOUSE"] = target.warehouse.path
         job = second_run_job.local_append_job
     options = dg.ReexecutionOptions.from_failure(reexecute_from, instance) if reexecute_from else None
+    config = {"staging_url": {"env": "DBLOAD_TEST_STAGING_URL"}, "staging_threads": {"env": "DBLOAD_TEST_THREADS"},
+              "staging_storage_options": target.storage_options}  # fmt: skip
+    run_config = None if reexecute_from else {"resources": {"io_manager": {"config": config}}}  # re-executions keep it
     with _environ(env):
-        return dg.execute_job(dg.reconstructable(job), instance, reexecution_options=options, raise_on_error=False)
+        return dg.execute_job(
+            dg.reconstructable(job), instance, run_config=run_config, reexecution_options=options, raise_on_error=False
+        )
 
 
 @contextlib.contextmanager
@@ -119,15 +126,93 @@ def test_reexecuting_an_append_whose_answer_was_lost_does_not_duplicate_it(targe
         assert count(target, "events") == 3005
 
 
+def lose_the_load_answer_once(target) -> dict:
+    """The next COPY INTO commits and its answer is lost, until the step is retried (the connector resends a
+    statement whose answer was lost, so on the server every resend loses it too and the connector gives up
+    soon). Returns the IO manager settings for that."""
+    if target.server is None:
+        target.lose_next_answer(match="COPY INTO")
+        return {}
+    target.lose_next_answer(match="COPY INTO", times=1000)
+    return {"warehouse": target.server.resource(retry_duration_seconds=3.0, retry_delay_max_seconds=5.0)}
+
+
 def test_a_retried_append_of_the_same_rows_after_a_lost_answer_lands_once(target):
     @dg.asset(metadata={"write_mode": "append"}, retry_policy=dg.RetryPolicy(max_retries=1))
-    def clicks() -> pa.Table:
+    def clicks(context: AssetExecutionContext) -> pa.Table:
+        if context.retry_number == 1:
+            assert target.pending_faults() > 0 or target.server is None  # the fault fired on the first attempt
+            target.clear_faults()
         return ids(1000)
 
-    target.lose_next_answer(match="COPY INTO")
-    assert materialize([clicks], target.io_manager()).success
+    result = materialize([clicks], target.io_manager(**lose_the_load_answer_once(target)))
+    assert result.success and target.pending_faults() == 0
+    assert len([e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]) == 1
     assert count(target, "clicks") == 1000
     assert [h["operation"] for h in history(target, "clicks")].count("COPY INTO") == 1
+
+
+# 2b. the same at a size of several row groups, with a different number of staging threads on each attempt
+BIG = 1_500_000
+_THREADS_USED: list[int] = []
+
+
+class ThreadsPerAttempt(DatabricksIOManager):
+    """Stages its n-th load with the n-th of `threads` (the Stager's own parameter), as a machine that got busier
+    or quieter between attempts would."""
+
+    threads: list[int] = [1, 4]
+
+    def stager(self, url: str) -> Stager:
+        stager = super().stager(url)
+        stager.threads = self.threads[min(len(_THREADS_USED), len(self.threads) - 1)]
+        _THREADS_USED.append(stager.threads)
+        return stager
+
+
+@pytest.fixture(params=["local", "server", "s3", "volume"])
+def big_target(request, tmp_path):
+    s3 = request.getfixturevalue("s3_options") if request.param == "s3" else None
+    with make_backend(request.param, tmp_path, s3, flaky=True) as value:
+        if value.name == "volume":
+            value.query("CREATE VOLUME IF NOT EXISTS main.default.dbload_staging")
+        yield value
+
+
+def big_events(n: int = BIG) -> pa.Table:
+    return pa.table({"id": pa.array(range(n), pa.int64()), "v": pa.array(range(n), pa.int32())})
+
+
+@pytest.mark.parametrize("threads", [[1, 4], [4, 1]])
+def test_a_retried_append_of_several_row_groups_lands_once_whatever_the_threads(threads, big_target):
+    @dg.asset(metadata={"write_mode": "append"}, retry_policy=dg.RetryPolicy(max_retries=1))
+    def big_clicks(context: AssetExecutionContext) -> pa.Table:
+        if context.retry_number == 1:
+            big_target.clear_faults()
+        return big_events()
+
+    _THREADS_USED.clear()
+    settings = lose_the_load_answer_once(big_target)
+    result = materialize([big_clicks], big_target.io_manager(ThreadsPerAttempt, threads=threads, **settings))
+    assert big_target.pending_faults() == 0
+    assert threads == _THREADS_USED  # two attempts, staged with different thread counts
+    assert len([e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]) == 1
+    loaded = [m for m in result.get_asset_materialization_events()]
+    assert result.success and loaded[0].materialization.metadata["dbload/staged_files"].value >= 3
+    assert count(big_target, "big_clicks") == BIG
+    assert big_target.query("SELECT count(DISTINCT id) AS n FROM big_clicks") == [{"n": BIG}]
+
+
+def test_reexecuting_an_append_of_several_row_groups_with_other_threads_lands_once(big_target):
+    with dg.instance_for_test() as instance:
+        big_target.lose_next_answer(match="COPY INTO", times=1 if big_target.server is None else 100)
+        first = _run_job(big_target, instance, rows=BIG, threads=1)
+        assert not first.success
+        big_target.clear_faults()
+        assert count(big_target, "events") == BIG  # it committed; only the answer was lost
+        again = _run_job(big_target, instance, reexecute_from=first.run_id, rows=BIG, threads=4)
+        assert again.success
+        assert count(big_target, "events") == BIG
 
 
 # 3. DDL never outlives a failed load

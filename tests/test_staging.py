@@ -1,11 +1,14 @@
-"""Staging writes parquet parts through fsspec with deterministic names and bounded part sizes."""
+"""Staging writes parquet parts through fsspec with bounded part sizes, and a layout (names, bytes, rows per
+file) that depends on the rows and settings alone: not on threads, machine load or the batches the rows came in."""
+
+import random
 
 import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from dagster_dbload.staging import Stager, prefix_for
+from dagster_dbload.staging import ROW_GROUP_ROWS, Stager, prefix_for
 
 DATA = pa.table({"id": pa.array(range(2_000_000), pa.int64()), "s": pa.array(["x" * 12] * 2_000_000)})
 
@@ -13,7 +16,7 @@ DATA = pa.table({"id": pa.array(range(2_000_000), pa.int64()), "s": pa.array(["x
 @pytest.mark.parametrize("base", ["local", "memory://staging-test"])
 def test_parts_are_sized_named_deterministically_and_hold_all_rows(base, tmp_path):
     url = str(tmp_path / "stage") if base == "local" else base
-    stager = Stager(url, target_file_bytes=256 * 1024, writers=2)
+    stager = Stager(url, target_file_bytes=256 * 1024, threads=2)
     prefix = prefix_for("main.s.t", "run-1", "step", "2024-01-01")
     first = stager.write(DATA.to_reader(max_chunksize=100_000), prefix)
     assert first.rows == DATA.num_rows and len(first.files) > 2
@@ -52,3 +55,37 @@ def test_a_failing_stream_raises_in_the_caller(tmp_path):
     reader = pa.RecordBatchReader.from_batches(DATA.schema, broken())
     with pytest.raises(RuntimeError, match="source broke"):
         Stager(str(tmp_path)).write(reader, "broken")
+
+
+def _batched(table: pa.Table, rng: random.Random) -> pa.RecordBatchReader:
+    """`table` as a stream of randomly sized batches, as a lazy source produces them."""
+    batches, offset = [], 0
+    while offset < table.num_rows:
+        size = rng.choice([1, 999, 65_536, 100_003, 300_000])
+        batches.extend(table.slice(offset, size).to_batches())
+        offset += size
+    return pa.RecordBatchReader.from_batches(table.schema, batches)
+
+
+def _layout(base: str, prefix: str, staged) -> dict[str, tuple[int, bytes]]:
+    fs, path = fsspec.core.url_to_fs(base)
+    return {name: (pq.read_metadata(fs.open(f"{path}/{prefix}/{name}")).num_rows,
+                   fs.cat_file(f"{path}/{prefix}/{name}")) for name in staged.files}  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("base", ["local", "memory://layout"])
+def test_the_same_rows_stage_the_same_files_whatever_the_threads_and_batches(seed, base, tmp_path):
+    rng = random.Random(seed)
+    rows = rng.choice([3 * ROW_GROUP_ROWS + 17, 1_500_000, DATA.num_rows])
+    data = DATA.slice(0, rows)
+    url = str(tmp_path / "stage") if base == "local" else f"{base}-{seed}"
+    target = rng.choice([256 * 1024, 4 << 20, 128 << 20])
+    layouts = []
+    for threads in (1, 2, 4, 3):  # content names (append) and plain names (the other modes)
+        stager = Stager(url, target_file_bytes=target, threads=threads)
+        staged = stager.write(_batched(data, rng), f"t{threads}", content_names=True)
+        assert staged.rows == rows
+        layouts.append(_layout(url, f"t{threads}", staged))
+    assert len(layouts[0]) >= 2  # several row groups: the case the old lanes got wrong
+    assert all(layout == layouts[0] for layout in layouts[1:])
