@@ -11,48 +11,55 @@ import dagster as dg
 
 from .io_manager import DatabricksIOManager
 from .naming import TableRef, quote
-from .settings import names
+from .request import AssetSettings, Declared, declared_keys, unwrap
 
 
 def build_table_checks(
-    assets: Sequence[dg.AssetsDefinition], *, blocking: bool = False, io_manager_key: str = "io_manager"
+    assets: Sequence[dg.AssetsDefinition],
+    *,
+    blocking: bool = False,
+    io_manager_key: str = "io_manager",
+    io_manager: DatabricksIOManager | None = None,
 ) -> list[dg.AssetChecksDefinition]:
     """Checks for every asset in `assets` stored by the DatabricksIOManager at `io_manager_key`; `blocking`
-    checks stop downstream assets of a run when they fail."""
+    checks stop downstream assets of a run when they fail. Given the `io_manager`, its defaults (`write_mode`)
+    decide which checks exist, as its loads use them; otherwise they apply when a check runs."""
     checks: list[dg.AssetChecksDefinition] = []
     for asset in assets:
         for key in asset.keys:
-            metadata = {k: getattr(v, "value", v) for k, v in (asset.metadata_by_key.get(key) or {}).items()}
-            checks += _checks_for(key, metadata, blocking, io_manager_key)
+            metadata = asset.metadata_by_key.get(key) or {}
+            primary_key, declared = declared_keys(metadata, f"Asset {key.to_user_string()!r}")
+            mode = io_manager.settings_for(key.path, metadata).mode if io_manager else metadata.get("write_mode")
+            checks += _checks_for(key, metadata, blocking, io_manager_key, primary_key, declared, unwrap(mode))
     return checks
 
 
-def _checks_for(key: dg.AssetKey, metadata: Mapping[str, Any], blocking: bool, io_key: str) -> list:
+def _checks_for(
+    key: dg.AssetKey, metadata: Mapping[str, Any], blocking: bool, io_key: str, primary_key: Sequence[str],
+    declared: Mapping[str, Declared], mode: str | None,
+) -> list:  # fmt: skip
     made = []
-    primary_key = names(metadata.get("primary_key"))
-    schema = metadata.get("dagster/column_schema")
-    required = [c.name for c in getattr(schema, "columns", []) if c.constraints and not c.constraints.nullable]
+    required = [d.name for d in declared.values() if not d.nullable]
 
-    def check(name: str, description: str, run: Callable[[Any, TableRef], dg.AssetCheckResult]) -> None:
+    def check(name: str, description: str, run: Callable[[Any, TableRef, AssetSettings], dg.AssetCheckResult]) -> None:
         @dg.asset_check(asset=key, name=name, description=description, blocking=blocking,
                         required_resource_keys={io_key})  # fmt: skip
         def _check(context) -> dg.AssetCheckResult:  # AssetCheckExecutionContext (unannotated: see dagster)
             io_manager: DatabricksIOManager = getattr(context.resources, io_key)
-            ref = io_manager.table_ref(key.path, metadata)
+            settings = io_manager.settings_for(key.path, metadata)  # the IO manager's defaults, as loads use them
             with io_manager.warehouse.connect() as connection:
-                return run((connection.cursor(), context), ref)
+                return run((connection.cursor(), context), settings.ref, settings)
 
         made.append(_check)
 
     if primary_key:
         keys = ", ".join(quote(k) for k in primary_key)
         null = " OR ".join(f"{quote(k)} IS NULL" for k in primary_key)
-        current = ""  # scd2: one current version per key (older versions share it)
-        if metadata.get("write_mode") == "scd2":
-            current = f" WHERE {quote(metadata.get('scd2_valid_to', '_valid_to'))} IS NULL"
 
-        def unique(handles: Any, ref: TableRef) -> dg.AssetCheckResult:
+        def unique(handles: Any, ref: TableRef, settings: AssetSettings) -> dg.AssetCheckResult:
             cursor, _ = handles
+            # scd2: one current version per key (older versions share it)
+            current = f" WHERE {quote(settings.scd2.valid_to)} IS NULL" if settings.mode == "scd2" else ""
             cursor.execute(
                 f"SELECT (SELECT count(*) FROM (SELECT 1 FROM {ref.sql}{current} GROUP BY {keys} HAVING count(*) > 1) AS d) "
                 f"AS duplicate_keys, (SELECT count(*) FROM {ref.sql} WHERE {null}) AS null_keys"
@@ -67,7 +74,7 @@ def _checks_for(key: dg.AssetKey, metadata: Mapping[str, Any], blocking: bool, i
     if required:
         counts = ", ".join(f"count_if({quote(c)} IS NULL) AS {quote(c)}" for c in required)
 
-        def not_null(handles: Any, ref: TableRef) -> dg.AssetCheckResult:
+        def not_null(handles: Any, ref: TableRef, settings: AssetSettings) -> dg.AssetCheckResult:
             cursor, _ = handles
             cursor.execute(f"SELECT {counts} FROM {ref.sql}")
             nulls = dict(zip(required, cursor.fetchone(), strict=True))
@@ -76,10 +83,16 @@ def _checks_for(key: dg.AssetKey, metadata: Mapping[str, Any], blocking: bool, i
             )
 
         check("not_null", f"Columns declared nullable=False ({required}) hold no nulls.", not_null)
-    if metadata.get("write_mode", "replace") in ("replace", "append"):
+    if mode in (None, "replace", "append"):  # None: the IO manager's write_mode applies when the check runs
 
-        def rows_written(handles: Any, ref: TableRef) -> dg.AssetCheckResult:
+        def rows_written(handles: Any, ref: TableRef, settings: AssetSettings) -> dg.AssetCheckResult:
             cursor, context = handles
+            if settings.mode not in ("replace", "append"):
+                return dg.AssetCheckResult(
+                    passed=True,
+                    metadata={"write_mode": settings.mode, "checked": "nothing: rows_written checks replace and "
+                              "append loads (the IO manager's write_mode applies)"},
+                )  # fmt: skip
             event = context.instance.get_latest_materialization_event(key)
             if event is None or event.asset_materialization is None:
                 return dg.AssetCheckResult(passed=False, metadata={"reason": "the asset was never materialized"})

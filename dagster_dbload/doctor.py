@@ -14,11 +14,12 @@ import dagster as dg
 import pyarrow as pa
 
 from . import sql
-from .io_manager import DatabricksIOManager, _volume
+from .io_manager import DatabricksIOManager
 from .loader import Session
 from .local.warehouse import LocalSQLWarehouse
 from .naming import TableRef
 from .resource import DatabricksResource
+from .staging import volume_of
 from .superannotate.sources import LocalSuperAnnotateExport, SuperAnnotateResource, SuperAnnotateSource
 
 
@@ -90,7 +91,7 @@ def from_module(name: str) -> Target:
             if asset.get_io_manager_key_for_asset_key(key) not in io_keys:
                 continue
             metadata = {k: getattr(v, "value", v) for k, v in (asset.metadata_by_key.get(key) or {}).items()}
-            ref = io_manager.table_ref(key.path, metadata)
+            ref = io_manager.settings_for(key.path, metadata).ref
             schemas.setdefault((ref.catalog, ref.schema), ref)
             settings = metadata.get("dbload/superannotate")
             if isinstance(settings, dict):
@@ -123,7 +124,7 @@ def run(target: Target) -> list[Check]:
         return checks
     for ref in target.schemas:
         check(f"schema {ref.catalog}.{ref.schema}", lambda ref=ref: _schema_round_trip(warehouse, ref), _schema_fix)
-    url = target.io_manager.staging_url_for({})
+    url = target.io_manager.resolved_staging_url()
     check(f"staging {url}", lambda: _staging_round_trip(target.io_manager, url), lambda m: _staging_fix(url, m))
     for source, statuses in target.superannotate:
         check(f"SuperAnnotate {source.project_name}", lambda s=source, st=statuses: _superannotate(s, st), _sa_fix)
@@ -151,7 +152,7 @@ def _schema_round_trip(warehouse: Any, ref: TableRef) -> str:
 def _staging_round_trip(io_manager: DatabricksIOManager, url: str) -> str:
     prefix = f"__dbload_doctor/{uuid.uuid4().hex[:12]}"
     with io_manager.warehouse.connect() as connection:
-        io_manager.ensure_volume(Session(connection.cursor()), url, {})
+        io_manager.ensure_volume(Session(connection.cursor()), url, io_manager.create_volume)
     stager = io_manager.stager(url)
     try:
         table = pa.table({"doctor": pa.array([1], pa.int64())})
@@ -188,7 +189,7 @@ def _schema_fix(message: str) -> str:
 def _staging_fix(url: str, message: str) -> str:
     where = (
         "create the volume (or set create_volume=True) and grant READ VOLUME and WRITE VOLUME on it"
-        if _volume(url)
+        if volume_of(url)
         else "give the warehouse READ FILES on an external location covering this prefix, and this process write access"
     )
     return f"{message} -- {where}"

@@ -12,14 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import partitions, sql
-from .naming import TableRef
+from .naming import TableRef, quote
 from .partitions import PartitionSlice
+from .request import KEYED_MODES, ReadRequest, WriteRequest
 from .sql import ColumnSpec
 from .types import parse_type
 
-WRITE_MODES = ("replace", "append", "merge", "insert_only", "scd2")
-KEYED_MODES = ("merge", "insert_only", "scd2")  # need primary_key; staged keys are checked
-EVOLUTIONS = ("add_columns", "strict")
 MAX_COPY_FILES = 1000  # COPY INTO's FILES list
 _WIDENS = {
     ("tinyint", "smallint"), ("tinyint", "int"), ("tinyint", "bigint"), ("smallint", "int"),
@@ -57,12 +55,14 @@ class WriteSpec:
 
 @dataclass
 class Plan:
-    """The statements to run before the load (table creation or evolution), decided before staging."""
+    """The statements of one load: the DDL (table creation or evolution), decided before staging, and the load
+    statement, built from the staged files before any of them runs."""
 
     create: bool
     columns: list[ColumnSpec]  # the output's columns, typed as they are staged
     ddl: list[str] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)  # all-null untyped columns not created until values arrive
+    load: str = ""
 
 
 # Delta's optimistic-concurrency failures: the statement did not commit, so running it again is safe.
@@ -94,6 +94,7 @@ class Session:
         self._warn = warn
 
     def run(self, statement: str) -> Any:
+        """Run `statement` (again after a write conflict); it is recorded, redacted, as sent."""
         self.statements.append(sql.redact(statement))
         for attempt in range(self.conflict_retries + 1):
             try:
@@ -330,6 +331,45 @@ def apply_tags(session: Session, ref: TableRef, wanted: Mapping[str, str]) -> No
     changed = {k: v for k, v in wanted.items() if have.get(k) != v}
     if changed:
         session.run(sql.set_tags(ref, changed))
+
+
+def row_counts(
+    session: Session, wanted: WriteRequest, columns: Sequence[ColumnSpec], staged_rows: int
+) -> tuple[int, int | None]:
+    """Rows of the table (or partition) after the load and, for scd2, all its versions (the rows are the current
+    ones). A replace leaves exactly the staged rows, so it asks nothing."""
+    mode = wanted.settings.mode
+    if mode == "replace":
+        return staged_rows, None
+    types = {c.name: c.type for c in columns}
+    where = partitions.predicate(wanted.partitions, types) if wanted.partitions else None
+    if mode == "scd2":
+        history, current = session.run(sql.count_versions(wanted.ref, wanted.settings.scd2.valid_to, where)).fetchone()
+        return current, history
+    return session.run(sql.count_rows(wanted.ref, where)).fetchone()[0], None
+
+
+def read_scope(wanted: ReadRequest, existing: Sequence[ColumnSpec]) -> tuple[list[str] | None, str | None]:
+    """The columns and WHERE of a read: the input's columns of its partitions. An scd2 table reads as its current
+    rows without the history columns, a snapshot partition as the versions valid at its end, and with
+    `scd2_history` every version with its validity columns."""
+    columns = list(wanted.columns) if wanted.columns else None
+    types = {c.name: c.type for c in existing}
+    where = partitions.predicate(wanted.partitions, types) if wanted.partitions else None
+    scd2 = wanted.settings.scd2
+    if wanted.settings.mode != "scd2":
+        return columns, where
+    hidden = {scd2.row_hash.lower()}
+    if not wanted.scd2_history:
+        hidden |= {scd2.valid_from.lower(), scd2.valid_to.lower()}
+    columns = [c for c in (columns or [c.name for c in existing]) if c.lower() not in hidden]
+    if wanted.scd2_history:
+        return columns, where
+    frm, to = quote(scd2.valid_from), quote(scd2.valid_to)
+    if wanted.scd2_moment is not None:
+        moment = sql.timestamp(wanted.scd2_moment)
+        return columns, f"{frm} <= {moment} AND ({to} IS NULL OR {to} > {moment})"
+    return columns, f"({where}) AND {to} IS NULL" if where else f"{to} IS NULL"
 
 
 def table_version(session: Session, ref: TableRef) -> int | None:

@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from fsspec.implementations.local import LocalFileSystem
 
+from .naming import TableRef
 from .volumes import VolumeFileSystem
 
 ROW_GROUP_ROWS = 512 * 1024
@@ -52,6 +53,13 @@ def prefix_for(table: str, run_id: str, step_key: str, partition: str | None) ->
 def attempt_prefix(prefix: str) -> str:
     """A fresh folder under `prefix` for one attempt: a load reading it never sees another attempt's files."""
     return f"{prefix}/attempt-{uuid.uuid4().hex[:12]}"
+
+
+def volume_of(url: str) -> TableRef | None:
+    """The catalog.schema.volume of a /Volumes/... URL, as a three-part name."""
+    path = url.removeprefix("dbfs:")
+    parts = path.split("/")
+    return TableRef(parts[2], parts[3], parts[4]) if path.startswith("/Volumes/") and len(parts) > 4 else None
 
 
 def _slug(text: str) -> str:
@@ -141,6 +149,34 @@ class Stager:
                 os.rmdir(f"{self.base_path.rstrip('/')}/{'/'.join(parts[:depth])}")
             except OSError:  # not empty (another step or attempt is staging there) or already gone
                 break
+
+
+class Attempt:
+    """One attempt's staged files, from staging to cleanup (use it as a context manager). Its files are deleted
+    when the attempt fails before its load statement is sent (they are of no use), kept when the load failed
+    (for inspection; the error says where), and after a load, the step's whole `folder` (this attempt's files
+    and any an earlier failed attempt kept) is deleted unless `keep`. An append stages in `folder` itself, named
+    by content, so a retry makes the same names; other modes stage in a folder of their own."""
+
+    def __init__(self, stager: Stager, folder: str, content_names: bool, keep: bool = False):
+        self.stager, self.folder, self.content_names, self.keep = stager, folder, content_names, keep
+        self.prefix = folder if content_names else attempt_prefix(folder)
+        self.sent = False  # the load's first statement went to the warehouse
+
+    def write(self, reader: pa.RecordBatchReader, on_group: Callable[[int, int], None] | None = None) -> StagedFiles:
+        return self.stager.write(reader, self.prefix, self.content_names, on_group)
+
+    def __enter__(self) -> Attempt:
+        return self
+
+    def __exit__(self, error_type: Any, error: Any, traceback: Any) -> None:
+        try:
+            if error_type is None and not self.keep:
+                self.stager.delete(self.folder)
+            elif error_type is not None and not self.sent:
+                self.stager.delete(self.prefix)
+        finally:
+            self.stager.close()
 
 
 def available_cpus() -> int:

@@ -27,7 +27,7 @@ from dagster import (
 from pydantic import Field
 
 from ..naming import TableRef
-from ..settings import flag
+from ..request import Defaults, asset_settings, flag
 from ..types import arrow_to_databricks
 from .cursor import Cursor, advance, run_key, with_retried
 from .extract import ITEM_COLUMNS, ITEM_DESCRIPTIONS, SuperAnnotateConfigError, column_mapping, to_table
@@ -123,9 +123,12 @@ def build_superannotate_asset(
         volume = _config(lambda: TableRef(ref.catalog, ref.schema, db_volume))
         metadata["staging_url"] = f"/Volumes/{volume.catalog}/{volume.schema}/{volume.table}/superannotate"
         metadata["create_volume"] = create
+    asset_key = AssetKey(key) if key is not None else AssetKey([ref.schema, ref.table])
+    # the IO manager's settings, resolved as its loads will (write_mode is set here, so no default decides)
+    _config(lambda: asset_settings(asset_key.path, metadata, Defaults(), f"Asset {asset_key.to_user_string()!r}"))
 
     @asset(
-        key=AssetKey(key) if key is not None else AssetKey([ref.schema, ref.table]),
+        key=asset_key,
         description=description or f"SuperAnnotate annotations ({', '.join(mapping.components)}) in {ref}.",
         metadata=metadata,
         group_name=group_name,
