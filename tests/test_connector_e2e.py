@@ -4,27 +4,12 @@ test that applies to a local warehouse (scripts/connector_e2e.py lists what is d
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-
-import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def _port_443_free() -> bool:
-    try:
-        with socket.socket() as s:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds (TIME_WAIT is fine)
-            s.bind(("127.0.0.1", 443))
-        return True
-    except OSError:
-        return False
-
-
-@pytest.mark.skipif(os.geteuid() != 0, reason="the connector's suite builds https://host:443; serving 443 needs root")
-@pytest.mark.skipif(not _port_443_free(), reason="127.0.0.1:443 is in use")
 def test_connector_e2e_suite_passes_unmodified():
     # the one known difference: DuckDB refuses the second of two conflicting UPDATEs at the UPDATE
     # ([DELTA_CONCURRENT_TRANSACTION]), Databricks at the second COMMIT
@@ -37,4 +22,6 @@ def test_connector_e2e_suite_passes_unmodified():
     summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else result.stderr[-2000:]
     assert result.returncode == 0, result.stdout[-6000:]
     assert " passed" in summary and "failed" not in summary, summary
-    assert int(summary.split(" passed")[0].split()[-1]) >= 230, summary
+    # the README's figure: 237 of 238 on 443; one test fewer where 443 cannot be served (the script says why)
+    expected = 237 if "serving on port 443\n" in result.stdout else 236
+    assert int(summary.split(" passed")[0].split()[-1]) == expected, summary

@@ -296,12 +296,14 @@ def test_bad_and_unsupported_statements_fail_with_their_error_class(cursor, sql,
     assert run(cursor, "DESCRIBE HISTORY t")[0].version == 0  # nothing was written
 
 
-def _hold(path: str, seconds: float, ready) -> None:
+def _hold(path: str, seconds: float, ready, released=None) -> None:
     with LocalSQLWarehouse(path=path).connect() as connection:
         connection.cursor().execute("CREATE TABLE IF NOT EXISTS held (a INT)")
     with duckdb.connect(path):  # another tool (a DuckDB shell, say) keeps the file open
         ready.set()
         time.sleep(seconds)
+        if released is not None:
+            released.set()  # just before letting go of the file
 
 
 def _idle_session(path: str, seconds: float, ready) -> None:
@@ -332,17 +334,16 @@ def test_an_open_connection_holds_the_file_only_while_statements_run(tmp_path):
 def test_a_second_process_waits_for_the_file_then_proceeds(tmp_path):
     path = str(tmp_path / "w.duckdb")
     ctx = multiprocessing.get_context("spawn")
-    ready = ctx.Event()
-    holder = ctx.Process(target=_hold, args=(path, 1.5, ready))
+    ready, released = ctx.Event(), ctx.Event()
+    holder = ctx.Process(target=_hold, args=(path, 1.5, ready, released))
     holder.start()
     try:
         assert ready.wait(60)
         busy = LocalSQLWarehouse(path=path, lock_timeout_seconds=0.2)
         with pytest.raises(ServerOperationError, match="WAREHOUSE_BUSY"), busy.connect():
             pass
-        start = time.monotonic()
-        with LocalSQLWarehouse(path=path).connect() as connection:
-            assert time.monotonic() - start > 0.3
+        with LocalSQLWarehouse(path=path).connect() as connection:  # waits for the holder to let go
+            assert released.is_set()
             assert run(connection.cursor(), "SHOW TABLES")[0].tableName == "held"
     finally:
         holder.join(30)

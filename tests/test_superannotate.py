@@ -203,14 +203,14 @@ def test_sensor_over_three_ticks(tmp_path):
     with dg.instance_for_test() as instance:
         # tick 1: three completed items, oldest first, in batches of two
         first = tick(sensor, source, None, instance)
+        # a batch's run key: the project and a digest of its items' project:item:updatedAt keys
         assert [(r.run_key, r.run_config) for r in first.run_requests] == [
             (
-                first.run_requests[0].run_key,
+                "qa:batch:22705fe939b4d53e",  # sha1("qa:1:2024-05-01T10:00:00.000Z|qa:2:2024-05-01T10:05:00.000Z")
                 config((1, "batch_1", "2024-05-01T10:00:00.000Z"), (2, "root", "2024-05-01T10:05:00.000Z")),
             ),
             ("qa:3:2024-05-01T10:05:00.000Z", config((3, "batch_1", "2024-05-01T10:05:00.000Z"))),
         ]
-        assert first.run_requests[0].run_key.startswith("qa:batch:")
         assert first.run_requests[0].tags == {
             "superannotate/project": "qa", "superannotate/items": "2",
             "superannotate/run_key": first.run_requests[0].run_key, "superannotate/attempt": "1",
@@ -243,7 +243,7 @@ def test_sensor_over_three_ticks(tmp_path):
         third = tick(sensor, source, second.cursor, instance)
         assert [(r.run_key, r.run_config) for r in third.run_requests] == [
             (
-                third.run_requests[0].run_key,
+                "qa:batch:2089beb740870457",
                 config((5, "batch_1", "2024-05-01T10:04:30.000Z"), (2, "root", "2024-05-01T11:00:00.000Z")),
             )
         ]
