@@ -7,6 +7,7 @@ import logging
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -66,10 +67,30 @@ class FlakyLocalWarehouse(LocalSQLWarehouse):
                 result = run(operation, parameters)
                 if fault == "lose":
                     raise ConnectionResetError("Connection reset by peer (injected after the statement ran)")
+                _kill_if_marked(operation)
                 return result
 
             connection.execute = execute
             yield connection
+
+
+def kill_after(marker: str, match: str) -> None:
+    """The next statement matching `match` in any process (e.g. a step's, under the multiprocess executor) runs,
+    then SIGKILLs its process: the marker file holds the pattern and goes once it fired."""
+    with open(marker, "w") as f:
+        f.write(match)
+    os.environ["DBLOAD_TEST_KILL_AFTER"] = marker
+
+
+def _kill_if_marked(statement: str) -> None:
+    marker = os.environ.get("DBLOAD_TEST_KILL_AFTER")
+    if not marker or not os.path.exists(marker):
+        return
+    with open(marker) as f:
+        pattern = f.read()
+    if re.search(pattern, statement):
+        os.unlink(marker)
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _take_fault(path: str, statement: str) -> str | None:

@@ -1,0 +1,119 @@
+"""Reconstructable jobs for the soak (tests/soak.py) and the re-execution tests: one asset job per write mode,
+partitioned or not. What varies per run comes from environment variables, resolved when a run starts (Dagster
+caches a reconstructed job): the warehouse, the staging URL, the staging threads, and the output (`SOAK_DATA`:
+a seed and row count per partition, from which soak.rows makes the same rows in any process)."""
+
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # a step process loads this file on its own
+
+import dagster as dg  # noqa: E402
+import pyarrow as pa  # noqa: E402
+from backends import FlakyLocalWarehouse  # noqa: E402
+from soak import PARTITIONS, rows  # noqa: E402
+
+from dagster_dbload import DatabricksIOManager, DatabricksResource  # noqa: E402
+
+MODES = ("replace", "append", "merge", "insert_only", "scd2")
+
+
+def _kill_while_staging(table: pa.Table) -> pa.RecordBatchReader:
+    """The output as a stream that SIGKILLs this process after its first batch (once: the marker file goes)."""
+    marker = Path(os.environ["SOAK_KILL_WHILE_STAGING"])
+
+    def batches():
+        for i, batch in enumerate(table.to_batches(max_chunksize=50_000)):
+            if i == 1 and marker.exists():
+                marker.unlink()
+                os.kill(os.getpid(), signal.SIGKILL)
+            yield batch
+
+    return pa.RecordBatchReader.from_batches(table.schema, batches())
+
+
+def _asset(mode: str, partitioned: bool) -> dg.AssetsDefinition:
+    keyed = mode in ("merge", "insert_only", "scd2")
+    metadata = {"write_mode": mode, **({"primary_key": ["id"]} if keyed else {})}
+    if partitioned:
+        metadata["partition_expr"] = "part"
+
+    @dg.asset(
+        name="soaked",
+        metadata=metadata,
+        partitions_def=dg.StaticPartitionsDefinition(list(PARTITIONS)) if partitioned else None,
+        retry_policy=dg.RetryPolicy(max_retries=3),
+    )
+    def soaked(context: dg.AssetExecutionContext):
+        spec = json.loads(os.environ["SOAK_DATA"])
+        key = context.partition_key if partitioned else PARTITIONS[0]
+        seed, n = spec[key]
+        table = rows(seed, n, key)
+        if os.environ.get("SOAK_KILL_WHILE_STAGING") and table.num_rows > 50_000:
+            return _kill_while_staging(table)
+        return table
+
+    return soaked
+
+
+def _warehouse():
+    if os.environ.get("SOAK_HTTP_PATH"):
+        return DatabricksResource(
+            server_hostname="127.0.0.1",
+            http_path=dg.EnvVar("SOAK_HTTP_PATH"),
+            access_token=dg.EnvVar("SOAK_TOKEN"),
+            connection_uri=dg.EnvVar("SOAK_URI"),
+            retry_duration_seconds=20.0,
+            retry_delay_max_seconds=5.0,
+        )
+    return FlakyLocalWarehouse(path=dg.EnvVar("SOAK_WAREHOUSE"))
+
+
+def io_manager() -> DatabricksIOManager:
+    return DatabricksIOManager(
+        warehouse=_warehouse(),
+        staging_url=dg.EnvVar("SOAK_STAGING_URL"),
+        staging_threads=dg.EnvVar.int("SOAK_THREADS"),
+        target_file_mb=dg.EnvVar.int("SOAK_TARGET_FILE_MB"),
+        conflict_retries=4,
+    )
+
+
+def materialize(mode: str, partitioned: bool, partition: str) -> dg.ExecuteInProcessResult:
+    """One partition in this process on an instance of its own: concurrent partitions run this in threads
+    (execute_job on one shared instance is not thread-safe)."""
+    return dg.materialize(
+        [_asset(mode, partitioned)], resources={"io_manager": io_manager()}, instance=dg.DagsterInstance.ephemeral(),
+        partition_key=partition if partitioned else None, raise_on_error=False,
+    )  # fmt: skip
+
+
+def _job(mode: str, partitioned: bool, processes: bool):
+    def build() -> dg.JobDefinition:
+        asset = _asset(mode, partitioned)
+        # spawn: each step process starts afresh with this environment (a forkserver keeps the one it began with)
+        spawn = dg.multiprocess_executor.configured({"start_method": {"spawn": {}}})
+        executor = spawn if processes else dg.in_process_executor
+        job = dg.define_asset_job("soak_job", selection=[asset], executor_def=executor)
+        return dg.Definitions(assets=[asset], jobs=[job], resources={"io_manager": io_manager()}).resolve_job_def(
+            "soak_job"
+        )
+
+    build.__name__ = build.__qualname__ = f"{mode}_{'partitioned' if partitioned else 'whole'}" + (
+        "_processes" if processes else ""
+    )
+    return build
+
+
+for _mode in MODES:
+    for _partitioned in (False, True):
+        for _processes in (False, True):
+            _built = _job(_mode, _partitioned, _processes)
+            globals()[_built.__name__] = _built
+
+
+def job_name(mode: str, partitioned: bool, processes: bool = False) -> str:
+    return f"{mode}_{'partitioned' if partitioned else 'whole'}" + ("_processes" if processes else "")
