@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import random
 import re
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +13,7 @@ from . import partitions, sql
 from .naming import TableRef, quote
 from .partitions import PartitionSlice
 from .request import KEYED_MODES, ReadRequest, WriteRequest
+from .retrying import retrying
 from .sql import ColumnSpec
 from .types import parse_type
 
@@ -80,7 +79,7 @@ def is_conflict(error: BaseException) -> bool:
 
 class Session:
     """A cursor that records every statement it runs, credentials redacted, and runs a statement again
-    (up to `conflict_retries` times, with jittered exponential backoff) when a concurrent writer won."""
+    (up to `conflict_retries` times, on the package's retry policy) when a concurrent writer won."""
 
     def __init__(
         self, cursor: Any, conflict_retries: int = 0, warn: Callable[[str], None] | None = None,
@@ -96,20 +95,18 @@ class Session:
     def run(self, statement: str) -> Any:
         """Run `statement` (again after a write conflict); it is recorded, redacted, as sent."""
         self.statements.append(sql.redact(statement))
-        for attempt in range(self.conflict_retries + 1):
-            try:
+
+        def again(error: BaseException, delay: float, attempt: int) -> None:
+            self.conflicts += 1
+            if self._warn:
+                self._warn(f"A concurrent writer changed the table first ({sql.redact(str(error))[:200]}); "
+                           f"running the statement again in {delay:.1f}s.")  # fmt: skip
+
+        for attempt in retrying(is_conflict, attempts=self.conflict_retries + 1, first_delay=self.backoff_seconds,
+                                before_sleep=again):  # fmt: skip
+            with attempt:
                 self.cursor.execute(statement)
-                return self.cursor
-            except Exception as e:
-                if attempt == self.conflict_retries or not is_conflict(e):
-                    raise
-                self.conflicts += 1
-                delay = min(30.0, self.backoff_seconds * 2**attempt) * (0.5 + random.random() / 2)
-                if self._warn:
-                    self._warn(f"A concurrent writer changed the table first ({sql.redact(str(e))[:200]}); "
-                               f"running the statement again in {delay:.1f}s.")  # fmt: skip
-                time.sleep(delay)
-        raise AssertionError  # unreachable
+        return self.cursor
 
 
 def table_columns(session: Session, ref: TableRef) -> list[ColumnSpec] | None:

@@ -7,7 +7,6 @@ import logging
 import re
 import socket
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 from urllib.parse import quote, urlparse
@@ -15,6 +14,7 @@ from urllib.parse import quote, urlparse
 from pydantic import Field
 
 from .naming import TableRef
+from .retrying import retrying
 from .sql import redact_secrets
 from .warehouse import SQLWarehouse
 
@@ -27,15 +27,14 @@ def _is_request_error(error: BaseException | None) -> bool:
 def _reachable(url: str, within_seconds: float, timeout: float) -> bool:
     """Whether a TCP connection to `url`'s host opens, trying for up to `within_seconds`."""
     parts = urlparse(url)
-    deadline = time.monotonic() + within_seconds
-    while True:
-        try:
-            socket.create_connection((parts.hostname, parts.port or 443), timeout=timeout).close()
-            return True
-        except OSError:
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+    try:
+        for attempt in retrying(lambda e: isinstance(e, OSError), within_seconds=within_seconds, first_delay=0.25,
+                                max_delay=1.0):  # fmt: skip
+            with attempt:
+                socket.create_connection((parts.hostname, parts.port or 443), timeout=timeout).close()
+    except OSError:
+        return False
+    return True
 
 
 @contextlib.contextmanager

@@ -35,7 +35,7 @@ class FakeSuperAnnotate:
         self.items: dict[int, dict] = {}  # id -> {"metadata": {...}, "data": {...}}
         self.default_format: dict[int, int] = {}  # id -> answers in the default format (the large-item path)
         self.requests: list[tuple[str, str]] = []
-        self._failures: list[tuple[int, str]] = []
+        self._failures: list[tuple[int, str, float | None]] = []
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.url = f"http://127.0.0.1:{self._server.server_port}"
@@ -46,10 +46,10 @@ class FakeSuperAnnotate:
         self.folders.setdefault(folder, 100 + len(self.folders))
         self.items[int(item["metadata"]["id"])] = item
 
-    def fail_next(self, status: int, times: int = 1, path: str = "") -> None:
-        """Answer the next `times` requests whose path contains `path` with `status`."""
+    def fail_next(self, status: int, times: int = 1, path: str = "", retry_after: float | None = None) -> None:
+        """Answer the next `times` requests whose path contains `path` with `status` (and a Retry-After header)."""
         with self._lock:
-            self._failures.extend([(status, path)] * times)
+            self._failures.extend([(status, path, retry_after)] * times)
 
     def start(self) -> FakeSuperAnnotate:
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
@@ -67,10 +67,11 @@ class FakeSuperAnnotate:
     def handle(self, method: str, path: str, query: dict, headers: dict, body: bytes) -> tuple[int, object]:
         self.requests.append((method, path))
         with self._lock:
-            for i, (status, where) in enumerate(self._failures):
+            for i, (status, where, retry_after) in enumerate(self._failures):
                 if where in path:
                     del self._failures[i]
-                    return status, {"error": "Too many requests" if status == 429 else "Internal error"}
+                    error = {"error": "Too many requests" if status == 429 else "Internal error"}
+                    return status, error, ({"Retry-After": str(retry_after)} if retry_after is not None else {})
         if headers.get("authorization") != self.token:
             return 401, {"error": "Not authorized"}
         context = json.loads(base64.b64decode(headers.get("x-sa-entity-context", "e30="))) or {}
@@ -182,9 +183,12 @@ def _handler(fake: FakeSuperAnnotate) -> type[BaseHTTPRequestHandler]:
             body = self.rfile.read(length) if length else b""
             split = urlsplit(self.path)
             headers = {k.lower(): v for k, v in self.headers.items()}
-            status, payload = fake.handle(self.command, split.path, parse_qs(split.query), headers, body)
+            status, payload, *rest = fake.handle(self.command, split.path, parse_qs(split.query), headers, body)
+            extra = rest[0] if rest else {}
             data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
             self.send_response(status)
+            for name, value in extra.items():
+                self.send_header(name, value)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()

@@ -103,6 +103,15 @@ def test_429_and_5xx_are_retried_with_backoff(fake, caplog):
     assert not fake._failures
 
 
+def test_retry_after_is_honoured(fake, caplog):
+    fake.fail_next(429, 1, path="/items/search", retry_after=2.5)
+    with caplog.at_level(logging.WARNING):
+        items = [i for page in resource().list_items(["Completed"]) for i in page]
+    assert items
+    waits = [r.getMessage() for r in caplog.records if "retrying" in r.getMessage()]
+    assert waits == ["SuperAnnotate list_items(root): HTTP [429], retrying in 2.5s"]  # not the 0.01 s backoff
+
+
 def test_a_lasting_outage_fails_after_max_attempts(fake):
     fake.fail_next(503, 100, path="/items/search")
     with pytest.raises(SuperAnnotateError, match=r"list_items\(root\) failed .*after 3 attempt"):

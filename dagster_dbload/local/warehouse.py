@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import random
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +12,7 @@ import duckdb
 from pydantic import Field
 
 from ..naming import TableRef
+from ..retrying import retrying
 from ..warehouse import SQLWarehouse
 from .dbapi import LocalConnection
 from .errors import LocalSQLError
@@ -87,20 +86,20 @@ class LocalSQLWarehouse(SQLWarehouse):
 
 
 def _open(path: str, timeout: float, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
-    deadline = time.monotonic() + timeout
-    delay = 0.05
-    while True:
-        try:
-            return duckdb.connect(path, config={"memory_limit": memory_limit} if memory_limit else {})
-        except duckdb.IOException as e:
-            if "lock" not in str(e).lower():
-                raise
-            if time.monotonic() > deadline:
-                raise LocalSQLError(
-                    "WAREHOUSE_BUSY",
-                    f"Another process kept the local warehouse file {path} open for more than {timeout:.0f}s. "
-                    "Close it (e.g. a DuckDB shell or a running `dagster dev` job) or raise lock_timeout_seconds.",
-                    "55006",
-                ) from None
-            time.sleep(delay * (1 + random.random()))
-            delay = min(delay * 2, 1.0)
+    def locked(error: BaseException) -> bool:
+        return isinstance(error, duckdb.IOException) and "lock" in str(error).lower()
+
+    try:
+        for attempt in retrying(locked, within_seconds=timeout, first_delay=0.05, max_delay=1.0):
+            with attempt:
+                return duckdb.connect(path, config={"memory_limit": memory_limit} if memory_limit else {})
+    except duckdb.IOException as e:
+        if not locked(e):
+            raise
+        raise LocalSQLError(
+            "WAREHOUSE_BUSY",
+            f"Another process kept the local warehouse file {path} open for more than {timeout:.0f}s. "
+            "Close it (e.g. a DuckDB shell or a running `dagster dev` job) or raise lock_timeout_seconds.",
+            "55006",
+        ) from None
+    raise AssertionError("unreachable")

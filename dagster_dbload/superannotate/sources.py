@@ -6,13 +6,12 @@ and `get_annotations` (the multimodal `data` of items, by id).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
-import random
-import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,6 +19,7 @@ from typing import Any, TypeVar
 from dagster import ConfigurableResource
 from pydantic import Field, PrivateAttr
 
+from ..retrying import retrying
 from ..sql import redact_secrets
 
 _T = TypeVar("_T")
@@ -203,24 +203,31 @@ class SuperAnnotateResource(SuperAnnotateSource):
         return self._client
 
     def _call(self, what: str, fn: Callable[[], _T]) -> _T:
-        """Run one SDK call, retrying 429/5xx (counted at the HTTP layer) and connection errors."""
+        """Run one SDK call on the package's retry policy: 429/5xx (seen at the HTTP layer, waiting as long as a
+        Retry-After header asks) and connection errors are retried up to `max_attempts` calls in all."""
         client = self.client()
-        for attempt in range(1, self.max_attempts + 1):
-            statuses = _watch_statuses(client)
-            try:
-                return fn()
-            except Exception as e:
-                transient = any(s == 429 or s >= 500 for s in statuses) or _is_connection_error(e)
-                if not transient or attempt == self.max_attempts:
-                    seen = f" (HTTP {sorted(set(statuses))})" if statuses else ""
-                    raise SuperAnnotateError(
-                        f"SuperAnnotate {what} failed{seen} after {attempt} attempt(s): "
-                        f"{redact_secrets(str(e), self.token)}. Check that project {self.project!r} exists and the token "
-                        "can read it."
-                    ) from None
-                delay = self.backoff_seconds * 2 ** (attempt - 1) * (1 + random.random() / 4)
-                log.warning("SuperAnnotate %s: HTTP %s, retrying in %.1fs", what, sorted(set(statuses)), delay)
-                time.sleep(delay)
+        watched = _Watched()
+
+        def transient(error: BaseException) -> bool:
+            return any(s == 429 or s >= 500 for s in watched.statuses) or _is_connection_error(error)
+
+        def again(error: BaseException, delay: float, attempt: int) -> None:
+            log.warning("SuperAnnotate %s: HTTP %s, retrying in %.1fs", what, sorted(set(watched.statuses)), delay)
+
+        try:
+            for attempt in retrying(transient, attempts=self.max_attempts, first_delay=self.backoff_seconds,
+                                    max_delay=60.0, retry_after=lambda _: watched.retry_after,
+                                    before_sleep=again):  # fmt: skip
+                with attempt:
+                    _watch_statuses(client, watched)
+                    return fn()
+        except Exception as e:
+            seen = f" (HTTP {sorted(set(watched.statuses))})" if watched.statuses else ""
+            tries = attempt.retry_state.attempt_number
+            raise SuperAnnotateError(
+                f"SuperAnnotate {what} failed{seen} after {tries} attempt(s): {redact_secrets(str(e), self.token)}. "
+                f"Check that project {self.project!r} exists and the token can read it."
+            ) from None
         raise AssertionError("unreachable")
 
     def list_items(
@@ -288,14 +295,25 @@ class SuperAnnotateResource(SuperAnnotateSource):
         )
 
 
-def _watch_statuses(client: Any) -> list[int]:
-    """HTTP error statuses the SDK receives from now on (it hides them in its errors): a response hook on this
-    thread's session of each of its HTTP clients, one per SuperAnnotate service."""
-    statuses: list[int] = []
+@dataclass
+class _Watched:
+    """The HTTP error statuses of one SDK call, and the last Retry-After (seconds) a server sent with one."""
+
+    statuses: list[int] = field(default_factory=list)
+    retry_after: float | None = None
+
+
+def _watch_statuses(client: Any, watched: _Watched) -> None:
+    """Record in `watched` (emptied first) what the SDK receives from now on (it hides HTTP errors in its
+    messages): a response hook on this thread's session of each of its HTTP clients, one per service."""
+    watched.statuses.clear()
+    watched.retry_after = None
 
     def record(response: Any, *args: Any, **kwargs: Any) -> Any:
         if response.status_code >= 400:
-            statuses.append(response.status_code)
+            watched.statuses.append(response.status_code)
+            with contextlib.suppress(TypeError, ValueError):
+                watched.retry_after = float(response.headers.get("Retry-After"))
         return response
 
     record.dbload_status_hook = True  # type: ignore[attr-defined]
@@ -306,7 +324,6 @@ def _watch_statuses(client: Any) -> list[int]:
             session = http.get_session()
             hooks = [h for h in session.hooks["response"] if not getattr(h, "dbload_status_hook", False)]
             session.hooks["response"] = [*hooks, record]  # replaces the previous call's hook
-    return statuses
 
 
 def _is_connection_error(error: Exception) -> bool:
