@@ -93,6 +93,38 @@ def _kill_if_marked(statement: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
+def server_resource_from_env(prefix: str, retry_duration_seconds: float) -> Any:
+    """A DatabricksResource for LocalSQLWarehouseServer whose path, token and URI are the environment variables
+    `<prefix>_HTTP_PATH`, `_TOKEN` and `_URI`, resolved when a run starts (for reconstructable jobs)."""
+    from dagster import EnvVar
+
+    from dagster_dbload import DatabricksResource
+
+    return DatabricksResource(
+        server_hostname="127.0.0.1",
+        http_path=EnvVar(f"{prefix}_HTTP_PATH"),
+        access_token=EnvVar(f"{prefix}_TOKEN"),
+        connection_uri=EnvVar(f"{prefix}_URI"),
+        retry_duration_seconds=retry_duration_seconds,
+        retry_delay_max_seconds=5.0,
+    )
+
+
+@contextlib.contextmanager
+def environ(values: dict[str, str]) -> Iterator[None]:
+    """Environment variables set for the block, and put back after it."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 def _take_fault(path: str, statement: str) -> str | None:
     pending = _FAULTS.get(path, [])
     for i, (pattern, fault) in enumerate(pending):

@@ -5,9 +5,9 @@ import os
 
 import dagster as dg
 import pyarrow as pa
-from backends import FlakyLocalWarehouse
+from backends import FlakyLocalWarehouse, server_resource_from_env
 
-from dagster_dbload import DatabricksIOManager, DatabricksResource
+from dagster_dbload import DatabricksIOManager
 
 
 @dg.asset(metadata={"write_mode": "append"})
@@ -35,13 +35,4 @@ def local_append_job() -> dg.JobDefinition:
 
 def server_append_job() -> dg.JobDefinition:
     """Through the server; the connector resends a statement whose answer was lost, so it gives up soon."""
-    return _job(
-        DatabricksResource(
-            server_hostname="127.0.0.1",
-            http_path=dg.EnvVar("DBLOAD_TEST_HTTP_PATH"),
-            access_token=dg.EnvVar("DBLOAD_TEST_TOKEN"),
-            connection_uri=dg.EnvVar("DBLOAD_TEST_URI"),
-            retry_duration_seconds=3.0,
-            retry_delay_max_seconds=5.0,
-        )
-    )
+    return _job(server_resource_from_env("DBLOAD_TEST", retry_duration_seconds=3.0))

@@ -199,7 +199,7 @@ def run_history(seed: int, backend: Any, work: str, big: bool = False) -> Histor
     """Carry out the history for `seed` on `backend` (a tests/backends.py Backend over a fresh warehouse)."""
     import dagster as dg
     import soak_job
-    from backends import kill_after
+    from backends import environ, kill_after
     from dagster._core.definitions.reconstruct import ReconstructableJob
 
     history = plan(seed, "local" if backend.server is None else "server", big)
@@ -223,7 +223,7 @@ def run_history(seed: int, backend: Any, work: str, big: bool = False) -> Histor
             _inject(backend, run, history.mode, marker, kill_after)
             staging_kill = marker if run.fault == "kill_while_staging" else ""
             threads = {"SOAK_THREADS": str(run.threads[0]), "SOAK_KILL_WHILE_STAGING": staging_kill}
-            with _environ({**env_run, **threads}):
+            with environ({**env_run, **threads}):
                 if len(run.parts) == 1:
                     results = [_execute(job, instance, run.parts[0], history)]
                 else:  # concurrent partitions: each in its own thread and instance
@@ -238,7 +238,7 @@ def run_history(seed: int, backend: Any, work: str, big: bool = False) -> Histor
                     if result.success:
                         break
                     backend.clear_faults()
-                    with _environ({**env_run, "SOAK_THREADS": str(run.threads[1])}):
+                    with environ({**env_run, "SOAK_THREADS": str(run.threads[1])}):
                         options = dg.ReexecutionOptions.from_failure(result.run_id, instance)
                         tags = {"dagster/partition": part} if history.partitioned else None
                         result = dg.execute_job(
@@ -290,17 +290,3 @@ def _inject(backend: Any, run: Run, mode: str, marker: str, kill_after: Any) -> 
 def _difference(want: dict, got: dict) -> str:
     keys = [k for k in want if want[k] != got.get(k)]
     return "; ".join(f"{k}: expected {str(want[k])[:300]}, found {str(got.get(k))[:300]}" for k in keys)
-
-
-@contextlib.contextmanager
-def _environ(values: dict[str, str]):
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v

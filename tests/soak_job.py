@@ -13,10 +13,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # a step process
 
 import dagster as dg  # noqa: E402
 import pyarrow as pa  # noqa: E402
-from backends import FlakyLocalWarehouse  # noqa: E402
+from backends import FlakyLocalWarehouse, server_resource_from_env  # noqa: E402
 from soak import PARTITIONS, rows  # noqa: E402
 
-from dagster_dbload import DatabricksIOManager, DatabricksResource  # noqa: E402
+from dagster_dbload import DatabricksIOManager  # noqa: E402
 
 MODES = ("replace", "append", "merge", "insert_only", "scd2")
 
@@ -61,14 +61,7 @@ def _asset(mode: str, partitioned: bool) -> dg.AssetsDefinition:
 
 def _warehouse():
     if os.environ.get("SOAK_HTTP_PATH"):
-        return DatabricksResource(
-            server_hostname="127.0.0.1",
-            http_path=dg.EnvVar("SOAK_HTTP_PATH"),
-            access_token=dg.EnvVar("SOAK_TOKEN"),
-            connection_uri=dg.EnvVar("SOAK_URI"),
-            retry_duration_seconds=20.0,
-            retry_delay_max_seconds=5.0,
-        )
+        return server_resource_from_env("SOAK", retry_duration_seconds=20.0)
     return FlakyLocalWarehouse(path=dg.EnvVar("SOAK_WAREHOUSE"))
 
 

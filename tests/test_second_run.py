@@ -4,14 +4,13 @@ Each test runs on the embedded warehouse and through LocalSQLWarehouseServer wit
 """
 
 import concurrent.futures
-import contextlib
-import os
 
 import dagster as dg
 import pandas as pd
 import pyarrow as pa
 import pytest
 from backends import backend as make_backend
+from backends import environ
 from dagster import AssetExecutionContext
 
 from dagster_dbload import DatabricksIOManager, DatabricksLoadError
@@ -87,24 +86,10 @@ def _run_job(target, instance, reexecute_from: str | None = None, rows: int = 10
     config = {"staging_url": {"env": "DBLOAD_TEST_STAGING_URL"}, "staging_threads": {"env": "DBLOAD_TEST_THREADS"},
               "staging_storage_options": target.storage_options}  # fmt: skip
     run_config = None if reexecute_from else {"resources": {"io_manager": {"config": config}}}  # re-executions keep it
-    with _environ(env):
+    with environ(env):
         return dg.execute_job(
             dg.reconstructable(job), instance, run_config=run_config, reexecution_options=options, raise_on_error=False
         )
-
-
-@contextlib.contextmanager
-def _environ(values: dict[str, str]):
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def test_reexecuting_an_append_whose_answer_was_lost_does_not_duplicate_it(target, tmp_path):
