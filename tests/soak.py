@@ -178,9 +178,10 @@ def plan(seed: int, backend: str, big: bool) -> History:
             parts = [PARTITIONS[0]]
         data = {}
         for part in parts:
-            sizes = [0, rng.randint(1, 40), rng.randint(40, 3000)] + ([rng.randint(600_000, 700_000)] if big else [])
-            size = rng.choice(sizes)
-            if big and mode in ("append", "replace") and rng.random() < 0.08:
+            size = rng.choice([0, rng.randint(1, 40), rng.randint(40, 3000)])
+            if big and rng.random() < 0.1:  # two row groups
+                size = rng.randint(600_000, 700_000)
+            if big and mode in ("append", "replace") and rng.random() < 0.08:  # three row groups
                 size = 1_500_000
             again = part in last and rng.random() < 0.35  # the same rows as last time
             data[part] = last[part] if again else (rng.randrange(1 << 30), size)

@@ -21,17 +21,19 @@ class Merges:
         """MERGE with Delta semantics (a target row matched by several source rows is an error) on DuckDB's MERGE;
         schema evolution, the check and the merge commit together or not at all."""
         meta = self._lookup(e.this)
-        rewritten = sqlglot.parse_one(self._to_duckdb(e), read="duckdb")
-        target, source, on = (
-            rewritten.this.sql("duckdb"),
-            rewritten.args["using"].sql("duckdb"),
-            rewritten.args["on"].sql("duckdb"),
-        )
         whens = list(e.args["whens"].expressions)
         with self._transaction():
+            source_schema = self._source_schema(exp.select("*").from_(e.args["using"].copy()))
             if schema_evolution:
-                self._evolve(meta, self._source_schema(exp.select("*").from_(e.args["using"].copy())), True)
+                self._evolve(meta, source_schema, True)
                 self.meta.commit(meta, "ADD COLUMNS", {"source": "MERGE WITH SCHEMA EVOLUTION"}, {})
+            by_name = _stars_by_name(e, [c.name for c in meta.columns], source_schema.names, schema_evolution)
+            rewritten = sqlglot.parse_one(self._to_duckdb(by_name), read="duckdb")
+            target, source, on = (
+                rewritten.this.sql("duckdb"),
+                rewritten.args["using"].sql("duckdb"),
+                rewritten.args["on"].sql("duckdb"),
+            )
             if any(w.args.get("matched") for w in whens):
                 repeated = self.con.execute(
                     _repeated_matches_sql(meta, target, source, on, _alias(rewritten.this))
@@ -84,6 +86,43 @@ class Merges:
         if "Insert" not in kinds:  # no inserts: it shrank by the deletes
             return total + growth, -growth, 0
         return 0, (total - growth) // 2, (total + growth) // 2  # no updates: total = d + i, growth = i - d
+
+
+def _stars_by_name(e: exp.Merge, target: list[str], source: list[str], schema_evolution: bool) -> exp.Merge:
+    """`UPDATE SET *` and `INSERT *` spelled out by name, as Databricks resolves them: each target column takes
+    the source column of its name (case-insensitively) and source columns the target lacks are ignored. A target
+    column the source lacks is refused, unless schema evolution is on: then UPDATE leaves it and INSERT writes NULL."""
+    if not any(_is_star(w.args["then"]) for w in e.args["whens"].expressions):
+        return e
+    e = e.copy()
+    alias = e.args["using"].alias_or_name
+    given = {name.lower(): name for name in source}
+    for when in e.args["whens"].expressions:
+        then = when.args["then"]
+        if not _is_star(then):
+            continue
+        clause = "UPDATE" if isinstance(then, exp.Update) else "INSERT"
+        missing = [c for c in target if c.lower() not in given]
+        if missing and not schema_evolution:
+            raise LocalSQLError(
+                "DELTA_MERGE_UNRESOLVED_EXPRESSION",
+                f"Cannot resolve {missing[0]} in {clause} clause given columns {', '.join(f'{alias}.{c}' for c in source)}.",
+                "42601",
+            )
+        pairs = [(exp.column(c, quoted=True), exp.column(given[c.lower()], table=alias, quoted=True))
+                 for c in target if c.lower() in given]  # fmt: skip
+        if isinstance(then, exp.Update):
+            then.set("expressions", [exp.EQ(this=column, expression=value) for column, value in pairs])
+        else:
+            then.set("this", exp.Tuple(expressions=[column for column, _ in pairs]))
+            then.set("expression", exp.Tuple(expressions=[value for _, value in pairs]))
+    return e
+
+
+def _is_star(then: exp.Expression) -> bool:
+    if isinstance(then, exp.Update):
+        return len(then.expressions) == 1 and isinstance(then.expressions[0], exp.Star)
+    return isinstance(then, exp.Insert) and isinstance(then.this, exp.Star)
 
 
 def _alias(node: exp.Expression) -> str:
