@@ -33,6 +33,10 @@ from .writes import Writes
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
 _SCHEMA_EVOLUTION = re.compile(r"MERGE\s+WITH\s+SCHEMA\s+EVOLUTION\s+", re.I)
+# ALTER TABLE t ADD COLUMN a DOUBLE, b TIMESTAMP (no parentheses): Databricks' list form, which sqlglot reads as
+# a bare command; it is the same statement as ADD COLUMNS (a DOUBLE, b TIMESTAMP)
+_ADD_COLUMN_LIST = re.compile(r"^(\s*ALTER\s+TABLE\s+\S+\s+ADD\s+)COLUMNS?\s+(?!\()(.*?)\s*;?\s*$", re.I | re.S)
+_COMMENT_IS_NULL = re.compile(r"^(\s*COMMENT\s+ON\s+.+?\s+IS)\s+NULL\s*;?\s*$", re.I | re.S)
 _LEADING_COMMENTS = re.compile(r"^(\s*(--[^\n]*\n|/\*.*?\*/))*\s*", re.S)
 
 
@@ -71,6 +75,9 @@ class LocalEngine(SessionStatements, Reads, Ddl, Writes, Merges, Metadata):
         evolve = _SCHEMA_EVOLUTION.match(body)
         if evolve:
             body = "MERGE " + body[evolve.end() :]
+        listed = _ADD_COLUMN_LIST.match(body)
+        if listed:
+            body = f"{listed.group(1)}COLUMNS ({listed.group(2)})"
         try:
             statements = [s for s in sqlglot.parse(body, read="databricks") if s is not None]
         except ParseError as e:
@@ -88,6 +95,12 @@ class LocalEngine(SessionStatements, Reads, Ddl, Writes, Merges, Metadata):
     def _dispatch(self, e: exp.Expression) -> Result:
         if isinstance(e, exp.Query):
             return self._query(e)
+        if isinstance(e, exp.Insert) and e.args.get("with_") and isinstance(e.expression, exp.Query):
+            e = _with_on_query(e)
+        if isinstance(e, (exp.Insert, exp.Delete, exp.Update)) and e.args.get("returning"):
+            raise LocalSQLError(  # Databricks SQL has no RETURNING clause
+                "PARSE_SYNTAX_ERROR", "Syntax error at or near 'RETURNING'.", "42601"
+            )
         handlers = {
             exp.Create: self._create,
             exp.Alter: self._alter,
@@ -127,6 +140,10 @@ class LocalEngine(SessionStatements, Reads, Ddl, Writes, Merges, Metadata):
             return self._insert_replace_on(body)
         if head == "CREATE CATALOG":
             return self._create_catalog(body)
+        removed = _COMMENT_IS_NULL.match(body)  # COMMENT ON ... IS NULL removes the comment
+        if removed:
+            statement = sqlglot.parse_one(f"{removed.group(1)} ''", read="databricks")
+            return self._comment(statement.set("expression", exp.Null()) or statement)
         if head == "CREATE VOLUME":
             return self._create_volume(body)
         if words and words[0].upper() in ("PUT", "GET", "REMOVE"):
@@ -176,3 +193,14 @@ class LocalEngine(SessionStatements, Reads, Ddl, Writes, Merges, Metadata):
             self.con.execute("ROLLBACK")
             raise
         self.con.execute("COMMIT")
+
+
+def _with_on_query(insert: exp.Insert) -> exp.Insert:
+    """WITH c AS (...) INSERT INTO t SELECT ... FROM c: the CTEs moved onto the query, where they are read."""
+    insert = insert.copy()
+    ctes = insert.args["with_"].expressions
+    insert.set("with_", None)
+    query = insert.expression
+    own = query.args.get("with_")
+    query.set("with_", exp.With(expressions=[*ctes, *(own.expressions if own else [])]))
+    return insert

@@ -118,7 +118,9 @@ class Writes:
         meta = self._lookup(e.this)
         where = e.args.get("where")
         with self._transaction():
-            sql = f"DELETE FROM {meta.duck}" + (f" WHERE {self._to_duckdb(where.this)}" if where else "")
+            alias = e.this.args.get("alias")  # DELETE FROM t AS d WHERE d.id = ...
+            target = f"{meta.duck} AS {quote_duck(alias.name)}" if alias is not None else meta.duck
+            sql = f"DELETE FROM {target}" + (f" WHERE {self._to_duckdb(where.this)}" if where else "")
             deleted = self.con.execute(sql).fetchall()[0][0]
             self.meta.commit(
                 meta, "DELETE", {"predicate": where.sql("databricks") if where else ""}, {"numDeletedRows": deleted}
