@@ -63,6 +63,12 @@ _DUCK_ERRORS = [
         "{0}",
     ),
     (
+        re.compile(r"\[UNSUPPORTED_FEATURE\.FUNCTION\] ([^\n]+)"),
+        "UNSUPPORTED_FEATURE.FUNCTION",
+        "0A000",
+        "The local SQL warehouse cannot compute {0} as Databricks does; it runs on a Databricks SQL warehouse.",
+    ),
+    (
         re.compile(r"\[USER_RAISED_EXCEPTION\] ([^\n]+)"),
         "USER_RAISED_EXCEPTION",
         "P0001",

@@ -7,6 +7,7 @@ import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
+from . import functions
 from .catalog import check_name, quote_dbx
 from .common import Result, no_catalog
 from .datetimes import parse_date, parse_timestamp
@@ -34,7 +35,9 @@ class Reads:
 
     def _databricks_semantics(self, node: exp.Expression) -> exp.Expression:
         """Where DuckDB would answer differently from Databricks: session functions, date_add's DATE, the
-        time zone of TIMESTAMP(x) / to_timestamp(x), and ANSI division by zero (an error, not inf or NULL)."""
+        time zone of TIMESTAMP(x) / to_timestamp(x), and ANSI division by zero (an error, not inf or NULL);
+        built-in functions in functions.py."""
+        node = functions.rewrite(node)
         if isinstance(node, exp.CurrentCatalog):
             return exp.Literal.string(self.current_catalog)
         if isinstance(node, (exp.CurrentSchema, exp.CurrentDatabase)):
