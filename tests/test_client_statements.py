@@ -57,3 +57,20 @@ def test_returning_is_refused_as_databricks_refuses_it(run, statement):
     with pytest.raises(ERRORS, match=r"PARSE_SYNTAX_ERROR.*RETURNING"):
         run(statement)
     assert run("SELECT id, a FROM t ORDER BY id") == [(1, "x"), (5, "y")]
+
+
+@pytest.mark.parametrize("how", ["CLONE", "SHALLOW CLONE", "DEEP CLONE"])
+def test_clone_copies_the_columns_properties_and_rows(run, how):
+    run("COMMENT ON TABLE t IS 'orders'")
+    run(f"CREATE TABLE c {how} t")
+    assert [tuple(r[:2]) for r in run("DESCRIBE TABLE c")] == [("id", "int"), ("a", "string")]
+    assert run("SELECT id, a FROM c ORDER BY id") == [(1, "x"), (5, "y")]
+    assert run("SELECT comment FROM main.information_schema.tables WHERE table_name = 'c'") == [("orders",)]
+    run("INSERT INTO c VALUES (9, 'z')")  # a table of its own
+    assert run("SELECT count(*) FROM t") == [(2,)]
+
+
+def test_unquoted_tblproperties_and_cluster_by_auto(run):
+    run("CREATE TABLE p (id INT) CLUSTER BY AUTO TBLPROPERTIES (delta.appendOnly = true, 'x.y' = 'z')")
+    properties = dict(run("SHOW TBLPROPERTIES p"))
+    assert properties["delta.appendOnly"] == "true" and properties["x.y"] == "z"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 
@@ -67,6 +68,15 @@ class Ddl:
             )
         meta = TableMeta(catalog, schema, name)
         self._apply_properties(meta, e.args.get("properties"))
+        clone = self._lookup(e.args["clone"].this) if e.args.get("clone") else None
+        if clone is not None:  # [SHALLOW | DEEP] CLONE: the source's columns, layout, properties and rows
+            if clone.is_view:
+                raise LocalSQLError("EXPECT_TABLE_NOT_VIEW.NO_ALTERNATIVE", f"CLONE expects a table, {clone.display} is a view.", "42809")  # fmt: skip
+            meta.columns = [dataclasses.replace(c) for c in clone.columns]
+            meta.partitioned_by, meta.clustered_by = list(clone.partitioned_by), list(clone.clustered_by)
+            meta.properties = {**clone.properties, **meta.properties}
+            meta.comment = meta.comment or clone.comment
+            meta.primary_key, meta.primary_key_name = list(clone.primary_key), clone.primary_key_name
         if isinstance(e.this, exp.Schema):
             meta.columns = [column_def(c) for c in e.this.expressions if isinstance(c, exp.ColumnDef)]
             for constraint in e.this.expressions:
@@ -74,12 +84,14 @@ class Ddl:
                     self._add_constraint(meta, constraint)
         check_columns(meta)
         for key in ("partitioned_by", "clustered_by"):
-            for col in getattr(meta, key):
+            for col in [] if getattr(meta, key) == ["AUTO"] else getattr(meta, key):
                 if e.expression is None and meta.column(col) is None:
                     raise unresolved_column(col, meta)
         operation = ("CREATE OR REPLACE TABLE" if existing else "CREATE TABLE") + (
             " AS SELECT" if e.expression is not None else ""
         )
+        if clone is not None:
+            operation = ("SHALLOW " if e.args["clone"].args.get("shallow") else "") + "CLONE"
         with self._transaction():
             if existing is not None:
                 meta.id, meta.version, meta.created_at = existing.id, existing.version, existing.created_at
@@ -93,6 +105,9 @@ class Ddl:
                 metrics["numOutputRows"] = self.con.execute(f"SELECT count(*) FROM {meta.duck}").fetchall()[0][0]
             elif meta.columns:
                 self._create_duck_table(meta)
+                if clone is not None:
+                    copied = self.con.execute(f"INSERT INTO {meta.duck} SELECT * FROM {clone.duck}").fetchall()[0][0]
+                    metrics = {"numCopiedRows": copied, "sourceTableSize": copied}
             self.meta.commit(meta, operation, {"isManaged": "true", "description": meta.comment}, metrics)
         return Result()
 
@@ -214,12 +229,14 @@ class Ddl:
                     raise unsupported(f"USING {prop.name.upper()} tables (only Delta tables exist locally)")
             elif isinstance(prop, exp.PartitionedByProperty):
                 meta.partitioned_by = [c.name for c in prop.this.expressions]
-            elif isinstance(prop, exp.ClusterProperty):
-                meta.clustered_by = [c.name for c in prop.expressions] or ["AUTO"]
+            elif isinstance(prop, exp.ClusterProperty):  # CLUSTER BY AUTO: Databricks picks the columns
+                names = [c.name for c in prop.expressions]
+                auto = len(names) == 1 and names[0].upper() == "AUTO" and not prop.expressions[0].this.quoted
+                meta.clustered_by = ["AUTO"] if auto or not names else names
             elif isinstance(prop, exp.SchemaCommentProperty):
                 meta.comment = prop.this.name
-            elif isinstance(prop, exp.Property):
-                meta.properties[prop.name] = prop.args["value"].name
+            elif isinstance(prop, exp.Property):  # keys and values quoted or not: 'a.b' = 'true', a.b = true
+                meta.properties[_property_text(prop.this)] = _property_text(prop.args["value"])
             else:
                 raise unsupported(f"the table clause {prop.sql('databricks')}")
 
@@ -359,3 +376,12 @@ class Ddl:
             self.meta.require_schema(catalog, check_name(schema, "schema"))
             self.current_catalog, self.current_schema = catalog, schema.lower()
         return Result()
+
+
+def _property_text(node: exp.Expression) -> str:
+    """A TBLPROPERTIES key or value as Databricks stores it: the text of a string, `true`/`false`, a dotted name."""
+    if isinstance(node, exp.Literal):
+        return node.name
+    if isinstance(node, exp.Boolean):
+        return "true" if node.this else "false"
+    return node.sql("databricks").replace("`", "")

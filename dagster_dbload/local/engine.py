@@ -36,6 +36,7 @@ _SCHEMA_EVOLUTION = re.compile(r"MERGE\s+WITH\s+SCHEMA\s+EVOLUTION\s+", re.I)
 # ALTER TABLE t ADD COLUMN a DOUBLE, b TIMESTAMP (no parentheses): Databricks' list form, which sqlglot reads as
 # a bare command; it is the same statement as ADD COLUMNS (a DOUBLE, b TIMESTAMP)
 _ADD_COLUMN_LIST = re.compile(r"^(\s*ALTER\s+TABLE\s+\S+\s+ADD\s+)COLUMNS?\s+(?!\()(.*?)\s*;?\s*$", re.I | re.S)
+_DEEP_CLONE = re.compile(r"(?<=\s)DEEP\s+CLONE(?=\s)", re.I)
 _COMMENT_IS_NULL = re.compile(r"^(\s*COMMENT\s+ON\s+.+?\s+IS)\s+NULL\s*;?\s*$", re.I | re.S)
 _LEADING_COMMENTS = re.compile(r"^(\s*(--[^\n]*\n|/\*.*?\*/))*\s*", re.S)
 
@@ -75,6 +76,7 @@ class LocalEngine(SessionStatements, Reads, Ddl, Writes, Merges, Metadata):
         evolve = _SCHEMA_EVOLUTION.match(body)
         if evolve:
             body = "MERGE " + body[evolve.end() :]
+        body = _DEEP_CLONE.sub("CLONE", body)  # CLONE is a deep clone unless SHALLOW
         listed = _ADD_COLUMN_LIST.match(body)
         if listed:
             body = f"{listed.group(1)}COLUMNS ({listed.group(2)})"
