@@ -23,6 +23,7 @@ from dagster import (
 from . import arrow, partitions, sql
 from .naming import TableRef
 from .partitions import PartitionSlice
+from .staging import prefix_for
 
 WRITE_MODES = ("replace", "append", "merge", "insert_only", "scd2")
 KEYED_MODES = ("merge", "insert_only", "scd2")  # need primary_key; staged keys are checked
@@ -306,8 +307,6 @@ def _valid_at(context: OutputContext, settings: AssetSettings, parts: Sequence[P
 
 def _staging_folder(context: OutputContext, ref: TableRef, label: str | None) -> str:
     """Retries and re-executions of the step share this folder: the root run's id, the step, the partition."""
-    from .staging import prefix_for
-
     try:
         run = context.step_context.dagster_run
         root = run.root_run_id or run.run_id
