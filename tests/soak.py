@@ -216,7 +216,8 @@ def run_history(seed: int, backend: Any, work: str, big: bool = False) -> Histor
         for number, run in enumerate(history.runs):
             processes = run.fault in LOCAL_ONLY
             job = ReconstructableJob.for_file(  # step processes load it from the file (its folder on sys.path)
-                soak_job.__file__, soak_job.job_name(history.mode, history.partitioned, processes)
+                soak_job.__file__,
+                soak_job.job_name(history.mode, history.partitioned, processes, server=backend.server is not None),
             )
             spec = {p: run.data.get(p, (0, 0)) for p in PARTITIONS}
             env_run = {**env, "SOAK_DATA": json.dumps(spec), "SOAK_TARGET_FILE_MB": str(run.target_file_mb)}
@@ -230,13 +231,16 @@ def run_history(seed: int, backend: Any, work: str, big: bool = False) -> Histor
                 else:  # concurrent partitions: each in its own thread and instance
                     with concurrent.futures.ThreadPoolExecutor(len(run.parts)) as pool:
                         results = list(pool.map(
-                            lambda part: soak_job.materialize(history.mode, history.partitioned, part), run.parts
+                            lambda part: soak_job.materialize(
+                                history.mode, history.partitioned, part, backend.server is not None
+                            ),
+                            run.parts,
                         ))  # fmt: skip
             history.executions += len(results)
             for part, result in zip(run.parts, results, strict=True):
                 history.retries += sum(1 for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY")
                 for _ in range(3):
-                    if result.success:
+                    if result.success or len(run.parts) > 1:  # concurrent runs have instances of their own
                         break
                     backend.clear_faults()
                     with environ({**env_run, "SOAK_THREADS": str(run.threads[1])}):

@@ -59,15 +59,15 @@ def _asset(mode: str, partitioned: bool) -> dg.AssetsDefinition:
     return soaked
 
 
-def _warehouse():
-    if os.environ.get("SOAK_HTTP_PATH"):
+def _warehouse(server: bool):
+    if server:
         return server_resource_from_env("SOAK", retry_duration_seconds=20.0)
     return FlakyLocalWarehouse(path=dg.EnvVar("SOAK_WAREHOUSE"))
 
 
-def io_manager() -> DatabricksIOManager:
+def io_manager(server: bool) -> DatabricksIOManager:
     return DatabricksIOManager(
-        warehouse=_warehouse(),
+        warehouse=_warehouse(server),
         staging_url=dg.EnvVar("SOAK_STAGING_URL"),
         staging_threads=dg.EnvVar.int("SOAK_THREADS"),
         target_file_mb=dg.EnvVar.int("SOAK_TARGET_FILE_MB"),
@@ -75,38 +75,40 @@ def io_manager() -> DatabricksIOManager:
     )
 
 
-def materialize(mode: str, partitioned: bool, partition: str) -> dg.ExecuteInProcessResult:
+def materialize(mode: str, partitioned: bool, partition: str, server: bool) -> dg.ExecuteInProcessResult:
     """One partition in this process on an instance of its own: concurrent partitions run this in threads
     (execute_job on one shared instance is not thread-safe)."""
     return dg.materialize(
-        [_asset(mode, partitioned)], resources={"io_manager": io_manager()}, instance=dg.DagsterInstance.ephemeral(),
+        [_asset(mode, partitioned)], resources={"io_manager": io_manager(server)},
+        instance=dg.DagsterInstance.ephemeral(),
         partition_key=partition if partitioned else None, raise_on_error=False,
     )  # fmt: skip
 
 
-def _job(mode: str, partitioned: bool, processes: bool):
+def _job(mode: str, partitioned: bool, processes: bool, server: bool):
+    """One job per (mode, partitioning, executor, warehouse kind): Dagster caches a reconstructed job, so nothing
+    that differs between histories may be decided when it is built."""
+
     def build() -> dg.JobDefinition:
         asset = _asset(mode, partitioned)
         # spawn: each step process starts afresh with this environment (a forkserver keeps the one it began with)
         spawn = dg.multiprocess_executor.configured({"start_method": {"spawn": {}}})
         executor = spawn if processes else dg.in_process_executor
         job = dg.define_asset_job("soak_job", selection=[asset], executor_def=executor)
-        return dg.Definitions(assets=[asset], jobs=[job], resources={"io_manager": io_manager()}).resolve_job_def(
-            "soak_job"
-        )
+        resources = {"io_manager": io_manager(server)}
+        return dg.Definitions(assets=[asset], jobs=[job], resources=resources).resolve_job_def("soak_job")
 
-    build.__name__ = build.__qualname__ = f"{mode}_{'partitioned' if partitioned else 'whole'}" + (
-        "_processes" if processes else ""
-    )
+    build.__name__ = build.__qualname__ = job_name(mode, partitioned, processes, server)
     return build
+
+
+def job_name(mode: str, partitioned: bool, processes: bool = False, server: bool = False) -> str:
+    return "_".join([mode, "partitioned" if partitioned else "whole", *(["processes"] if processes else []),
+                     *(["server"] if server else [])])  # fmt: skip
 
 
 for _mode in MODES:
     for _partitioned in (False, True):
-        for _processes in (False, True):
-            _built = _job(_mode, _partitioned, _processes)
+        for _processes, _server in ((False, False), (True, False), (False, True)):
+            _built = _job(_mode, _partitioned, _processes, _server)
             globals()[_built.__name__] = _built
-
-
-def job_name(mode: str, partitioned: bool, processes: bool = False) -> str:
-    return f"{mode}_{'partitioned' if partitioned else 'whole'}" + ("_processes" if processes else "")
