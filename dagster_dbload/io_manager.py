@@ -183,7 +183,9 @@ class DatabricksIOManager(ConfigurableIOManager):
             with progress.statement(plan.load.split(None, 1)[0].upper()):
                 answer = session.run(plan.load).fetchone()
         except Exception as e:
-            dropped = plan.create and loader.drop_if_unwritten(session, wanted.ref)
+            # a partition's run may share a new table with other partitions' runs loading into it right now:
+            # dropping it could lose their rows, so only an unpartitioned asset's new table is dropped again
+            dropped = plan.create and not wanted.partitions and loader.drop_if_unwritten(session, wanted.ref)
             label = wanted.partition_label
             raise DatabricksLoadError(
                 f"{wanted.who}: loading {wanted.ref}{f' (partition {label!r})' if label else ''} failed: "

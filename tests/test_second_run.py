@@ -214,6 +214,20 @@ def test_a_failed_first_load_leaves_no_table(target):
     assert count(target, "fresh") == 5
 
 
+def test_a_failed_first_load_of_a_partition_keeps_the_table_other_partitions_may_be_loading(target):
+    @dg.asset(partitions_def=dg.StaticPartitionsDefinition(["a", "b"]), metadata={"partition_expr": "part"})
+    def sharded(context: AssetExecutionContext) -> pa.Table:
+        return pa.table({"part": [context.partition_key] * 3, "id": [1, 2, 3]})
+
+    target.fail_next_statement("DELTA_INJECTED_LOAD_FAILURE", match="REPLACE WHERE")
+    with pytest.raises(DatabricksLoadError) as raised:
+        materialize([sharded], target.io_manager(), partition_key="a")
+    assert "dropped again" not in str(raised.value)
+    assert exists(target, "sharded") and count(target, "sharded") == 0
+    assert materialize([sharded], target.io_manager(), partition_key="b").success
+    assert count(target, "sharded") == 3
+
+
 def test_a_load_statement_that_cannot_be_built_leaves_the_table_as_it_was(target, monkeypatch):
     """The load statement is built from the staged files before any DDL runs: more parts than COPY INTO takes
     (here a limit of 2, for 3 parts) fails with the table unevolved, its history unchanged, nothing staged left."""
