@@ -74,3 +74,15 @@ def test_unquoted_tblproperties_and_cluster_by_auto(run):
     run("CREATE TABLE p (id INT) CLUSTER BY AUTO TBLPROPERTIES (delta.appendOnly = true, 'x.y' = 'z')")
     properties = dict(run("SHOW TBLPROPERTIES p"))
     assert properties["delta.appendOnly"] == "true" and properties["x.y"] == "z"
+
+
+def test_rename_to_keeps_the_rows_and_history_under_the_new_name(run):
+    run("CREATE SCHEMA IF NOT EXISTS other")
+    run("ALTER TABLE t RENAME TO other.renamed")
+    assert run("SELECT id FROM other.renamed ORDER BY id") == [(1,), (5,)]
+    assert len(run("DESCRIBE HISTORY other.renamed")) == 2
+    with pytest.raises(ERRORS, match="TABLE_OR_VIEW_NOT_FOUND"):
+        run("SELECT * FROM t")
+    run("CREATE TABLE t (id INT)")
+    with pytest.raises(ERRORS, match="TABLE_OR_VIEW_ALREADY_EXISTS"):
+        run("ALTER TABLE t RENAME TO other.renamed")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -172,6 +173,20 @@ class Catalog:
             self.con.execute(f"DELETE FROM {_META}.{table} WHERE key = ?", [meta.key])
         if not meta.is_view:
             self.con.execute(f"DROP TABLE IF EXISTS {meta.duck}")
+
+    def rename_table(self, meta: TableMeta, catalog: str, schema: str, name: str) -> TableMeta:
+        """`meta` under a new name, with its history, loaded files and rows (views: the definition)."""
+        renamed = dataclasses.replace(meta, catalog=catalog, schema=schema, name=name)
+        for table in ("tables", "history", "loaded_files"):
+            self.con.execute(f"UPDATE {_META}.{table} SET key = ? WHERE key = ?", [renamed.key, meta.key])
+        if not meta.is_view:
+            if (meta.catalog, meta.schema) == (catalog, schema):
+                self.con.execute(f"ALTER TABLE {meta.duck} RENAME TO {quote_duck(name)}")
+            else:
+                self.con.execute(f"CREATE TABLE {renamed.duck} AS SELECT * FROM {meta.duck}")
+                self.con.execute(f"DROP TABLE {meta.duck}")
+        self.save_table(renamed)
+        return renamed
 
     # history and COPY INTO bookkeeping
     def commit(self, meta: TableMeta, operation: str, parameters: dict, metrics: dict) -> int:

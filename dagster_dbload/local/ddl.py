@@ -256,7 +256,9 @@ class Ddl:
         with self._transaction():
             for action in e.args.get("actions", []):
                 given = {k for k, v in action.args.items() if v}
-                if isinstance(action, (exp.Schema, exp.ColumnDef)):  # ADD COLUMNS (..) or ADD COLUMN c t
+                if isinstance(action, exp.AlterRename):  # RENAME TO [schema.]name, within the catalog
+                    meta = self._rename(meta, action.this)
+                elif isinstance(action, (exp.Schema, exp.ColumnDef)):  # ADD COLUMNS (..) or ADD COLUMN c t
                     defs = action.expressions if isinstance(action, exp.Schema) else [action]
                     self._add_columns(meta, [column_def(c) for c in defs])
                     self.meta.commit(meta, "ADD COLUMNS", {"columns": [c.name for c in defs]}, {})
@@ -279,6 +281,19 @@ class Ddl:
                 else:
                     raise unsupported(f"ALTER TABLE {action.sql('databricks')}")
         return Result()
+
+    def _rename(self, meta: TableMeta, target: exp.Table) -> TableMeta:
+        if not target.catalog and target.db:  # schema.name: in the table's own catalog
+            target = exp.table_(target.name, db=target.db, catalog=meta.catalog)
+        catalog, schema, name = self._resolve(
+            target if target.db else exp.table_(target.name, meta.schema, meta.catalog)
+        )
+        if catalog != meta.catalog:
+            raise LocalSQLError("INVALID_RENAME_ACROSS_CATALOGS", f"Cannot rename {meta.display} into catalog {quote_dbx(catalog)}; a table stays in its catalog.", "0AKD0")  # fmt: skip
+        self.meta.require_schema(catalog, schema)
+        if self.meta.get_table(catalog, schema, name) is not None:
+            raise LocalSQLError("TABLE_OR_VIEW_ALREADY_EXISTS", f"Cannot rename {meta.display}: {quote_dbx(catalog, schema, name)} already exists.", "42P07")  # fmt: skip
+        return self.meta.rename_table(meta, catalog, schema, name)
 
     def _add_columns(self, meta: TableMeta, columns: list[Column]) -> None:
         for column in columns:
