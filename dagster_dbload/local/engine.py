@@ -13,6 +13,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
+from . import functions
 from .catalog import Catalog, TableMeta, check_name, quote_dbx
 from .common import (
     Result,
@@ -80,6 +81,7 @@ class LocalEngine(SessionStatements, Reads, Ddl, Writes, Merges, Metadata):
         listed = _ADD_COLUMN_LIST.match(body)
         if listed:
             body = f"{listed.group(1)}COLUMNS ({listed.group(2)})"
+        functions.refuse_lost_arguments(body)
         try:
             statements = [s for s in sqlglot.parse(body, read="databricks") if s is not None]
         except ParseError as e:

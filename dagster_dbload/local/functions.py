@@ -50,6 +50,69 @@ def _typeof(node: exp.Typeof) -> exp.Expression:
     )
 
 
+def _add_months(node: exp.AddMonths) -> exp.Expression:  # a DATE, not DuckDB's TIMESTAMP
+    return exp.cast(node, exp.DataType.build("DATE"))
+
+
+def _array_contains(node: exp.ArrayContains) -> exp.Expression:  # NULL when not found but the array holds a NULL
+    return _duck(
+        "CASE WHEN {a} IS NULL OR {x} IS NULL THEN NULL WHEN LIST_CONTAINS({a}, {x}) THEN TRUE "
+        "WHEN LEN(LIST_FILTER({a}, e -> e IS NULL)) > 0 THEN NULL ELSE FALSE END",
+        a=node.this, x=node.expression,
+    )  # fmt: skip
+
+
+def _array_position(node: exp.ArrayPosition) -> exp.Expression:  # 1-based, 0 when absent, NULL for a NULL value
+    return _duck(
+        "CASE WHEN {a} IS NULL OR {x} IS NULL THEN NULL ELSE COALESCE(LIST_POSITION({a}, {x}), 0) END",
+        a=node.this, x=node.expression,
+    )  # fmt: skip
+
+
+def _array_remove(node: exp.ArrayRemove) -> exp.Expression:  # NULL elements stay; removing NULL gives NULL
+    return _duck(
+        "CASE WHEN {x} IS NULL THEN NULL ELSE LIST_FILTER({a}, e -> e IS DISTINCT FROM {x}) END",
+        a=node.this, x=node.expression,
+    )  # fmt: skip
+
+
+def _array_sort(node: exp.ArraySort) -> exp.Expression:
+    if node.args.get("expression") is not None:
+        raise refused("array_sort with a comparator")
+    return node
+
+
+def _regexp_replace(node: exp.RegexpReplace) -> exp.Expression:
+    """Java's $1 back-references are DuckDB's \\1."""
+    replacement = node.args.get("replacement")
+    if not isinstance(replacement, exp.Literal):
+        raise refused("regexp_replace with a replacement that is not a literal")
+    if "$" in replacement.name or "\\" in replacement.name:
+        node = node.copy()
+        text = re.sub(r"\\(.)", r"\1", replacement.name)  # Java's escapes: \$ is a dollar sign
+        node.set("replacement", exp.Literal.string(re.sub(r"\$(\d)", r"\\\1", text)))
+    return node
+
+
+def _sequence(node: exp.GenerateSeries) -> exp.Expression:
+    """sequence(start, stop[, step]) of integers, counting down when stop < start; dates are refused."""
+    start, stop, step = node.args["start"], node.args["end"], node.args.get("step")
+    if any(isinstance(a, exp.Interval) or (isinstance(a, exp.Cast) and not a.to.is_type(*exp.DataType.INTEGER_TYPES))
+           for a in (start, stop, step) if a is not None):  # fmt: skip
+        raise refused("sequence of dates or timestamps")
+    if step is None:
+        return _duck("CASE WHEN {s} <= {e} THEN RANGE({s}, {e} + 1) ELSE RANGE({s}, {e} - 1, -1) END", s=start, e=stop)
+    return _duck("RANGE({s}, {e} + SIGN({k}), {k})", s=start, e=stop, k=step)
+
+
+def _date_diff(node: exp.DateDiff | exp.TimestampDiff) -> exp.Expression:
+    """DAY and shorter units count as DuckDB does; longer ones count whole units on Databricks, boundaries in DuckDB."""
+    unit = node.args.get("unit")
+    if unit is not None and unit.name.upper() not in ("DAY", "HOUR", "MINUTE", "SECOND", "MILLISECOND", "MICROSECOND"):
+        raise refused(f"date_diff/timestampdiff in {unit.name.upper()}S")
+    return node
+
+
 def _percentile(node: exp.Quantile) -> exp.Expression:
     """percentile(x, p): exact, interpolated between the two nearest values (DuckDB's QUANTILE is discrete)."""
     return exp.Anonymous(this="QUANTILE_CONT", expressions=[node.this, node.args["quantile"]])
@@ -89,6 +152,18 @@ def _refuse(name: str) -> Callable[[exp.Expression], exp.Expression]:
 
 
 BY_KIND: dict[type[exp.Expression], Callable] = {
+    exp.AddMonths: _add_months,
+    exp.ArrayContains: _array_contains,
+    exp.ArrayDistinct: _refuse("array_distinct (DuckDB's drops NULL and reorders)"),
+    exp.ArrayPosition: _array_position,
+    exp.ArrayRemove: _array_remove,
+    exp.ArraySort: _array_sort,
+    exp.DateDiff: _date_diff,
+    exp.TimestampDiff: _date_diff,
+    exp.GenerateSeries: _sequence,
+    exp.Levenshtein: lambda n: _refuse("levenshtein with a threshold")(n) if n.args.get("ins_cost") else n,
+    exp.MonthsBetween: _refuse("months_between (Databricks' day-fraction rules)"),
+    exp.RegexpReplace: _regexp_replace,
     exp.DayOfWeek: _day_of_week,
     exp.Typeof: _typeof,
     exp.Quantile: _percentile,
@@ -99,6 +174,29 @@ BY_NAME: dict[str, Callable] = {  # functions sqlglot leaves anonymous
     "weekday": _weekday,
     "hash": _refuse("hash (Murmur3 of Spark's own encoding)"),
 }
+
+
+_CALL = re.compile(r"\bpercentile\s*\(", re.I)
+
+
+def refuse_lost_arguments(sql: str) -> None:
+    """Arguments sqlglot drops when it parses: percentile(x, p, frequency) would become percentile(x, p)."""
+    for match in _CALL.finditer(sql):
+        depth, commas, i = 1, 0, match.end()
+        while i < len(sql) and depth:
+            ch = sql[i]
+            if ch in "'\"`":
+                end = sql.find(ch, i + 1)
+                i = len(sql) if end < 0 else end
+            elif ch == "(":
+                depth += 1
+            elif ch == ")":
+                depth -= 1
+            elif ch == "," and depth == 1:
+                commas += 1
+            i += 1
+        if commas >= 2:
+            raise refused("percentile with a frequency")
 
 
 def rewrite(node: exp.Expression) -> exp.Expression:

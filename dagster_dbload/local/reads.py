@@ -246,7 +246,7 @@ def _named(projection: exp.Expression) -> exp.Expression:
         name = "count(1)"
     else:
         shown = projection.copy().transform(
-            lambda n: exp.var(n.name) if isinstance(n, exp.Literal) and n.is_string else n
+            lambda n: exp.Var(this=n.name) if isinstance(n, exp.Literal) and n.is_string else n  # '' shows as nothing
         )
         name = shown.sql("databricks", normalize_functions="lower")
         if isinstance(projection, exp.Binary):
