@@ -327,7 +327,8 @@ class _Stripe:
 
     def _write(self, group: pa.Table) -> None:
         if self.current is None:
-            self.current = _Part(self.stager, self.folder, f"part-{self.sequence:05d}-{self.index}", self.schema)
+            stem = f"part-{self.sequence:05d}-{self.index}"
+            self.current = _Part(self.stager, self.folder, stem, self.schema, self.content_names)
             self.sequence += 1
         self.current.write(group)
         if self.current.size >= self.stager.target_file_bytes:
@@ -337,7 +338,7 @@ class _Stripe:
         part, self.current = self.current, None
         if part is None:
             return
-        part.close(self.content_names)
+        part.close()
         self.parts.append(part)
         if not self.stager.local:
             self.run.upload(part)
@@ -372,12 +373,12 @@ class _Part:
     """One parquet file being written: straight to disk when local; for an upload otherwise, in memory up to
     SPOOL_BYTES, then in a local temporary file."""
 
-    def __init__(self, stager: Stager, folder: str, stem: str, schema: pa.Schema):
+    def __init__(self, stager: Stager, folder: str, stem: str, schema: pa.Schema, content_name: bool):
         self.stager, self.stem, self.folder = stager, stem, folder
         self.name = f"{stem}.parquet"
         self.path = f"{folder}/{self.name}"
         self.file: Any = stager.fs.open(self.path, "wb") if stager.local else tempfile.SpooledTemporaryFile(SPOOL_BYTES)  # noqa: SIM115
-        self.sink = _HashingSink(self.file)
+        self.sink = _HashingSink(self.file) if content_name else self.file
         self.writer = pq.ParquetWriter(
             self.sink, schema, compression=stager.compression, coerce_timestamps="us", allow_truncated_timestamps=True,
             use_dictionary=stager.compression != "none",  # uncompressed parts are read once, nearby: encode fast
@@ -390,10 +391,11 @@ class _Part:
         self.rows += group.num_rows
         self.size = self.sink.tell()
 
-    def close(self, content_name: bool = False) -> None:
-        """Finish the file, named after its bytes with `content_name`."""
+    def close(self) -> None:
+        """Finish the file (named after its bytes for an append)."""
         self.writer.close()
         self.size = self.sink.tell()
+        content_name = isinstance(self.sink, _HashingSink)
         if content_name:
             self.name = f"{self.stem}-{self.sink.digest.hexdigest()[:20]}.parquet"
             old, self.path = self.path, f"{self.folder}/{self.name}"
