@@ -13,8 +13,7 @@ from backends import backend as make_backend
 from backends import environ
 from dagster import AssetExecutionContext
 
-from dagster_dbload import DatabricksIOManager, DatabricksLoadError
-from dagster_dbload.staging import Stager
+from dagster_dbload import DatabricksLoadError
 
 
 @pytest.fixture(params=["local", "server"])
@@ -137,69 +136,6 @@ def test_a_retried_append_of_the_same_rows_after_a_lost_answer_lands_once(target
     assert [h["operation"] for h in history(target, "clicks")].count("COPY INTO") == 1
 
 
-# 2b. the same at a size of several row groups, with a different number of staging threads on each attempt
-BIG = 1_500_000
-_THREADS_USED: list[int] = []
-
-
-class ThreadsPerAttempt(DatabricksIOManager):
-    """Stages its n-th load with the n-th of `threads` (the Stager's own parameter), as a machine that got busier
-    or quieter between attempts would."""
-
-    threads: list[int] = [1, 4]
-
-    def stager(self, url: str) -> Stager:
-        stager = super().stager(url)
-        stager.threads = self.threads[min(len(_THREADS_USED), len(self.threads) - 1)]
-        _THREADS_USED.append(stager.threads)
-        return stager
-
-
-@pytest.fixture(params=["local", "server", "s3", "volume"])
-def big_target(request, tmp_path):
-    s3 = request.getfixturevalue("s3_options") if request.param == "s3" else None
-    with make_backend(request.param, tmp_path, s3, flaky=True) as value:
-        if value.name == "volume":
-            value.query("CREATE VOLUME IF NOT EXISTS main.default.dbload_staging")
-        yield value
-
-
-def big_events(n: int = BIG) -> pa.Table:
-    return pa.table({"id": pa.array(range(n), pa.int64()), "v": pa.array(range(n), pa.int32())})
-
-
-@pytest.mark.parametrize("threads", [[1, 4], [4, 1]])
-def test_a_retried_append_of_several_row_groups_lands_once_whatever_the_threads(threads, big_target):
-    @dg.asset(metadata={"write_mode": "append"}, retry_policy=dg.RetryPolicy(max_retries=1))
-    def big_clicks(context: AssetExecutionContext) -> pa.Table:
-        if context.retry_number == 1:
-            big_target.clear_faults()
-        return big_events()
-
-    _THREADS_USED.clear()
-    settings = lose_the_load_answer_once(big_target)
-    result = materialize([big_clicks], big_target.io_manager(ThreadsPerAttempt, threads=threads, **settings))
-    assert big_target.pending_faults() == 0
-    assert threads == _THREADS_USED  # two attempts, staged with different thread counts
-    assert len([e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]) == 1
-    loaded = [m for m in result.get_asset_materialization_events()]
-    assert result.success and loaded[0].materialization.metadata["dbload/staged_files"].value >= 3
-    assert count(big_target, "big_clicks") == BIG
-    assert big_target.query("SELECT count(DISTINCT id) AS n FROM big_clicks") == [{"n": BIG}]
-
-
-def test_reexecuting_an_append_of_several_row_groups_with_other_threads_lands_once(big_target):
-    with dg.instance_for_test() as instance:
-        big_target.lose_next_answer(match="COPY INTO", times=1 if big_target.server is None else 100)
-        first = _run_job(big_target, instance, rows=BIG, threads=1)
-        assert not first.success
-        big_target.clear_faults()
-        assert count(big_target, "events") == BIG  # it committed; only the answer was lost
-        again = _run_job(big_target, instance, reexecute_from=first.run_id, rows=BIG, threads=4)
-        assert again.success
-        assert count(big_target, "events") == BIG
-
-
 # 3. DDL never outlives a failed load
 def test_a_failed_first_load_leaves_no_table(target):
     @dg.asset
@@ -226,6 +162,10 @@ def test_a_failed_first_load_of_a_partition_keeps_the_table_other_partitions_may
     assert exists(target, "sharded") and count(target, "sharded") == 0
     assert materialize([sharded], target.io_manager(), partition_key="b").success
     assert count(target, "sharded") == 3
+
+
+def big_events(n: int = 1_500_000) -> pa.Table:
+    return pa.table({"id": pa.array(range(n), pa.int64()), "v": pa.array(range(n), pa.int32())})
 
 
 def test_a_load_statement_that_cannot_be_built_leaves_the_table_as_it_was(target, monkeypatch):
