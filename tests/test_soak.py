@@ -7,7 +7,7 @@ import pytest
 from backends import backend as make_backend
 from soak import FAULTS, LOCAL_ONLY, SERVER_ONLY, plan, run_history
 
-SEEDS = {"local": [61, 23, 33, 39, 55], "server": [39, 53, 24]}
+SEEDS = {"local": [1, 23, 24, 43], "server": [429]}
 
 
 def test_the_seeds_hold_every_mode_and_fault():
@@ -26,4 +26,7 @@ def test_a_seeded_history_matches_the_model_after_every_run(kind, seed, tmp_path
         history = run_history(seed, backend, str(tmp_path))
     assert history.differed == [], (history.mode, history.partitioned, history.runs)
     assert sum(history.faults.values()) == len(history.runs)
-    assert history.executions > len(history.runs) or all(r.fault == "none" for r in history.runs)
+    if any(
+        f in ("after_staging", "retries_exhausted", "kill_while_staging", "kill_after_commit") for f in history.faults
+    ):
+        assert history.retries + history.reexecutions > 0  # the step's fault made it run again
