@@ -241,7 +241,6 @@ class _Run:
         self.uploads = threading.BoundedSemaphore(stager.threads)
         self.encoders = ThreadPoolExecutor(stager.threads, thread_name_prefix="dbload-encode")
         self.uploaders = ThreadPoolExecutor(stager.threads, thread_name_prefix="dbload-upload")
-        self.pending: list[Future] = []
         self.lock = threading.Lock()
         self.error: BaseException | None = None
 
@@ -255,10 +254,7 @@ class _Run:
     def upload(self, part: _Part) -> None:
         """Hand a finished part to the upload threads; waits while `threads` uploads are pending."""
         self.uploads.acquire()
-        future = self.uploaders.submit(part.upload)
-        future.add_done_callback(self._uploaded)
-        with self.lock:
-            self.pending.append(future)
+        self.uploaders.submit(part.upload).add_done_callback(self._uploaded)
 
     def _uploaded(self, future: Future) -> None:
         self.uploads.release()
@@ -292,19 +288,16 @@ class _Stripe:
         self.stager, self.folder, self.index, self.schema, self.run = stager, folder, index, schema, run
         self.content_names = content_names
         self.parts: list[_Part] = []
-        self.sequence = 0
         self.current: _Part | None = None
         self.queue: deque[pa.Table] = deque()
-        self.busy = False
-        self.drained = threading.Event()
+        self.drained = threading.Event()  # clear while a drain task is submitted or running
         self.drained.set()
 
     def put(self, group: pa.Table) -> None:
         with self.run.lock:
             self.queue.append(group)
-            if self.busy:
+            if not self.drained.is_set():
                 return
-            self.busy = True
             self.drained.clear()
         self.run.encoders.submit(self._drain)
 
@@ -312,7 +305,6 @@ class _Stripe:
         while True:
             with self.run.lock:
                 if not self.queue:
-                    self.busy = False
                     self.drained.set()
                     return
                 group = self.queue.popleft()
@@ -327,9 +319,8 @@ class _Stripe:
 
     def _write(self, group: pa.Table) -> None:
         if self.current is None:
-            stem = f"part-{self.sequence:05d}-{self.index}"
+            stem = f"part-{len(self.parts):05d}-{self.index}"
             self.current = _Part(self.stager, self.folder, stem, self.schema, self.content_names)
-            self.sequence += 1
         self.current.write(group)
         if self.current.size >= self.stager.target_file_bytes:
             self.close_part()
