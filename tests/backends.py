@@ -93,6 +93,17 @@ def _kill_if_marked(statement: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
+def statement_runner(connection: Any):
+    """execute(statement) -> the rows as tuples (none for a statement without a result), on one cursor."""
+    cursor = connection.cursor()
+
+    def execute(statement: str) -> list[tuple]:
+        cursor.execute(statement)
+        return [tuple(r) for r in cursor.fetchall()] if cursor.description else []
+
+    return execute
+
+
 def server_resource_from_env(prefix: str, retry_duration_seconds: float) -> Any:
     """A DatabricksResource for LocalSQLWarehouseServer whose path, token and URI are the environment variables
     `<prefix>_HTTP_PATH`, `_TOKEN` and `_URI`, resolved when a run starts (for reconstructable jobs)."""

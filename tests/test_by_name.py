@@ -3,6 +3,7 @@ source columns, on the embedded warehouse and through the server with the real c
 
 import pytest
 from backends import backend as make_backend
+from backends import statement_runner
 from databricks.sql.exc import ServerOperationError
 
 from dagster_dbload.local.errors import LocalSQLError
@@ -11,12 +12,7 @@ from dagster_dbload.local.errors import LocalSQLError
 @pytest.fixture(params=["local", "server"])
 def run(request, tmp_path):
     with make_backend(request.param, tmp_path) as backend, backend.warehouse.connect() as connection:
-        cursor = connection.cursor()
-
-        def execute(statement: str) -> list[tuple]:
-            cursor.execute(statement)
-            return [tuple(r) for r in cursor.fetchall()] if cursor.description else []
-
+        execute = statement_runner(connection)
         execute("CREATE TABLE t (id INT, a STRING, b STRING)")
         execute("INSERT INTO t VALUES (1, 'A1', 'B1')")
         yield execute
