@@ -217,25 +217,18 @@ def for_input(context: InputContext, defaults: Defaults) -> ReadRequest:
     if upstream is None:
         raise ValueError(f"{describe(context)} has no upstream output to read a table from.")
     settings = asset_settings(_path(upstream), upstream.definition_metadata or {}, defaults, describe(upstream))
+    who = describe(context)
     wanted = {k: unwrap(v) for k, v in (context.definition_metadata or {}).items()}
-    _refuse_near_misses(wanted, (*INPUT_KEYS, *ASSET_KEYS), describe(context))
-    columns = _names(wanted, "columns", describe(context)) or None
-    history = _flag(wanted, "scd2_history", False, describe(context))
-    snapshots = is_snapshot(context, settings)
+    _refuse_near_misses(wanted, (*INPUT_KEYS, *ASSET_KEYS), who)
+    columns = _names(wanted, "columns", who) or None
+    history = _flag(wanted, "scd2_history", False, who)
     moment = None
-    if snapshots and not history:
+    if is_snapshot(context, settings) and not history:
         moment = context.asset_partitions_time_window.end - dt.timedelta(microseconds=1)
-    parts: tuple[PartitionSlice, ...] = ()
-    if context.has_asset_partitions and context.asset_partition_keys and not snapshots:
-        parts = tuple(
-            partitions.slices(
-                settings.who, context.asset_partitions_def, context.asset_partition_keys, settings.partition_expr
-            )
-        )
     return ReadRequest(
         settings=settings,
         columns=columns,
-        partitions=parts,
+        partitions=tuple(_slices(context, settings)),
         mapped_to_nothing=context.has_asset_partitions and not context.asset_partition_keys,
         scd2_history=history,
         scd2_moment=moment,
@@ -281,8 +274,9 @@ def _path(context: OutputContext) -> list[str]:
     return context.asset_key.path if context.has_asset_key else [context.name]
 
 
-def _slices(context: OutputContext, settings: AssetSettings) -> list[PartitionSlice]:
-    if not context.has_asset_partitions or is_snapshot(context, settings):
+def _slices(context: OutputContext | InputContext, settings: AssetSettings) -> list[PartitionSlice]:
+    """The partitions written or read (none for a snapshot partition of an scd2 asset, or an input mapped to none)."""
+    if not context.has_asset_partitions or not context.asset_partition_keys or is_snapshot(context, settings):
         return []
     return partitions.slices(
         settings.who, context.asset_partitions_def, context.asset_partition_keys, settings.partition_expr
