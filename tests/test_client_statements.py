@@ -82,3 +82,94 @@ def test_rename_to_keeps_the_rows_and_history_under_the_new_name(run):
     run("CREATE TABLE t (id INT)")
     with pytest.raises(ERRORS, match="TABLE_OR_VIEW_ALREADY_EXISTS"):
         run("ALTER TABLE t RENAME TO other.renamed")
+
+
+def test_column_tags_are_kept_and_listed(run):
+    run("ALTER TABLE t ALTER COLUMN a SET TAGS ('pii' = 'email', 'owner')")
+    run("ALTER TABLE t SET TAGS ('env' = 'dev')")
+    listed = "SELECT column_name, tag_name, tag_value FROM main.information_schema.column_tags WHERE table_name = 't'"
+    assert sorted(run(listed)) == [("a", "owner", ""), ("a", "pii", "email")]
+    run("ALTER TABLE t ALTER COLUMN a UNSET TAGS ('pii')")
+    assert run(listed) == [("a", "owner", "")]
+    with pytest.raises(ERRORS, match="UNRESOLVED_COLUMN"):
+        run("ALTER TABLE t ALTER COLUMN nope SET TAGS ('k' = 'v')")
+
+
+def test_strings_compared_with_datetime_columns_read_as_databricks_reads_them(run):
+    run("CREATE TABLE e (ts TIMESTAMP, n TIMESTAMP_NTZ, d DATE, s STRING)")
+    run("INSERT INTO e VALUES (TIMESTAMP'2026-12-05 03:59:55.443697', TIMESTAMP_NTZ'2026-12-05 03:59:55', "
+        "DATE'2024-01-01', '2026-12-05 03:59:55 +0000')")  # fmt: skip
+    assert run("SELECT count(*) FROM e WHERE ts = '2026-12-05 03:59:55.443697 +0000'") == [(1,)]
+    assert run(
+        "SELECT count(*) FROM e AS x WHERE x.ts > '2026-12-05 05:59:55 +0400' AND n <= '2026-12-05 03:59:55'"
+    ) == [(1,)]
+    assert run("SELECT count(*) FROM e WHERE d BETWEEN '2024' AND '2024-01' AND d IN ('2024-01-01 10:00:00')") == [(1,)]
+    assert run("SELECT count(*) FROM e WHERE s = '2026-12-05 03:59:55 +0000'") == [(1,)]  # a string stays a string
+    assert run("SELECT count(*) FROM e WHERE s = '2026-12-05 03:59:55+00:00'") == [(0,)]
+    run("DELETE FROM e WHERE ts <> '2026-12-05 03:59:55.443697 +0000'")
+    assert run("SELECT count(*) FROM e") == [(1,)]
+    with pytest.raises(ERRORS, match="CAST_INVALID_INPUT"):
+        run("SELECT count(*) FROM e WHERE ts = 'yesterday'")
+
+
+def test_foreign_keys_are_kept_reported_and_dropped(run):
+    run("CREATE TABLE p (id INT NOT NULL, k STRING NOT NULL, CONSTRAINT p_pk PRIMARY KEY (id, k))")
+    run("CREATE TABLE u (id INT NOT NULL PRIMARY KEY, boss INT REFERENCES u (id))")
+    run("CREATE TABLE c (cid INT, pid INT, pk STRING, CONSTRAINT c_p FOREIGN KEY (pid, pk) REFERENCES main.default.p)")
+    run("ALTER TABLE c ADD CONSTRAINT c_u FOREIGN KEY (cid) REFERENCES u")
+    described = run("DESCRIBE TABLE EXTENDED c")
+    assert described[described.index(("# Constraints", "", "")) + 1 :] == [
+        ("c_p", "FOREIGN KEY (`pid`, `pk`) REFERENCES `main`.`default`.`p` (`id`, `k`)", ""),
+        ("c_u", "FOREIGN KEY (`cid`) REFERENCES `main`.`default`.`u` (`id`)", ""),
+    ]
+    assert sorted(run("SELECT constraint_name, constraint_type, table_name FROM main.information_schema.table_constraints")) == [
+        ("c_p", "FOREIGN KEY", "c"), ("c_u", "FOREIGN KEY", "c"), ("p_pk", "PRIMARY KEY", "p"),
+        ("u_pk", "PRIMARY KEY", "u"), ("u_u_fk", "FOREIGN KEY", "u")]  # fmt: skip
+    assert sorted(run("SELECT constraint_name, unique_constraint_name FROM main.information_schema.referential_constraints")) == [
+        ("c_p", "p_pk"), ("c_u", "u_pk"), ("u_u_fk", "u_pk")]  # fmt: skip
+    assert (
+        "CONSTRAINT `c_u` FOREIGN KEY (`cid`) REFERENCES `main`.`default`.`u` (`id`)"
+        in run("SHOW CREATE TABLE c")[0][0]
+    )
+    with pytest.raises(ERRORS, match="CONSTRAINT_ALREADY_EXISTS"):
+        run("ALTER TABLE c ADD CONSTRAINT p_pk FOREIGN KEY (cid) REFERENCES u")
+    with pytest.raises(ERRORS, match="INVALID_PARAMETER_VALUE.*PRIMARY KEY \\(`id`, `k`\\)"):
+        run("ALTER TABLE c ADD FOREIGN KEY (pid) REFERENCES p (id)")
+    with pytest.raises(ERRORS, match="INVALID_PARAMETER_VALUE.*CASCADE"):
+        run("ALTER TABLE p DROP PRIMARY KEY")
+    run("ALTER TABLE p DROP PRIMARY KEY CASCADE")
+    run("ALTER TABLE c DROP FOREIGN KEY (cid)")
+    run("ALTER TABLE u DROP CONSTRAINT IF EXISTS u_u_fk")
+    with pytest.raises(ERRORS, match="CONSTRAINT_DOES_NOT_EXIST"):
+        run("ALTER TABLE u DROP CONSTRAINT u_u_fk")
+    assert run("SELECT constraint_name FROM main.information_schema.table_constraints") == [("u_pk",)]
+
+
+def test_foreign_keys_in_the_cross_reference_listing(tmp_path):
+    """What the Thrift GetCrossReference call answers (the connector's cursor has no method for it)."""
+    with make_backend("local", tmp_path) as backend, backend.warehouse.connect() as connection:
+        execute = statement_runner(connection)
+        execute("CREATE TABLE u (id INT NOT NULL PRIMARY KEY)")
+        execute("CREATE TABLE c (uid INT CONSTRAINT c_u REFERENCES u)")
+        execute("CREATE TABLE other (uid INT REFERENCES u)")
+        listed = connection.listing("cross_reference", parent_table="u", foreign_table="c").table.to_pylist()
+        assert [(r["PKTABLE_NAME"], r["PKCOLUMN_NAME"], r["FKTABLE_NAME"], r["FKCOLUMN_NAME"], r["FK_NAME"], r["PK_NAME"])
+                for r in listed] == [("u", "id", "c", "uid", "c_u", "u_pk")]  # fmt: skip
+
+
+def test_like_escapes_with_a_backslash_by_default(run):
+    run("INSERT INTO t VALUES (7, '_x'), (8, '%y')")
+    assert run(r"SELECT id FROM t WHERE a LIKE '\_%' ORDER BY id") == [(7,)]
+    assert run(r"SELECT id FROM t WHERE a NOT ILIKE '\%%' ORDER BY id") == [(1,), (5,), (7,)]
+    assert run("SELECT id FROM t WHERE a LIKE '!_%' ESCAPE '!'") == [(7,)]
+
+
+def test_a_not_null_column_is_added_only_to_a_table_without_rows(run):
+    with pytest.raises(ERRORS, match=r"DELTA_NOT_NULL_CONSTRAINT_VIOLATED.*\bb\b"):
+        run("ALTER TABLE t ADD COLUMN b STRING NOT NULL")
+    assert [r[0] for r in run("DESCRIBE TABLE t")] == ["id", "a"]
+    run("CREATE TABLE empty (id INT)")
+    run("ALTER TABLE empty ADD COLUMN b STRING NOT NULL")
+    assert run(
+        "SELECT is_nullable FROM main.information_schema.columns WHERE table_name = 'empty' AND column_name = 'b'"
+    ) == [("NO",)]

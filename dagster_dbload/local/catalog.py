@@ -40,6 +40,24 @@ class Column:
     type: str  # canonical Databricks SQL type
     comment: str | None = None
     nullable: bool = True
+    tags: dict[str, str] = field(default_factory=dict)  # Unity Catalog column tags
+
+
+@dataclass
+class ForeignKey:
+    """An informational FOREIGN KEY: `columns` reference `parent` (catalog, schema, table) `parent_columns`, its
+    primary key."""
+
+    name: str
+    columns: list[str]
+    parent: list[str]
+    parent_columns: list[str]
+
+    @property
+    def definition(self) -> str:
+        """As DESCRIBE TABLE EXTENDED and SHOW CREATE TABLE show it."""
+        names = ", ".join(quote_dbx(c) for c in self.columns)
+        return f"FOREIGN KEY ({names}) REFERENCES {quote_dbx(*self.parent)} ({', '.join(quote_dbx(c) for c in self.parent_columns)})"
 
 
 @dataclass
@@ -56,6 +74,7 @@ class TableMeta:
     view_text: str | None = None  # a view's query, names qualified when it was created
     primary_key: list[str] = field(default_factory=list)  # informational PRIMARY KEY constraint
     primary_key_name: str | None = None
+    foreign_keys: list[ForeignKey] = field(default_factory=list)  # informational FOREIGN KEY constraints
     tags: dict[str, str] = field(default_factory=dict)  # Unity Catalog tags (not Delta: no new version)
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
     created_at: str = field(default_factory=lambda: _now().isoformat())
@@ -78,6 +97,10 @@ class TableMeta:
     def is_view(self) -> bool:
         return self.kind == "VIEW"
 
+    @property
+    def constraint_names(self) -> list[str]:
+        return ([self.primary_key_name] if self.primary_key else []) + [f.name for f in self.foreign_keys]
+
     def column(self, name: str) -> Column | None:
         return next((c for c in self.columns if c.name.lower() == name.lower()), None)
 
@@ -85,6 +108,7 @@ class TableMeta:
 def _table_meta(text: str) -> TableMeta:
     data = json.loads(text)
     data["columns"] = [Column(**c) for c in data["columns"]]
+    data["foreign_keys"] = [ForeignKey(**f) for f in data.get("foreign_keys", [])]
     return TableMeta(**data)
 
 

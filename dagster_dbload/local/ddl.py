@@ -9,7 +9,7 @@ import re
 from sqlglot import exp
 
 from ..types import databricks_to_duckdb, parse_type
-from .catalog import Column, TableMeta, check_name, quote_dbx, quote_duck
+from .catalog import Column, ForeignKey, TableMeta, check_name, quote_dbx, quote_duck
 from .columns import assignable, check_columns, column_def, dbx_type
 from .common import (
     Result,
@@ -21,6 +21,12 @@ from .common import (
     unresolved_column,
 )
 from .errors import LocalSQLError, schema_not_found, unsupported
+
+_DROP_KEY = re.compile(
+    r"\s*ALTER\s+TABLE\s+(\S+)\s+DROP\s+(PRIMARY\s+KEY|FOREIGN\s+KEY)\s*(IF\s+EXISTS\s*)?(?:\((.*)\))?\s*"
+    r"(RESTRICT|CASCADE)?\s*;?\s*",
+    re.I | re.S,
+)
 
 
 class Ddl:
@@ -79,9 +85,13 @@ class Ddl:
             meta.primary_key, meta.primary_key_name = list(clone.primary_key), clone.primary_key_name
         if isinstance(e.this, exp.Schema):
             meta.columns = [column_def(c) for c in e.this.expressions if isinstance(c, exp.ColumnDef)]
-            for constraint in e.this.expressions:
-                if isinstance(constraint, (exp.Constraint, exp.PrimaryKey)):
-                    self._add_constraint(meta, constraint)
+            for definition in e.this.expressions:
+                if isinstance(definition, exp.ColumnDef):
+                    for constraint in definition.args.get("constraints", []):
+                        if isinstance(constraint.kind, (exp.PrimaryKeyColumnConstraint, exp.Reference)):
+                            self._add_constraint(meta, constraint, definition.name)
+                elif isinstance(definition, (exp.Constraint, exp.PrimaryKey, exp.ForeignKey)):
+                    self._add_constraint(meta, definition)
         check_columns(meta)
         for key in ("partitioned_by", "clustered_by"):
             for col in [] if getattr(meta, key) == ["AUTO"] else getattr(meta, key):
@@ -152,16 +162,47 @@ class Ddl:
         self.meta.save_table(meta)
         return Result()
 
-    def _add_constraint(self, meta: TableMeta, constraint: exp.Expression) -> None:
-        """An informational PRIMARY KEY (not enforced, as on Databricks); other constraints are refused."""
-        key = constraint if isinstance(constraint, exp.PrimaryKey) else constraint.find(exp.PrimaryKey)
-        if key is None:
-            raise unsupported(f"the constraint {constraint.sql('databricks')} (only informational PRIMARY KEYs)")
+    def _add_constraint(self, meta: TableMeta, constraint: exp.Expression, column: str | None = None) -> None:
+        """An informational PRIMARY KEY or FOREIGN KEY (kept and reported, not enforced, as on Databricks), of
+        the table or of its `column`; other constraints are refused."""
+        named = isinstance(constraint, (exp.Constraint, exp.ColumnConstraint)) and constraint.this is not None
+        name = constraint.name if named else None
+        if isinstance(constraint, exp.ColumnConstraint):
+            kind = constraint.kind
+        elif isinstance(constraint, (exp.PrimaryKey, exp.ForeignKey)):
+            kind = constraint
+        else:
+            kind = constraint.find(exp.PrimaryKey, exp.ForeignKey)
+        if name is not None:
+            self._check_constraint_name(meta, name)
+        if isinstance(kind, exp.PrimaryKeyColumnConstraint) and column is not None:
+            self._add_primary_key(meta, name, [column])
+        elif isinstance(kind, exp.PrimaryKey):
+            self._add_primary_key(meta, name, [i.name for i in kind.expressions])
+        elif isinstance(kind, exp.Reference) and column is not None:
+            self._add_foreign_key(meta, name, [column], kind)
+        elif isinstance(kind, exp.ForeignKey):
+            self._add_foreign_key(meta, name, [i.name for i in kind.expressions], kind.args["reference"])
+        else:
+            raise unsupported(f"the constraint {constraint.sql('databricks')} (only PRIMARY KEY and FOREIGN KEY)")
+
+    def _check_constraint_name(self, meta: TableMeta, name: str) -> None:
+        """A constraint's name is unique within its schema."""
+        others = [t for t in self.meta.all_tables(meta.catalog) if t.schema == meta.schema and t.key != meta.key]
+        for table in [meta, *others]:
+            if name.lower() in [n.lower() for n in table.constraint_names]:
+                raise LocalSQLError(
+                    "CONSTRAINT_ALREADY_EXISTS",
+                    f"Constraint '{name}' already exists (on {table.display}). Please delete the existing "
+                    "constraint first, or choose another name.",
+                    "42710",
+                )
+
+    def _add_primary_key(self, meta: TableMeta, name: str | None, names: list[str]) -> None:
         if meta.primary_key:
             raise LocalSQLError("MULTIPLE_PRIMARY_KEYS", f"Table {meta.display} already has a primary key.", "42P16")
-        names = [i.name for i in key.expressions]
-        for name in names:
-            column = meta.column(name) or fail(unresolved_column(name, meta))
+        for column_name in names:
+            column = meta.column(column_name) or fail(unresolved_column(column_name, meta))
             if column.nullable:
                 raise LocalSQLError(
                     "DELTA_NULLABLE_PRIMARY_KEY_COLUMN",
@@ -169,7 +210,91 @@ class Ddl:
                     "42831",
                 )
         meta.primary_key = [meta.column(n).name for n in names]
-        meta.primary_key_name = constraint.name if isinstance(constraint, exp.Constraint) else f"{meta.name}_pk"
+        meta.primary_key_name = name or f"{meta.name}_pk"
+
+    def _add_foreign_key(self, meta: TableMeta, name: str | None, names: list[str], reference: exp.Reference) -> None:
+        """FOREIGN KEY (names) REFERENCES parent [(columns)]: all of the parent's primary key columns (its
+        primary key when none are listed); the parent may be the table itself."""
+        parent_ref = reference.this.this if isinstance(reference.this, exp.Schema) else reference.this
+        listed = [i.name for i in reference.this.expressions] if isinstance(reference.this, exp.Schema) else []
+        columns = [(meta.column(n) or fail(unresolved_column(n, meta))).name for n in names]
+        parent_key = list(self._resolve(parent_ref))
+        parent = meta if parent_key == [meta.catalog, meta.schema, meta.name] else self._lookup(parent_ref)
+        if parent.is_view:
+            raise LocalSQLError("EXPECT_TABLE_NOT_VIEW.NO_ALTERNATIVE", f"FOREIGN KEY expects a table, {parent.display} is a view.", "42809")  # fmt: skip
+        referenced = [
+            (parent.column(n) or fail(unresolved_column(n, parent))).name for n in listed or parent.primary_key
+        ]
+        if (
+            not parent.primary_key
+            or sorted(referenced) != sorted(parent.primary_key)
+            or len(columns) != len(referenced)
+        ):
+            key = (
+                f"PRIMARY KEY ({', '.join(quote_dbx(c) for c in parent.primary_key)})"
+                if parent.primary_key
+                else "no primary key"
+            )
+            raise LocalSQLError(
+                "INVALID_PARAMETER_VALUE",
+                f"A FOREIGN KEY references all the primary key columns of its parent table, one for each of its own "
+                f"columns: {parent.display} has {key}. Add a primary key to the parent or list its columns.",
+                "22023",
+            )
+        fk_name = name or f"{meta.name}_{parent.name}_fk"  # as Databricks names it
+        meta.foreign_keys.append(ForeignKey(fk_name, columns, parent_key, referenced))
+
+    def _drop_constraint(self, meta: TableMeta, name: str | None, exists: bool, cascade: bool, kind: str = "",
+                         columns: list[str] | None = None) -> None:  # fmt: skip
+        """ALTER TABLE t DROP CONSTRAINT name / DROP PRIMARY KEY / DROP FOREIGN KEY (cols) [IF EXISTS]
+        [RESTRICT | CASCADE]: a primary key other tables reference goes only with CASCADE, which drops theirs."""
+        if kind == "PRIMARY KEY" or (name and meta.primary_key and name.lower() == meta.primary_key_name.lower()):
+            if not meta.primary_key:
+                if exists:
+                    return
+                raise LocalSQLError("CONSTRAINT_DOES_NOT_EXIST", f"Table {meta.display} has no primary key.", "42704")
+            children = [t for t in self.meta.all_tables() if any(f.parent == [meta.catalog, meta.schema, meta.name] for f in t.foreign_keys)]  # fmt: skip
+            if children and not cascade:
+                raise LocalSQLError(
+                    "INVALID_PARAMETER_VALUE",
+                    f"The primary key {quote_dbx(meta.primary_key_name)} is referenced by FOREIGN KEYs of "
+                    f"{', '.join(t.display for t in children)}: drop it with CASCADE to drop those too.",
+                    "22023",
+                )
+            for child in children:
+                child = meta if child.key == meta.key else child
+                child.foreign_keys = [
+                    f for f in child.foreign_keys if f.parent != [meta.catalog, meta.schema, meta.name]
+                ]
+                if child is not meta:
+                    self.meta.commit(child, "DROP CONSTRAINT", {"cascade": "true"}, {})
+            meta.primary_key, meta.primary_key_name = [], None
+            return
+        kept = [
+            f for f in meta.foreign_keys
+            if not (f.name.lower() == (name or "").lower() or (columns and [c.lower() for c in f.columns] == columns))
+        ]  # fmt: skip
+        if len(kept) == len(meta.foreign_keys) and not exists:
+            raise LocalSQLError(
+                "CONSTRAINT_DOES_NOT_EXIST", f"Constraint '{name or ', '.join(columns or [])}' does not exist on {meta.display}.", "42704"
+            )  # fmt: skip
+        meta.foreign_keys = kept
+
+    def _drop_key(self, body: str) -> Result | None:
+        """ALTER TABLE t DROP PRIMARY KEY / DROP FOREIGN KEY [IF EXISTS] (cols) [RESTRICT | CASCADE], which
+        sqlglot does not parse; None for other statements."""
+        m = _DROP_KEY.fullmatch(body)
+        if not m:
+            return None
+        meta = self._lookup(table_arg(m.group(1)))
+        kind = " ".join(m.group(2).upper().split())
+        columns = [
+            exp.to_identifier(c.strip().strip("`")).name.lower() for c in (m.group(4) or "").split(",") if c.strip()
+        ]
+        with self._transaction():
+            self._drop_constraint(meta, None, bool(m.group(3)), (m.group(5) or "").upper() == "CASCADE", kind, columns)
+            self.meta.commit(meta, "DROP CONSTRAINT", {"kind": kind}, {})
+        return Result()
 
     def _comment(self, e: exp.Comment) -> Result:
         """COMMENT ON TABLE t IS '..' / COMMENT ON COLUMN t.c IS '..' (NULL removes it)."""
@@ -198,20 +323,29 @@ class Ddl:
         return Result()
 
     def _tags(self, body: str) -> Result:
-        """ALTER TABLE t SET TAGS ('k' = 'v', 'k2') / UNSET TAGS ('k'): kept in the catalog, shown in
-        information_schema.table_tags; a tag change is not a Delta commit."""
-        m = re.fullmatch(r"ALTER\s+(?:TABLE|VIEW)\s+(\S+)\s+(SET|UNSET)\s+TAGS\s*\((.*)\)", body, re.I | re.S)
+        """ALTER TABLE t [ALTER COLUMN c] SET TAGS ('k' = 'v', 'k2') / UNSET TAGS ('k'): kept in the catalog,
+        shown in information_schema.table_tags / column_tags; a tag change is not a Delta commit."""
+        m = re.fullmatch(
+            r"ALTER\s+(?:TABLE|VIEW)\s+(\S+)\s+(?:(?:ALTER|CHANGE)\s+(?:COLUMN\s+)?(`(?:[^`]|``)+`|\w+)\s+)?"
+            r"(SET|UNSET)\s+TAGS\s*\((.*)\)",
+            body,
+            re.I | re.S,
+        )
         if not m:
             raise syntax_error(body, body)
         meta = self._lookup(table_arg(m.group(1)))
-        items = re.findall(r"'((?:[^'\\]|\\.)*)'(?:\s*=\s*'((?:[^'\\]|\\.)*)')?", m.group(3))
+        tags = meta.tags
+        if m.group(2):
+            column = exp.to_identifier(m.group(2)[1:-1].replace("``", "`") if m.group(2)[0] == "`" else m.group(2))
+            tags = (meta.column(column.name) or fail(unresolved_column(column.name, meta))).tags
+        items = re.findall(r"'((?:[^'\\]|\\.)*)'(?:\s*=\s*'((?:[^'\\]|\\.)*)')?", m.group(4))
         if not items:
             raise syntax_error(body, body)
         for key, value in items:
-            if m.group(2).upper() == "SET":
-                meta.tags[key] = value
+            if m.group(3).upper() == "SET":
+                tags[key] = value
             else:
-                meta.tags.pop(key, None)
+                tags.pop(key, None)
         self.meta.save_table(meta)
         return Result()
 
@@ -265,7 +399,11 @@ class Ddl:
                 elif isinstance(action, exp.AddConstraint):
                     for constraint in action.expressions:
                         self._add_constraint(meta, constraint)
-                    self.meta.commit(meta, "ADD CONSTRAINT", {"name": meta.primary_key_name}, {})
+                    self.meta.commit(meta, "ADD CONSTRAINT", {"name": action.expressions[0].name}, {})
+                elif isinstance(action, exp.Drop) and str(action.args.get("kind")).upper() == "CONSTRAINT":
+                    name = action.args["tables"][0].name
+                    self._drop_constraint(meta, name, bool(action.args.get("exists")), bool(action.args.get("cascade")))
+                    self.meta.commit(meta, "DROP CONSTRAINT", {"name": name}, {})
                 elif isinstance(action, exp.AlterColumn) and given == {"this", "comment"}:
                     column = meta.column(action.name) or fail(unresolved_column(action.name, meta))
                     column.comment = action.args["comment"].name
@@ -304,6 +442,18 @@ class Ddl:
                     "42710",
                 )
         first = not meta.columns
+        required = [c for c in columns if not c.nullable]
+        if (
+            required
+            and not first
+            and self.con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {meta.duck} LIMIT 1)").fetchall()[0][0]
+        ):
+            raise LocalSQLError(  # its existing rows would hold NULL in it
+                "DELTA_NOT_NULL_CONSTRAINT_VIOLATED",
+                f"NOT NULL constraint violated for column: {required[0].name}. {meta.display} has rows, which would "
+                "hold NULL in the new column: add it without NOT NULL.",
+                "23502",
+            )
         meta.columns.extend(columns)
         check_columns(meta)
         if first:

@@ -138,8 +138,13 @@ class LocalEngine(SessionStatements, Reads, Ddl, Writes, Merges, Metadata):
             return self._describe_detail(self._lookup(table_arg(body.split(None, 2)[2])))
         if words and words[0].upper() == "SHOW":
             return self._show(body)
-        if re.match(r"ALTER\s+(TABLE|VIEW)\s+\S+\s+(SET|UNSET)\s+TAGS\b", body, re.I):
+        if re.match(
+            r"ALTER\s+(TABLE|VIEW)\s+\S+\s+((ALTER|CHANGE)\s+(COLUMN\s+)?\S+\s+)?(SET|UNSET)\s+TAGS\b", body, re.I
+        ):
             return self._tags(body)
+        dropped = self._drop_key(body)
+        if dropped is not None:
+            return dropped
         if head == "INSERT INTO" and re.search(r"\bREPLACE\s+ON\b", body, re.I):
             return self._insert_replace_on(body)
         if head == "CREATE CATALOG":

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pyarrow as pa
 
-from .catalog import Catalog, Column, TableMeta
+from .catalog import Catalog, Column, ForeignKey, TableMeta
 from .columns import display_type
 
 _S, _I, _I16, _TS = pa.string(), pa.int32(), pa.int16(), pa.timestamp("us", "Etc/UTC")
@@ -171,23 +171,47 @@ def information_schema(meta: Catalog, volumes_root: str, catalog: str, view: str
         ]  # fmt: skip
     elif view == "table_constraints":
         rows = [
-            (t.catalog, t.schema, t.primary_key_name, t.catalog, t.schema, t.name, "PRIMARY KEY", "YES", "NO", "NO", "YES")
-            for t in tables if t.primary_key
+            (t.catalog, t.schema, name, t.catalog, t.schema, t.name, kind, "YES", "NO", "NO", "YES" if kind == "PRIMARY KEY" else None)
+            for t in tables for name, kind, _, _ in _keys(t)
         ]  # fmt: skip
-    elif view in ("key_column_usage", "constraint_column_usage"):
-        for t in tables:
-            for position, name in enumerate(t.primary_key, start=1):
-                if view == "key_column_usage":
-                    rows.append(
-                        (t.catalog, t.schema, t.primary_key_name, t.catalog, t.schema, t.name, name, position, None)
-                    )
-                else:
-                    rows.append((t.catalog, t.schema, t.name, name, t.catalog, t.schema, t.primary_key_name))
+    elif view == "key_column_usage":
+        rows = [
+            (t.catalog, t.schema, name, t.catalog, t.schema, t.name, column, position, position if parent else None)
+            for t in tables for name, _, columns, parent in _keys(t)
+            for position, column in enumerate(columns, start=1)
+        ]  # fmt: skip
+    elif view == "constraint_column_usage":  # the columns a constraint uses: a foreign key's are its parent's
+        rows = [
+            (*(parent.parent if parent else (t.catalog, t.schema, t.name)), column, t.catalog, t.schema, name)
+            for t in tables for name, _, columns, parent in _keys(t)
+            for column in (parent.parent_columns if parent else columns)
+        ]  # fmt: skip
+    elif view == "referential_constraints":
+        by_key = {t.key: t for t in tables}
+        rows = [
+            (t.catalog, t.schema, f.name, *f.parent[:2], getattr(by_key.get("\x1f".join(f.parent)), "primary_key_name", None),
+             "FULL", "NO ACTION", "NO ACTION")
+            for t in tables for f in t.foreign_keys
+        ]  # fmt: skip
     elif view == "table_tags":
         rows = [(t.catalog, t.schema, t.name, k, v) for t in tables for k, v in sorted(t.tags.items())]
+    elif view == "column_tags":
+        rows = [
+            (t.catalog, t.schema, t.name, c.name, k, v)
+            for t in tables for c in t.columns for k, v in sorted(c.tags.items())
+        ]  # fmt: skip
     elif view == "constraint_table_usage":
-        rows = [(t.catalog, t.schema, t.name, t.catalog, t.schema, t.primary_key_name) for t in tables if t.primary_key]
+        rows = [
+            (*(parent.parent if parent else (t.catalog, t.schema, t.name)), t.catalog, t.schema, name)
+            for t in tables for name, _, _, parent in _keys(t)
+        ]  # fmt: skip
     return _table(columns, rows)
+
+
+def _keys(t: TableMeta) -> list[tuple[str, str, list[str], ForeignKey | None]]:
+    """A table's constraints: (name, type, columns, the foreign key or None)."""
+    keys = [(t.primary_key_name, "PRIMARY KEY", t.primary_key, None)] if t.primary_key else []
+    return keys + [(f.name, "FOREIGN KEY", f.columns, f) for f in t.foreign_keys]
 
 
 def _information_column(t: TableMeta, position: int, c: Column) -> tuple:
@@ -311,10 +335,18 @@ def jdbc_primary_keys(meta: Catalog, catalog: str | None, schema: str | None, ta
     return _table(columns, rows)
 
 
-def jdbc_cross_reference() -> pa.Table:
-    """Foreign keys: the local warehouse keeps none, so the listing is empty (with JDBC's columns)."""
+def jdbc_cross_reference(meta: Catalog, parent: tuple[str | None, ...], child: tuple[str | None, ...]) -> pa.Table:
+    """Foreign keys between the `parent` and `child` (catalog, schema, table) patterns, one row per column."""
     names = ["PKTABLE_CAT", "PKTABLE_SCHEM", "PKTABLE_NAME", "PKCOLUMN_NAME", "FKTABLE_CAT", "FKTABLE_SCHEM",
              "FKTABLE_NAME", "FKCOLUMN_NAME", "KEY_SEQ", "UPDATE_RULE", "DELETE_RULE", "FK_NAME", "PK_NAME",
              "DEFERRABILITY"]  # fmt: skip
     ints = {"KEY_SEQ", "UPDATE_RULE", "DELETE_RULE", "DEFERRABILITY"}
-    return _table({n: _I if n in ints else _S for n in names}, [])
+    parents = {t.key: t for t in _matching(meta, *parent)}
+    rows = [
+        (*f.parent, pc, t.catalog, t.schema, t.name, c, seq, 3, 3, f.name, parents[key].primary_key_name, 7)
+        for t in _matching(meta, *child)
+        for f in t.foreign_keys
+        if (key := "\x1f".join(f.parent)) in parents
+        for seq, (c, pc) in enumerate(zip(f.columns, f.parent_columns, strict=True), start=1)
+    ]
+    return _table({n: _I if n in ints else _S for n in names}, rows)

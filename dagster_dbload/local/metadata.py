@@ -143,7 +143,9 @@ class Metadata:
         if name == "primary_keys":
             return Result(jdbc_primary_keys(self.meta, f.get("catalog"), f.get("schema"), f.get("table")))
         if name == "cross_reference":
-            return Result(jdbc_cross_reference())
+            parent = (f.get("parent_catalog"), f.get("parent_schema"), f.get("parent_table"))
+            child = (f.get("foreign_catalog"), f.get("foreign_schema"), f.get("foreign_table"))
+            return Result(jdbc_cross_reference(self.meta, parent, child))
         raise unsupported(f"the metadata listing {name}")
 
     def _describe(self, e: exp.Describe) -> Result:
@@ -188,11 +190,9 @@ class Metadata:
                 rows.append(("Clustering Columns", str(meta.clustered_by), ""))
             if meta.is_view:
                 rows.append(("View Text", meta.view_text, ""))
-            if meta.primary_key:
+            if meta.constraint_names:
                 rows += [("", "", ""), ("# Constraints", "", "")]
-                rows.append(
-                    (meta.primary_key_name, f"PRIMARY KEY ({', '.join(quote_dbx(c) for c in meta.primary_key)})", "")
-                )
+                rows += [(name, definition, "") for name, definition in constraints(meta)]
         rows = [r for r in rows if r[1] is not None]  # e.g. no Comment row for a table without one
         names = ("col_name", "data_type", "comment")
         return Result(table_of(**{n: (pa.string(), [r[i] for r in rows]) for i, n in enumerate(names)}))
@@ -308,9 +308,10 @@ def describe_json(meta: TableMeta) -> dict[str, Any]:
             doc["partition_columns"] = list(meta.partitioned_by)
         if meta.clustered_by:
             doc["clustering_columns"] = [[c] for c in meta.clustered_by]
-    if meta.primary_key:
-        key = ", ".join(quote_dbx(c) for c in meta.primary_key)
-        doc["table_constraints"] = f"[({meta.primary_key_name},PRIMARY KEY ({key}))]"
+    if meta.constraint_names:
+        doc["table_constraints"] = (
+            "[" + ",".join(f"({name},{definition})" for name, definition in constraints(meta)) + "]"
+        )
     return doc
 
 
@@ -338,6 +339,12 @@ def json_type(type_sql: str) -> dict[str, Any]:
     return {"name": {"timestamp": "timestamp_ltz"}.get(name, name)}
 
 
+def constraints(meta: TableMeta) -> list[tuple[str, str]]:
+    """(name, definition) of the table's PRIMARY KEY and FOREIGN KEYs, as Databricks shows them."""
+    key = [(meta.primary_key_name, f"PRIMARY KEY ({', '.join(quote_dbx(c) for c in meta.primary_key)})")]
+    return (key if meta.primary_key else []) + [(f.name, f.definition) for f in meta.foreign_keys]
+
+
 def create_statement(meta: TableMeta) -> str:
     """SHOW CREATE TABLE's text: the DDL that makes the table (or view) again."""
     if meta.is_view:
@@ -346,10 +353,7 @@ def create_statement(meta: TableMeta) -> str:
     for c in meta.columns:
         line = f"  {quote_dbx(c.name)} {c.type}" + ("" if c.nullable else " NOT NULL")
         lines.append(line + (f" COMMENT {literal(c.comment)}" if c.comment else ""))
-    if meta.primary_key:
-        lines.append(
-            f"  CONSTRAINT {quote_dbx(meta.primary_key_name)} PRIMARY KEY ({', '.join(quote_dbx(c) for c in meta.primary_key)})"
-        )
+    lines += [f"  CONSTRAINT {quote_dbx(name)} {definition}" for name, definition in constraints(meta)]
     text = f"CREATE TABLE {meta.display} (\n" + ",\n".join(lines) + "\n)\nUSING delta"
     if meta.partitioned_by:
         text += f"\nPARTITIONED BY ({', '.join(quote_dbx(c) for c in meta.partitioned_by)})"

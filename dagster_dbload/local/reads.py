@@ -8,19 +8,59 @@ import sqlglot
 from sqlglot import exp
 
 from . import functions
-from .catalog import check_name, quote_dbx
+from .catalog import TableMeta, check_name, quote_dbx
 from .common import Result, no_catalog
 from .datetimes import parse_date, parse_timestamp
 from .errors import DIVIDE_BY_ZERO, LocalSQLError, table_not_found, unsupported
-from .listings import information_schema
+from .listings import base_type, information_schema
 
 
 class Reads:
     """SELECT and the sources every statement reads."""
 
-    def _to_duckdb(self, query: exp.Expression) -> str:
-        """DuckDB SQL for a Databricks query: tables renamed to their DuckDB homes, file sources readable."""
-        return self._with_sources(query.copy()).transform(self._databricks_semantics).sql("duckdb")
+    def _to_duckdb(self, query: exp.Expression, target: TableMeta | None = None) -> str:
+        """DuckDB SQL for a Databricks query (or a DELETE's condition on `target`): tables renamed to their
+        DuckDB homes, file sources readable."""
+        query = self._datetime_comparisons(query.copy(), target)
+        return self._with_sources(query).transform(self._databricks_semantics).sql("duckdb")
+
+    def _datetime_comparisons(self, query: exp.Expression, target: TableMeta | None) -> exp.Expression:
+        """`ts = '2026-12-05 03:59:55 +0000'`, `d BETWEEN '2024' AND '2025-06'`: a string compared with a DATE or
+        TIMESTAMP column is read as Databricks reads it into the column's type (DuckDB's implicit cast refuses
+        ` +0000` and reads other forms otherwise). Only where the column's table is certain."""
+        for literal in list(query.find_all(exp.Literal)):
+            compared = _compared_column(literal)
+            if compared is None:
+                continue
+            column_type = self._column_type(compared, target)
+            if column_type is not None and base_type(column_type) in ("date", "timestamp", "timestamp_ntz"):
+                typed = self._datetime_literal(literal.name, exp.DataType.build(column_type, dialect="databricks"))
+                literal.replace(typed)
+        return query
+
+    def _column_type(self, column: exp.Column, target: TableMeta | None) -> str | None:
+        """The type of `column` when its SELECT (or the DELETE's `target`) reads tables only and one of them
+        certainly holds it; None when a subquery, CTE or function could hold it, or it is not found."""
+        select = column.find_ancestor(exp.Select)
+        if select is None:
+            tables = {target.name: target} if target is not None else {}
+        else:
+            sources = [select.args.get("from_")] + list(select.args.get("joins") or [])
+            tables = {}
+            for source in sources:
+                table = source.this if source is not None else None
+                if not isinstance(table, exp.Table) or not isinstance(table.this, exp.Identifier):
+                    return None
+                try:
+                    tables[table.alias_or_name.lower()] = self._lookup(table)
+                except LocalSQLError:
+                    return None  # a CTE's name, or a table that is not there (the query says so itself)
+        if column.table:
+            candidates = [tables[column.table.lower()]] if column.table.lower() in tables else []
+        else:
+            candidates = list(tables.values())
+        types = {c.type for meta in candidates if (c := meta.column(column.name)) is not None}
+        return types.pop() if len(types) == 1 else None
 
     def _with_sources(self, query: exp.Expression) -> exp.Expression:
         """`query` with each table, view, information_schema view and file source replaced by what DuckDB reads."""
@@ -49,6 +89,8 @@ class Reads:
             return exp.Anonymous(this="error", expressions=[message])
         if isinstance(node, exp.CurrentUser):
             return exp.Literal.string("local")
+        if isinstance(node, (exp.Like, exp.ILike)) and not isinstance(node.parent, exp.Escape):
+            return exp.Escape(this=node, expression=exp.Literal.string("\\"))  # Databricks' default escape
         if isinstance(node, exp.TsOrDsAdd):  # date_add(start, days) is a DATE on Databricks
             return exp.cast(node, exp.DataType.build("DATE"))
         if isinstance(node, exp.TsOrDsToDate) and not node.args.get("format"):  # to_date(x)
@@ -207,6 +249,20 @@ class Reads:
 
     def _source_schema(self, query: exp.Expression) -> pa.Schema:
         return self._relation(query).limit(0).to_arrow_table().schema
+
+
+def _compared_column(literal: exp.Literal) -> exp.Column | None:
+    """The column a string literal is compared with (`=`, `<>`, `<`, ..., BETWEEN, IN), else None."""
+    if not literal.is_string:
+        return None
+    parent = literal.parent
+    if isinstance(parent, (exp.EQ, exp.NEQ, exp.NullSafeEQ, exp.GT, exp.GTE, exp.LT, exp.LTE)):
+        other = parent.expression if literal is parent.this else parent.this
+    elif isinstance(parent, (exp.Between, exp.In)) and literal is not parent.this:
+        other = parent.this
+    else:
+        return None
+    return other if isinstance(other, exp.Column) and isinstance(other.this, exp.Identifier) else None
 
 
 def databricks_arrow(relation: duckdb.DuckDBPyRelation) -> pa.Table:

@@ -405,7 +405,10 @@ class Service:
 
     @_guarded
     def GetCrossReference(self, req: T.TGetCrossReferenceReq) -> T.TGetCrossReferenceResp:
-        return self._listing(req, "cross_reference", T.TGetCrossReferenceResp)
+        return self._listing(req, "cross_reference", T.TGetCrossReferenceResp, parent_catalog=req.parentCatalogName,
+                             parent_schema=req.parentSchemaName, parent_table=req.parentTableName,
+                             foreign_catalog=req.foreignCatalogName, foreign_schema=req.foreignSchemaName,
+                             foreign_table=req.foreignTableName)  # fmt: skip
 
     # operations
     @_guarded

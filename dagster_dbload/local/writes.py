@@ -120,7 +120,7 @@ class Writes:
         with self._transaction():
             alias = e.this.args.get("alias")  # DELETE FROM t AS d WHERE d.id = ...
             target = f"{meta.duck} AS {quote_duck(alias.name)}" if alias is not None else meta.duck
-            sql = f"DELETE FROM {target}" + (f" WHERE {self._to_duckdb(where.this)}" if where else "")
+            sql = f"DELETE FROM {target}" + (f" WHERE {self._to_duckdb(where.this, meta)}" if where else "")
             deleted = self.con.execute(sql).fetchall()[0][0]
             self.meta.commit(
                 meta, "DELETE", {"predicate": where.sql("databricks") if where else ""}, {"numDeletedRows": deleted}
