@@ -117,7 +117,9 @@ class DatabricksResource(SQLWarehouse):
             )
         if token:
             return {"access_token": self.access_token}
-        host, client_id, client_secret = f"https://{self.server_hostname}", self.client_id, self.client_secret
+        client_id, client_secret = self.client_id, self.client_secret
+        uri = urlparse(self.connection_uri or "")  # a warehouse reached at another address gives tokens there too
+        host = f"{uri.scheme}://{uri.netloc}" if uri.netloc else f"https://{self.server_hostname}"
         retry_seconds, timeout = max(1, int(self.retry_duration_seconds)), min(self.socket_timeout_seconds, 60.0)
 
         def credentials_provider() -> Any:  # called by the connector when it connects
@@ -228,6 +230,8 @@ class DatabricksResource(SQLWarehouse):
         context = getattr(error, "context", None) or {}
         if _is_request_error(error) and not context.get("http-code") and statuses and statuses[-1] >= 500:
             return self._server_error(statuses[-1])
+        if "invalid_client" in text:  # the OAuth token endpoint refused the service principal
+            return f"Databricks refused the credentials for {where}: check client_id / client_secret."
         if _is_request_error(error) and not context.get("http-code"):
             return (
                 f"Cannot reach {self.server_hostname!r} (no HTTP answer): check server_hostname (the workspace host, "

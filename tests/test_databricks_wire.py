@@ -181,6 +181,37 @@ def test_oauth_to_an_unreachable_host_gives_up_within_the_retry_duration_and_nam
     assert "oauth-secret-5e1f" not in str(e.value) and "Invalid URL" not in str(e.value)
 
 
+@pytest.mark.parametrize("tls", [False, True])
+def test_oauth_m2m_signs_in_a_service_principal_and_a_wrong_secret_names_the_settings(tmp_path, monkeypatch, tls):
+    with LocalSQLWarehouseServer(path=str(tmp_path / "wh.duckdb"), tls=tls, client_secret="sp-secret-77f1") as server:
+        if tls:  # the SDK fetches the token over HTTPS: it trusts the server's certificate
+            monkeypatch.setenv("REQUESTS_CA_BUNDLE", server.certificate)
+            monkeypatch.setenv("SSL_CERT_FILE", server.certificate)  # and so does the connector
+        signed_in = server.resource(access_token=None, client_id=server.client_id, client_secret="sp-secret-77f1")
+        with signed_in.connect() as connection, connection.cursor() as cursor:
+            cursor.execute("SELECT 42 AS answer")
+            assert cursor.fetchall()[0].answer == 42
+        wrong = server.resource(access_token=None, client_id=server.client_id, client_secret="sp-wrong-0c3a")
+        refused = r"refused the credentials.*check client_id / client_secret"
+        with pytest.raises(DatabricksConnectionError, match=refused) as e, wrong.connect():
+            pass
+        assert "sp-wrong-0c3a" not in str(e.value) and "sp-secret-77f1" not in str(e.value)
+
+
+def test_the_sdk_finds_the_warehouse_and_its_http_path(tmp_path):
+    from databricks.sdk import WorkspaceClient
+
+    with LocalSQLWarehouseServer(path=str(tmp_path / "wh.duckdb"), access_token=TOKEN) as server:
+        workspace = WorkspaceClient(host=server.url, token=TOKEN)
+        [warehouse] = list(workspace.warehouses.list())
+        assert (warehouse.id, warehouse.odbc_params.path) == ("local", server.resource().http_path)
+        assert workspace.warehouses.get("local").odbc_params.port == int(server.url.rsplit(":", 1)[1])
+        with pytest.raises(Exception, match="does not exist"):
+            workspace.warehouses.get("588dbd71bd802f4d")
+        with pytest.raises(Exception, match="Invalid access token"):
+            list(WorkspaceClient(host=server.url, token="dapi-wrong").warehouses.list())
+
+
 def test_a_persistent_http_500_names_the_status(tmp_path):
     with LocalSQLWarehouseServer(path=str(tmp_path / "wh.duckdb")) as server:
         server.fail_next(status=500, times=1000, retry_after=None)

@@ -26,8 +26,8 @@ from .files import FileResolver
 from .service import Service
 from .tls import self_signed_context
 from .warehouse import LocalSQLWarehouse
+from .workspace_api import HTTP_PATH, Workspace, encode
 
-HTTP_PATH = "/sql/1.0/warehouses/local"
 _PUT = re.compile(r"\s*PUT\s+'((?:[^'\\]|\\.)*)'\s+INTO\s+'((?:[^'\\]|\\.)*)'(\s+OVERWRITE)?\s*;?\s*$", re.I | re.S)
 _GET = re.compile(r"\s*GET\s+'((?:[^'\\]|\\.)*)'\s+TO\s+'((?:[^'\\]|\\.)*)'\s*;?\s*$", re.I | re.S)
 _REMOVE = re.compile(r"\s*REMOVE\s+'((?:[^'\\]|\\.)*)'\s*;?\s*$", re.I | re.S)
@@ -61,11 +61,13 @@ class LocalSQLWarehouseServer:
     """
 
     def __init__(self, path: str, access_token: str = "dapi-local-test-token", port: int = 0, tls: bool = False,
+                 client_id: str = "local-service-principal", client_secret: str = "local-oauth-secret",
                  **warehouse_options: Any):  # fmt: skip
         self.warehouse = LocalSQLWarehouse(path=path, **warehouse_options)
         self.port, self.tls = port, tls
         self.certificate: str | None = None  # with tls: the self-signed certificate clients should trust
         self.access_token = access_token
+        self.client_id, self.client_secret = client_id, client_secret  # OAuth M2M: exchanged for access_token
         self.statements: list[str] = []
         self._faults: list[tuple[int, float | None]] = []
         self._statement_faults: list[tuple[re.Pattern, LocalSQLError | str]] = []
@@ -79,6 +81,11 @@ class LocalSQLWarehouseServer:
     def url(self) -> str:
         assert self._http is not None, "start the server first (use it as a context manager)"
         return f"{'https' if self.tls else 'http'}://127.0.0.1:{self._http.server_address[1]}"
+
+    @property
+    def workspace(self) -> Workspace:
+        """The workspace REST calls it answers (OAuth tokens, the SQL warehouses list)."""
+        return Workspace(self.url, self.access_token, self.client_id, self.client_secret)
 
     def resource(self, **overrides: Any):
         from ..resource import DatabricksResource
@@ -160,8 +167,17 @@ class LocalSQLWarehouseServer:
             def _body(self) -> bytes:
                 return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
+            def _workspace(self, reply: tuple[int, dict] | None) -> bool:
+                if reply is not None:
+                    status, body = encode(reply)
+                    self._reply(status, body, {"Content-Type": "application/json"})
+                return reply is not None
+
             def do_POST(self) -> None:
                 body = self._body()
+                if urlparse(self.path).path == "/oidc/v1/token":
+                    self._workspace(server.workspace.token(body, self.headers.get("Authorization")))
+                    return
                 if urlparse(self.path).path != HTTP_PATH:
                     return self._reply(404, b"no such warehouse", {"x-databricks-reason-phrase": "Not Found"})
                 if self.headers.get("Authorization") != f"Bearer {server.access_token}":
@@ -200,9 +216,8 @@ class LocalSQLWarehouseServer:
                 self._reply(201)
 
             def do_GET(self) -> None:
-                if self.path == "/.well-known/databricks-config":  # the SDK's host discovery: a plain workspace
-                    body = json.dumps({"host_type": "workspace", "workspace_id": "0"}).encode()
-                    return self._reply(200, body, {"Content-Type": "application/json"})
+                if self._workspace(server.workspace.get(urlparse(self.path).path, self.headers.get("Authorization"))):
+                    return
                 if self.path.startswith("/__result__/"):  # a Cloud Fetch link: served once, like a presigned URL
                     produce = server._results.pop(self.path.removeprefix("/__result__/"), None)
                     if produce is None:
