@@ -11,10 +11,11 @@ Prints the port, then pytest's summary; the exit code is pytest's.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import tempfile
+
+from suite_support import port_443_or_free
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SUITE = os.path.join(ROOT, "third_party", "databricks-sql-python")
@@ -38,20 +39,10 @@ NOT_APPLICABLE = {
 NEEDS_443 = {"test_oserror_retries": "counts connection attempts; the connector's feature-flag client dials host:443"}
 
 
-def _port_443_free() -> bool:
-    try:
-        with socket.socket() as s:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds (TIME_WAIT is fine)
-            s.bind(("127.0.0.1", 443))
-        return True
-    except OSError:
-        return False
-
-
 def main(argv: list[str]) -> int:
     from dagster_dbload.testing import LocalSQLWarehouseServer
 
-    port = 443 if _port_443_free() else 0
+    port = port_443_or_free()
     not_applicable = NOT_APPLICABLE if port == 443 else {**NOT_APPLICABLE, **NEEDS_443}
     with (
         tempfile.TemporaryDirectory() as folder,

@@ -11,17 +11,16 @@ the exit code is pytest's.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 
+from suite_support import port_443_or_free, suite_pytest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SUITE = os.environ.get("DBLOAD_DLT_SUITE", os.path.join(ROOT, "third_party", "dlt"))
-VENV = os.path.join(ROOT, ".suites", "dlt")
 REQUIREMENTS = ["dlt[databricks,parquet]==1.26.0", "pytest>=7.4.4,<8", "pytest-cases>=3.8.6", "pytest-order",
                 "pytest-timeout", "pytest-forked", "pytest-mock", "requests-mock", "pandas>=2.1.4,<3", "duckdb",
                 "sqlalchemy<2", "pydantic>=2.10", "tqdm", "boto3",
@@ -58,50 +57,39 @@ SETUP = [
 ]
 
 
-def _pytest() -> str:
-    """The suite's pytest (its own executable: dlt names a default pipeline after the script that runs it)."""
-    if not os.path.exists(os.path.join(VENV, "bin", "pytest")):
-        subprocess.run([sys.executable, "-m", "venv", VENV], check=True)
-        subprocess.run([os.path.join(VENV, "bin", "python"), "-m", "pip", "install", "-q", *REQUIREMENTS], check=True)
-    return os.path.join(VENV, "bin", "pytest")
-
-
-def _port() -> int:
-    """443 where it can be served: the Databricks SDK, which dlt asks for default credentials, dials host:443."""
-    try:
-        with socket.socket() as s:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind(("127.0.0.1", 443))
-        return 443
-    except OSError:
-        return 0
+def _secrets(token: str, client_id: str, client_secret: str, port: int) -> str:
+    """tests/.dlt/secrets.toml, where dlt's CI keeps the workspace's credentials (tests override them there). Both a
+    token and a service principal, as on dlt's CI: OAuth M2M signs in, which needs the SDK to reach host:443."""
+    oauth = f'client_id = "{client_id}"\nclient_secret = "{client_secret}"\n' if port == 443 else ""
+    return (
+        "[destination.databricks.credentials]\n"
+        'server_hostname = "127.0.0.1"\nhttp_path = "/sql/1.0/warehouses/local"\ncatalog = "main"\n'
+        f'access_token = "{token}"\n{oauth}'
+        f"connection_parameters = {{ _port = {port}, enable_telemetry = false }}\n"
+    )
 
 
 def main(argv: list[str]) -> int:
     from dagster_dbload.testing import LocalSQLWarehouseServer
 
-    pytest = _pytest()
+    pytest = suite_pytest("dlt", REQUIREMENTS)  # its own executable: dlt names a default pipeline after it
     with tempfile.TemporaryDirectory() as folder:
         suite = os.path.join(folder, "dlt")
         shutil.copytree(SUITE, suite)
-        with LocalSQLWarehouseServer(path=os.path.join(folder, "warehouse.duckdb"), port=_port(), tls=True) as server:
+        with LocalSQLWarehouseServer(
+            path=os.path.join(folder, "warehouse.duckdb"), port=port_443_or_free(), tls=True
+        ) as server:
             port = int(server.url.rsplit(":", 1)[1])
             with server.warehouse.connect() as connection:  # what dlt's CI workspace holds before the tests
                 for statement in SETUP:
                     connection.cursor().execute(statement)
-            prefix = "DESTINATION__DATABRICKS__CREDENTIALS__"
+            with open(os.path.join(suite, "tests", ".dlt", "secrets.toml"), "w") as fh:
+                fh.write(_secrets(server.access_token, server.client_id, server.client_secret, port))
             env = {
                 **os.environ,
                 "ACTIVE_DESTINATIONS": '["databricks"]',
                 "ALL_FILESYSTEM_DRIVERS": '["memory", "file"]',
                 "RUNTIME__DLTHUB_TELEMETRY": "false",
-                prefix + "SERVER_HOSTNAME": "127.0.0.1",
-                prefix + "HTTP_PATH": "/sql/1.0/warehouses/local",
-                prefix + "ACCESS_TOKEN": server.access_token,  # OAuth M2M signs in when both are set, as on dlt's CI
-                prefix + "CLIENT_ID": server.client_id,
-                prefix + "CLIENT_SECRET": server.client_secret,
-                prefix + "CATALOG": "main",
-                prefix + "CONNECTION_PARAMETERS": json.dumps({"_port": port, "enable_telemetry": False}),
                 "SSL_CERT_FILE": server.certificate or "",
                 "REQUESTS_CA_BUNDLE": server.certificate or "",
             }

@@ -173,3 +173,17 @@ def test_a_not_null_column_is_added_only_to_a_table_without_rows(run):
     assert run(
         "SELECT is_nullable FROM main.information_schema.columns WHERE table_name = 'empty' AND column_name = 'b'"
     ) == [("NO",)]
+
+
+def test_an_iceberg_table_holds_rows_and_says_it_is_iceberg(run):
+    run("CREATE TABLE ice (id BIGINT, d DATE) USING ICEBERG")
+    run("INSERT INTO ice VALUES (1, DATE'2024-01-01')")
+    assert run("SELECT count(*) FROM ice") == [(1,)]
+    detail = run("DESCRIBE DETAIL ice")[0]
+    assert detail[0] == "iceberg"
+    assert run("SELECT data_source_format FROM main.information_schema.tables WHERE table_name = 'ice'") == [
+        ("ICEBERG",)
+    ]
+    assert "USING iceberg" in run("SHOW CREATE TABLE ice")[0][0]
+    with pytest.raises(ERRORS, match="UNSUPPORTED_STATEMENT.*USING PARQUET"):
+        run("CREATE TABLE pq (id INT) USING PARQUET")

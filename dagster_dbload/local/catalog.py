@@ -71,6 +71,7 @@ class TableMeta:
     clustered_by: list[str] = field(default_factory=list)
     properties: dict[str, str] = field(default_factory=dict)
     kind: str = "MANAGED"  # or VIEW
+    format: str = "delta"  # or iceberg (a managed Iceberg table: the same rows and statements here)
     view_text: str | None = None  # a view's query, names qualified when it was created
     primary_key: list[str] = field(default_factory=list)  # informational PRIMARY KEY constraint
     primary_key_name: str | None = None

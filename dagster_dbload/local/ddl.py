@@ -359,8 +359,9 @@ class Ddl:
     def _apply_properties(self, meta: TableMeta, properties: exp.Properties | None) -> None:
         for prop in properties.expressions if properties else []:
             if isinstance(prop, exp.FileFormatProperty):
-                if prop.name.upper() != "DELTA":
-                    raise unsupported(f"USING {prop.name.upper()} tables (only Delta tables exist locally)")
+                if prop.name.upper() not in ("DELTA", "ICEBERG"):
+                    raise unsupported(f"USING {prop.name.upper()} tables (only Delta and Iceberg tables)")
+                meta.format = prop.name.lower()
             elif isinstance(prop, exp.PartitionedByProperty):
                 meta.partitioned_by = [c.name for c in prop.this.expressions]
             elif isinstance(prop, exp.ClusterProperty):  # CLUSTER BY AUTO: Databricks picks the columns

@@ -154,7 +154,7 @@ def information_schema(meta: Catalog, volumes_root: str, catalog: str, view: str
     elif view == "tables":
         rows = [
             (t.catalog, t.schema, t.name, t.kind, "NO" if t.is_view else "YES", "PRESERVE", "local", t.comment,
-             None, "local", None, "local", None if t.is_view else "DELTA", None)
+             None, "local", None, "local", None if t.is_view else t.format.upper(), None)
             for t in tables
         ]  # fmt: skip
     elif view == "columns":

@@ -183,7 +183,7 @@ class Metadata:
                 ("Type", meta.kind, ""),
                 ("Comment", meta.comment, ""),
                 ("Location", f"dbload-local:/{meta.catalog}/{meta.schema}/{meta.name}", ""),
-                ("Provider", "delta", ""),
+                ("Provider", meta.format, ""),
                 ("Table Properties", f"[{props}]", ""),
             ]
             if meta.clustered_by:
@@ -231,7 +231,7 @@ class Metadata:
         strings = pa.list_(pa.string())
         return Result(
             table_of(
-                format=(pa.string(), ["delta"]),
+                format=(pa.string(), [meta.format]),
                 id=(pa.string(), [meta.id]),
                 name=(pa.string(), [f"{meta.catalog}.{meta.schema}.{meta.name}"]),
                 description=(pa.string(), [meta.comment]),
@@ -264,7 +264,7 @@ def information(meta: TableMeta) -> str:
     else:
         props = ",".join(f"{k}={v}" for k, v in sorted(meta.properties.items()))
         lines += [
-            "Provider: delta", f"Location: dbload-local:/{meta.catalog}/{meta.schema}/{meta.name}",
+            f"Provider: {meta.format}", f"Location: dbload-local:/{meta.catalog}/{meta.schema}/{meta.name}",
             f"Table Properties: [{props}]",
         ]  # fmt: skip
     if meta.comment:  # last before the schema: readers take the text up to the next "Key:" line
@@ -302,7 +302,7 @@ def describe_json(meta: TableMeta) -> dict[str, Any]:
     if meta.is_view:
         doc["view_text"] = meta.view_text
     else:
-        doc["provider"] = "delta"
+        doc["provider"] = meta.format
         doc["table_properties"] = dict(sorted(meta.properties.items()))
         if meta.partitioned_by:
             doc["partition_columns"] = list(meta.partitioned_by)
@@ -354,7 +354,7 @@ def create_statement(meta: TableMeta) -> str:
         line = f"  {quote_dbx(c.name)} {c.type}" + ("" if c.nullable else " NOT NULL")
         lines.append(line + (f" COMMENT {literal(c.comment)}" if c.comment else ""))
     lines += [f"  CONSTRAINT {quote_dbx(name)} {definition}" for name, definition in constraints(meta)]
-    text = f"CREATE TABLE {meta.display} (\n" + ",\n".join(lines) + "\n)\nUSING delta"
+    text = f"CREATE TABLE {meta.display} (\n" + ",\n".join(lines) + f"\n)\nUSING {meta.format}"
     if meta.partitioned_by:
         text += f"\nPARTITIONED BY ({', '.join(quote_dbx(c) for c in meta.partitioned_by)})"
     if meta.clustered_by:

@@ -1,0 +1,64 @@
+"""Runs SQLAlchemy's dialect compliance suite as databricks-sqlalchemy runs it (its `tests/test/`, vendored
+unmodified in third_party/databricks-sqlalchemy/: SQLAlchemy's reusable tests with its own skip lists and
+requirements) against LocalSQLWarehouseServer over HTTPS, the reviewed tests by default (`-m reviewed`).
+
+    python scripts/sqlalchemy_suite.py [pytest args...]     # e.g. -k ComponentReflection
+
+The suite runs in its own virtualenv (.suites/sqlalchemy: SQLAlchemy 2.0, pytest 8) and imports its lists as `databricks.sqlalchemy.test`: the plugin sqlalchemy_suite_path.py puts the
+vendored folder there. Prints pytest's summary; the exit code is pytest's.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+
+from suite_support import port_443_or_free, suite_pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SUITE = os.environ.get("DBLOAD_SQLALCHEMY_SUITE", os.path.join(ROOT, "third_party", "databricks-sqlalchemy"))
+
+# The releases the suite was written for: SQLAlchemy 2.0 (2.1 dropped test classes its lists import)
+REQUIREMENTS = ["databricks-sqlalchemy==2.0.10", "sqlalchemy>=2.0.21,<2.1", "pytest>=8,<9"]
+
+# What the suite's README asks for: an empty schema to run in, and an empty `test_schema` beside it
+SETUP = ["CREATE SCHEMA IF NOT EXISTS main.sqla", "CREATE SCHEMA IF NOT EXISTS main.test_schema"]
+
+
+def main(argv: list[str]) -> int:
+    from dagster_dbload.testing import LocalSQLWarehouseServer
+
+    pytest = suite_pytest("sqlalchemy", REQUIREMENTS)
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        LocalSQLWarehouseServer(
+            path=os.path.join(folder, "warehouse.duckdb"), port=port_443_or_free(), tls=True
+        ) as server,
+    ):
+        with server.warehouse.connect() as connection:
+            for statement in SETUP:
+                connection.cursor().execute(statement)
+        port = server.url.rsplit(":", 1)[1]
+        uri = f"databricks://token:{server.access_token}@127.0.0.1?http_path=/sql/1.0/warehouses/local&catalog=main&schema=sqla"
+        env = {
+            **os.environ,
+            "DBLOAD_E2E_PORT": "" if port == "443" else port,
+            "DBLOAD_SQLALCHEMY_SUITE": SUITE,
+            "SSL_CERT_FILE": server.certificate or "",
+            "REQUESTS_CA_BUNDLE": server.certificate or "",
+            "PYTHONPATH": os.pathsep.join(
+                [os.path.dirname(os.path.abspath(__file__)), os.environ.get("PYTHONPATH", "")]
+            ),
+        }
+        marks = [] if "-m" in argv else ["-m", "reviewed"]
+        command = [pytest, "-q", "-p", "no:cacheprovider", "-p", "no:dagster_dbload",
+                   "-p", "sqlalchemy_suite_path", "-p", "e2e_thrift_only", "--rootdir", os.path.join(SUITE, "test"),
+                   "-c", os.path.join(SUITE, "test", "setup.cfg"), "-o", "addopts=",
+                   os.path.join(SUITE, "test", "test_suite.py"), "--dburi", uri, *marks, *argv]  # fmt: skip
+        return subprocess.run(command, cwd=folder, env=env).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
