@@ -4,7 +4,7 @@ requirements) against LocalSQLWarehouseServer over HTTPS, the reviewed tests by 
 
     python scripts/sqlalchemy_suite.py [pytest args...]     # e.g. -k ComponentReflection
 
-The suite runs in its own virtualenv (.suites/sqlalchemy: SQLAlchemy 2.0, pytest 8) and imports its lists as `databricks.sqlalchemy.test`: the plugin sqlalchemy_suite_path.py puts the
+The suite runs in its own virtualenv (.suites/sqlalchemy: the SQLAlchemy and pytest of its lock file) and imports its lists as `databricks.sqlalchemy.test`: the plugin sqlalchemy_suite_path.py puts the
 vendored folder there. Prints pytest's summary; the exit code is pytest's.
 """
 
@@ -20,8 +20,8 @@ from suite_support import port_443_or_free, suite_pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SUITE = os.environ.get("DBLOAD_SQLALCHEMY_SUITE", os.path.join(ROOT, "third_party", "databricks-sqlalchemy"))
 
-# The releases the suite was written for: SQLAlchemy 2.0 (2.1 dropped test classes its lists import)
-REQUIREMENTS = ["databricks-sqlalchemy==2.0.10", "sqlalchemy>=2.0.21,<2.1", "pytest>=8,<9"]
+# The releases the suite was written for (later SQLAlchemy releases dropped test classes its lists import)
+REQUIREMENTS = ["databricks-sqlalchemy==2.0.10", "sqlalchemy==2.0.37", "pytest==7.4.4"]  # its poetry.lock
 
 # What the suite's README asks for: an empty schema to run in, and an empty `test_schema` beside it
 SETUP = ["CREATE SCHEMA IF NOT EXISTS main.sqla", "CREATE SCHEMA IF NOT EXISTS main.test_schema"]

@@ -187,3 +187,12 @@ def test_an_iceberg_table_holds_rows_and_says_it_is_iceberg(run):
     assert "USING iceberg" in run("SHOW CREATE TABLE ice")[0][0]
     with pytest.raises(ERRORS, match="UNSUPPORTED_STATEMENT.*USING PARQUET"):
         run("CREATE TABLE pq (id INT) USING PARQUET")
+
+
+@pytest.mark.parametrize("kind", ["local", "server"])
+def test_float_parameters_are_doubles_infinity_and_nan_included(kind, tmp_path):
+    values = [float("inf"), float("-inf"), 1.5, 1e300]
+    with make_backend(kind, tmp_path) as backend, backend.warehouse.connect() as connection:
+        cursor = connection.cursor()
+        cursor.execute("SELECT typeof(:a), :a, :b, :c, :d, isnan(:e)", dict(zip("abcde", [*values, float("nan")])))
+        assert tuple(cursor.fetchall()[0]) == ("double", *values, True)

@@ -340,9 +340,9 @@ def json_type(type_sql: str) -> dict[str, Any]:
 
 
 def constraints(meta: TableMeta) -> list[tuple[str, str]]:
-    """(name, definition) of the table's PRIMARY KEY and FOREIGN KEYs, as Databricks shows them."""
+    """(name, definition) of the table's PRIMARY KEY, then its FOREIGN KEYs by name, as Databricks shows them."""
     key = [(meta.primary_key_name, f"PRIMARY KEY ({', '.join(quote_dbx(c) for c in meta.primary_key)})")]
-    return (key if meta.primary_key else []) + [(f.name, f.definition) for f in meta.foreign_keys]
+    return (key if meta.primary_key else []) + sorted((f.name, f.definition) for f in meta.foreign_keys)
 
 
 def create_statement(meta: TableMeta) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -19,7 +20,16 @@ def literal(value: Any) -> exp.Expression:
         return exp.null()
     if isinstance(value, bool):
         return exp.Boolean(this=value)
-    if isinstance(value, (int, float, Decimal)):
+    if isinstance(value, float):  # a DOUBLE, as the connector types it (inf and nan included)
+        text = (
+            "NaN"
+            if math.isnan(value)
+            else ("Infinity" if value > 0 else "-Infinity")
+            if math.isinf(value)
+            else repr(value)
+        )
+        return exp.cast(exp.Literal.string(text), parse_type("DOUBLE"))
+    if isinstance(value, (int, Decimal)):
         return exp.Literal.number(str(value))
     if isinstance(value, datetime):
         kind = "TIMESTAMP" if value.tzinfo else "TIMESTAMP_NTZ"
