@@ -194,5 +194,7 @@ def test_float_parameters_are_doubles_infinity_and_nan_included(kind, tmp_path):
     values = [float("inf"), float("-inf"), 1.5, 1e300]
     with make_backend(kind, tmp_path) as backend, backend.warehouse.connect() as connection:
         cursor = connection.cursor()
-        cursor.execute("SELECT typeof(:a), :a, :b, :c, :d, isnan(:e)", dict(zip("abcde", [*values, float("nan")])))
+        cursor.execute(
+            "SELECT typeof(:a), :a, :b, :c, :d, isnan(:e)", dict(zip("abcde", [*values, float("nan")], strict=True))
+        )
         assert tuple(cursor.fetchall()[0]) == ("double", *values, True)
