@@ -28,7 +28,6 @@ NOT_APPLICABLE = {
     "circuit_breaker": "telemetry circuit breaker against Databricks' telemetry service",
     "cloud_fetch or cloudfetch": "needs a store_sales data set uploaded beforehand (the suite skips it itself); the "
     "server's Cloud Fetch links are tested in tests/test_local_surface.py",
-    "staging_ingestion or uc_volume or streaming_put": "volume ingestion against a workspace's real volumes and user",
     "retry": "HTTP retry mixins that patch urllib3 internals against a remote proxy",
     "large_queries or long_running or query_with_large": "minute-long workloads (run them with -k to see)",
 }
@@ -48,6 +47,8 @@ def main(argv: list[str]) -> int:
         tempfile.TemporaryDirectory() as folder,
         LocalSQLWarehouseServer(path=os.path.join(folder, "warehouse.duckdb"), port=port, tls=True) as server,
     ):
+        with server.warehouse.connect() as connection:  # the volume the suite's workspace holds
+            connection.cursor().execute("CREATE VOLUME IF NOT EXISTS main.default.e2etests")
         print(f"serving on port {server.url.rsplit(':', 1)[1]}", flush=True)
         env = {
             **os.environ,

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError
@@ -20,6 +22,7 @@ from .common import (
     no_catalog,
     syntax_error,
     table_arg,
+    table_of,
 )
 from .ddl import Ddl
 from .errors import LocalSQLError, from_duckdb, table_not_found, unsupported
@@ -155,9 +158,36 @@ class LocalEngine(SessionStatements, Reads, Ddl, Writes, Merges, Metadata):
             return self._comment(statement.set("expression", exp.Null()) or statement)
         if head == "CREATE VOLUME":
             return self._create_volume(body)
+        if words and words[0].upper() == "LIST":
+            return self._list(body)
         if words and words[0].upper() in ("PUT", "GET", "REMOVE"):
             raise unsupported(f"{words[0].upper()} on a local connection (use LocalSQLWarehouseServer)")
         return None
+
+    def _list(self, body: str) -> Result:
+        """LIST '<path>' [LIMIT n]: the files and folders directly in a Volume folder (path, name, size,
+        modification_time in epoch milliseconds; folders end in / and have size 0)."""
+        m = re.fullmatch(r"\s*LIST\s+'((?:[^'\\]|\\.)*)'(?:\s+LIMIT\s+(\d+))?\s*;?\s*", body, re.I | re.S)
+        if not m or not m.group(1).startswith(("/Volumes/", "dbfs:/Volumes/")):
+            raise unsupported("LIST outside UC Volumes (use a /Volumes/<catalog>/<schema>/<volume>/ path)")
+        url = m.group(1).removeprefix("dbfs:")
+        _, local, _ = self.files.resolve(url)
+        if not os.path.exists(local):
+            raise LocalSQLError("PATH_NOT_FOUND", f"Path does not exist: {url}.", "42K03")
+        entries = [(local, os.path.basename(local))] if os.path.isfile(local) else [
+            (os.path.join(local, name), name) for name in sorted(os.listdir(local)) if not name.startswith(".")
+        ]  # fmt: skip
+        base = url.rstrip("/") if os.path.isdir(local) else url.rsplit("/", 1)[0]
+        rows = [
+            (f"{base}/{name}" + ("/" if os.path.isdir(path) else ""), name + ("/" if os.path.isdir(path) else ""),
+             0 if os.path.isdir(path) else os.path.getsize(path), int(os.path.getmtime(path) * 1000))
+            for path, name in entries
+        ][: int(m.group(2)) if m.group(2) else None]  # fmt: skip
+        names = ("path", "name", "size", "modification_time")
+        types = (pa.string(), pa.string(), pa.int64(), pa.int64())
+        return Result(
+            table_of(**{n: (t, [r[i] for r in rows]) for i, (n, t) in enumerate(zip(names, types, strict=True))})
+        )
 
     def open_namespace(self, catalog: str | None, schema: str | None) -> None:
         if catalog:

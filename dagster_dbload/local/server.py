@@ -32,6 +32,7 @@ _PUT = re.compile(r"\s*PUT\s+'((?:[^'\\]|\\.)*)'\s+INTO\s+'((?:[^'\\]|\\.)*)'(\s
 _GET = re.compile(r"\s*GET\s+'((?:[^'\\]|\\.)*)'\s+TO\s+'((?:[^'\\]|\\.)*)'\s*;?\s*$", re.I | re.S)
 _REMOVE = re.compile(r"\s*REMOVE\s+'((?:[^'\\]|\\.)*)'\s*;?\s*$", re.I | re.S)
 
+STAGING_USER = "local"  # current_user() of every session: the owner of stage://tmp/local/
 _answer = threading.local()  # set while handling a request whose answer is to be lost
 _CONFLICTS = {
     "DELTA_CONCURRENT_APPEND": ("ConcurrentAppendException: Files were added to the root of the table by a "
@@ -267,29 +268,38 @@ class LocalSQLWarehouseServer:
         self._results[token] = produce
         return f"{self.url}/__result__/{token}"
 
-    def _volume_path(self, path: str) -> str:
-        return FileResolver(self.warehouse.volumes_root).resolve(path)[1]
+    def _staging_path(self, remote: str) -> str:
+        """The local file behind a staging operation's remote path: a UC Volume path, or the legacy
+        `stage://tmp/<user>/...` area, where only the connection's own user may go."""
+        if remote.startswith(("/Volumes/", "dbfs:/Volumes/")):
+            catalog = remote.split("/Volumes/", 1)[1].split("/", 1)[0].lower()
+            with self.warehouse.connect() as connection:
+                cursor = connection.cursor()
+                cursor.execute("SHOW CATALOGS")
+                if catalog not in [r[0] for r in cursor.fetchall()]:
+                    raise LocalSQLError("NO_SUCH_CATALOG_EXCEPTION", f"NOT_FOUND: Catalog '{catalog}' does not exist.", "42704")  # fmt: skip
+            return FileResolver(self.warehouse.volumes_root).resolve(remote)[1]
+        m = re.fullmatch(r"stage://tmp/([^/]+)/(.+)", remote)
+        if not m:
+            raise LocalSQLError("INVALID_STAGING_PATH_IN_STAGING_ACCESS_QUERY", f"Invalid staging path: '{remote}'. Use a UC Volume path (/Volumes/<catalog>/<schema>/<volume>/...) or stage://tmp/<user>/....", "42000")  # fmt: skip
+        if m.group(1) != STAGING_USER:
+            raise LocalSQLError("PERMISSION_DENIED", f"User {STAGING_USER!r} cannot access the staging area of {m.group(1)!r}.", "42501")  # fmt: skip
+        return os.path.join(self.warehouse.root, "stage", STAGING_USER, *m.group(2).split("/"))
 
     def staging(self, statement: str) -> pa.Table | None:
-        """The one-row result of a PUT/GET/REMOVE, or None for other statements."""
+        """The one-row result of a PUT/GET/REMOVE (a presigned URL the client then calls), or None for other
+        statements. GET of a missing file answers too: its URL then answers HTTP 404, as on Databricks."""
         for pattern, operation in ((_PUT, "PUT"), (_GET, "GET"), (_REMOVE, "REMOVE")):
             m = pattern.match(statement)
             if not m:
                 continue
-            if operation == "PUT":
-                local_file, target = m.group(1), self._volume_path(m.group(2))
-                if os.path.exists(target) and not m.group(3):
-                    raise LocalSQLError(
-                        "FILE_ALREADY_EXISTS", f"{m.group(2)} already exists; add OVERWRITE to replace it.", "42000"
-                    )
-                url = self._presign("PUT", target)
-            elif operation == "GET":
-                target, local_file = self._volume_path(m.group(1)), m.group(2)
-                if not os.path.isfile(target):
-                    raise LocalSQLError("PATH_NOT_FOUND", f"Path does not exist: {m.group(1)}.", "42K03")
-                url = self._presign("GET", target)
-            else:
-                local_file, url = None, self._presign("DELETE", self._volume_path(m.group(1)))
+            remote, local_file = (m.group(2), m.group(1)) if operation == "PUT" else (m.group(1), m.group(2) if operation == "GET" else None)  # fmt: skip
+            if operation != "REMOVE" and not local_file:
+                raise LocalSQLError("EMPTY_LOCAL_FILE_IN_STAGING_ACCESS_QUERY", f"{operation} needs a local file.", "42000")  # fmt: skip
+            target = self._staging_path(remote)
+            if operation == "PUT" and os.path.exists(target) and not m.group(3):
+                raise LocalSQLError("FILE_IN_STAGING_PATH_ALREADY_EXISTS", f"{remote} already exists; add OVERWRITE to replace it.", "42000")  # fmt: skip
+            url = self._presign({"PUT": "PUT", "GET": "GET", "REMOVE": "DELETE"}[operation], target)
             return pa.table(
                 {
                     "operation": [operation],

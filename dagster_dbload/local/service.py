@@ -311,7 +311,12 @@ class Service:
             complex_as_arrow=arrow_types is None or arrow_types.complexTypesAsArrow is not False,
         )
         fault = self.host.statement_fault(statement)
-        staging = self.host.staging(statement) if not isinstance(fault, LocalSQLError) else None
+        staging = None
+        if not isinstance(fault, LocalSQLError):
+            try:
+                staging = self.host.staging(statement)
+            except LocalSQLError as e:  # the operation fails, as a statement does (ServerOperationError)
+                fault = e
         if isinstance(fault, LocalSQLError):
             operation.fail(fault)
         elif staging is not None:
