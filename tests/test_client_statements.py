@@ -1,6 +1,9 @@
 """Statements other clients' suites send (dlt's delete-insert merge, SQLAlchemy's compliance suite, dataframe
 libraries' generated SQL) that whole families of their tests rely on, on both warehouses."""
 
+import random
+from decimal import ROUND_HALF_UP, Decimal, localcontext
+
 import pytest
 from backends import backend as make_backend
 from backends import statement_runner
@@ -198,3 +201,37 @@ def test_float_parameters_are_doubles_infinity_and_nan_included(kind, tmp_path):
             "SELECT typeof(:a), :a, :b, :c, :d, isnan(:e)", dict(zip("abcde", [*values, float("nan")], strict=True))
         )
         assert tuple(cursor.fetchall()[0]) == ("double", *values, True)
+
+
+def _spark_quotient(a: str, b: str) -> tuple[str, Decimal]:
+    """The model: Spark's type of DECIMAL / DECIMAL and its value rounded half up."""
+    (p1, s1), (p2, s2) = ((max(len(d.digits), -d.exponent, 1), max(0, -d.exponent)) for d in (Decimal(a).as_tuple(), Decimal(b).as_tuple()))  # fmt: skip
+    scale = max(6, s1 + p2 + 1)
+    precision = p1 - s1 + s2 + scale
+    if precision > 38:
+        scale, precision = max(38 - (precision - scale), min(scale, 6)), 38
+    with localcontext() as context:
+        context.prec = 80
+        value = (Decimal(a) / Decimal(b)).quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP)
+    return f"decimal({precision},{scale})", value
+
+
+def test_decimal_division_is_an_exact_decimal_as_on_databricks(run):
+    rng = random.Random(26)
+    cases = [("5.52", "2.4"), ("-0.000001", "2"), ("7.5", "2"), ("1.0", "3"), ("-7.25", "0.3")]
+    for _ in range(40):
+        p1, p2 = rng.randint(1, 18), rng.randint(1, 18)
+        a = Decimal(rng.randint(-(10**p1) + 1, 10**p1 - 1)).scaleb(-rng.randint(1, p1))
+        b = Decimal(rng.randint(1, 10**p2 - 1) * rng.choice([-1, 1])).scaleb(-rng.randint(0, p2))
+        cases.append((str(a), str(b)))
+    for a, b in cases:
+        expected = _spark_quotient(a, b)
+        got = run(f"SELECT typeof({a} / {b}), {a} / {b}")[0]
+        assert (got[0], got[1]) == expected, (a, b)
+    run("CREATE TABLE prices (p DECIMAL(10,2), n INT)")
+    run("INSERT INTO prices VALUES (10.25, 4)")
+    assert run("SELECT typeof(p / n), p / n, p / 100, n / 2 FROM prices") == [
+        ("decimal(21,13)", Decimal("2.5625000000000"), Decimal("0.102500"), 2.0)
+    ]
+    with pytest.raises(ERRORS, match="DIVIDE_BY_ZERO"):
+        run("SELECT p / 0 FROM prices")

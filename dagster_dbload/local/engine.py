@@ -15,7 +15,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
-from . import functions
+from . import decimals, functions
 from .catalog import Catalog, TableMeta, check_name, quote_dbx
 from .common import (
     Result,
@@ -61,6 +61,7 @@ class LocalEngine(SessionStatements, Reads, Ddl, Writes, Merges, Metadata):
         """Run the session's next statements on `con` (the file is opened again after it was released)."""
         self.con = con
         self.meta = Catalog(con)
+        decimals.install(con)
         self._apply_settings()
 
     # entry point

@@ -7,7 +7,7 @@ import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
-from . import functions
+from . import decimals, functions
 from .catalog import TableMeta, check_name, quote_dbx
 from .common import Result, no_catalog
 from .datetimes import parse_date, parse_timestamp
@@ -21,8 +21,37 @@ class Reads:
     def _to_duckdb(self, query: exp.Expression, target: TableMeta | None = None) -> str:
         """DuckDB SQL for a Databricks query (or a DELETE's condition on `target`): tables renamed to their
         DuckDB homes, file sources readable."""
-        query = self._datetime_comparisons(query.copy(), target)
+        query = self._decimal_division(self._datetime_comparisons(query.copy(), target), target)
         return self._with_sources(query).transform(self._databricks_semantics).sql("duckdb")
+
+    def _decimal_division(self, query: exp.Expression, target: TableMeta | None) -> exp.Expression:
+        """`5.52 / 2.4`, `price / 100`: a division with a DECIMAL operand and an exact (DECIMAL or integer) other
+        one is a DECIMAL on Databricks, computed exactly (decimals.py). Only where both operands' types are
+        certain: literals, casts and columns of known tables; innermost divisions first."""
+        for division in reversed(list(query.find_all(exp.Div))):
+            a, b = (self._exact_type(x, target) for x in (division.this, division.expression))
+            if a is None or b is None or not (a[1] or b[1]):
+                continue
+            zero = exp.Anonymous(this="error", expressions=[exp.Literal.string(DIVIDE_BY_ZERO)]) if self.ansi_mode else exp.null()  # fmt: skip
+            division.replace(decimals.divide(division.this, a[0], division.expression, b[0], zero))
+        return query
+
+    def _exact_type(self, node: exp.Expression, target: TableMeta | None) -> tuple[tuple[int, int], bool] | None:
+        """((precision, scale), is a DECIMAL) of an operand in decimal arithmetic, or None when it is not exact
+        or not certain."""
+        if isinstance(node, exp.Paren):
+            return self._exact_type(node.this, target)
+        literal = decimals.literal_type(node)
+        if literal is not None:
+            return literal, "." in node.sql()
+        if isinstance(node, exp.Cast):
+            type_sql = node.to.sql("databricks")
+        elif isinstance(node, exp.Column) and isinstance(node.this, exp.Identifier):
+            type_sql = self._column_type(node, target)
+        else:
+            return None
+        found = decimals.type_of(type_sql) if type_sql else None
+        return (found, base_type(type_sql) == "decimal") if found else None
 
     def _datetime_comparisons(self, query: exp.Expression, target: TableMeta | None) -> exp.Expression:
         """`ts = '2026-12-05 03:59:55 +0000'`, `d BETWEEN '2024' AND '2025-06'`: a string compared with a DATE or
