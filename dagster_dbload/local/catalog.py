@@ -7,6 +7,7 @@ import json
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
+from typing import Any
 
 import duckdb
 
@@ -41,6 +42,17 @@ class Column:
     comment: str | None = None
     nullable: bool = True
     tags: dict[str, str] = field(default_factory=dict)  # Unity Catalog column tags
+    identity: dict[str, Any] | None = None  # GENERATED ... AS IDENTITY: start, step, always, its DuckDB sequence
+
+    @property
+    def identity_clause(self) -> str:
+        """As SHOW CREATE TABLE writes it; '' for other columns."""
+        if not self.identity:
+            return ""
+        how = "ALWAYS" if self.identity["always"] else "BY DEFAULT"
+        return (
+            f" GENERATED {how} AS IDENTITY (START WITH {self.identity['start']} INCREMENT BY {self.identity['step']})"
+        )
 
 
 @dataclass
@@ -104,6 +116,19 @@ class TableMeta:
 
     def column(self, name: str) -> Column | None:
         return next((c for c in self.columns if c.name.lower() == name.lower()), None)
+
+
+def identity_sequence(column: Column) -> str:
+    """The DuckDB sequence an identity column's values come from (it keeps the name it was made with)."""
+    return str(column.identity["sequence"])
+
+
+def identity_default(column: Column) -> str:
+    return f"DEFAULT nextval({_sql_string(identity_sequence(column))})"
+
+
+def _sql_string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _table_meta(text: str) -> TableMeta:
@@ -198,6 +223,9 @@ class Catalog:
             self.con.execute(f"DELETE FROM {_META}.{table} WHERE key = ?", [meta.key])
         if not meta.is_view:
             self.con.execute(f"DROP TABLE IF EXISTS {meta.duck}")
+            for column in meta.columns:
+                if column.identity:
+                    self.con.execute(f"DROP SEQUENCE IF EXISTS {identity_sequence(column)}")
 
     def rename_table(self, meta: TableMeta, catalog: str, schema: str, name: str) -> TableMeta:
         """`meta` under a new name, with its history, loaded files and rows (views: the definition)."""
@@ -210,6 +238,12 @@ class Catalog:
             else:
                 self.con.execute(f"CREATE TABLE {renamed.duck} AS SELECT * FROM {meta.duck}")
                 self.con.execute(f"DROP TABLE {meta.duck}")
+                for column in meta.columns:  # the copy has no defaults: identity columns take theirs again
+                    if column.identity:
+                        default = identity_default(column)
+                        self.con.execute(
+                            f"ALTER TABLE {renamed.duck} ALTER COLUMN {quote_duck(column.name)} SET {default}"
+                        )
         self.save_table(renamed)
         return renamed
 

@@ -32,13 +32,28 @@ def column_def(definition: exp.Expression, typed: bool = True) -> Column:
         kind = exp.DataType.build("STRING")
     if kind is None:
         raise LocalSQLError("PARSE_SYNTAX_ERROR", f"Column {definition.name!r} needs a type.", "42601")
-    comment, nullable = None, True
+    comment, nullable, identity = None, True, None
     for constraint in definition.args.get("constraints", []):
-        if isinstance(constraint.kind, exp.CommentColumnConstraint):
+        if isinstance(constraint.kind, exp.GeneratedAsIdentityColumnConstraint):
+            given = constraint.kind.args
+            if given.get("expression") is not None or not kind.is_type(exp.DataType.Type.BIGINT):
+                raise LocalSQLError(
+                    "DELTA_IDENTITY_COLUMNS_UNSUPPORTED_DATA_TYPE"
+                    if given.get("expression") is None
+                    else "PARSE_SYNTAX_ERROR",
+                    f"Identity column {definition.name!r} must be a BIGINT GENERATED {{ALWAYS | BY DEFAULT}} AS IDENTITY.",
+                    "428H2",
+                )
+            start, step = (int(given[k].sql()) if given.get(k) is not None else 1 for k in ("start", "increment"))
+            if step == 0:
+                raise LocalSQLError("DELTA_IDENTITY_COLUMNS_ILLEGAL_STEP", "IDENTITY column step cannot be 0.", "42611")
+            identity = {"start": start, "step": step, "always": bool(constraint.kind.this)}
+        elif isinstance(constraint.kind, exp.CommentColumnConstraint):
             comment = constraint.kind.this.name
         elif isinstance(constraint.kind, exp.NotNullColumnConstraint):
             nullable = bool(constraint.kind.args.get("allow_null"))
-    return Column(definition.name, parse_type(kind.sql("databricks")).sql("databricks"), comment, nullable)
+    return Column(definition.name, parse_type(kind.sql("databricks")).sql("databricks"), comment, nullable,
+                  identity=identity)  # fmt: skip
 
 
 def check_columns(meta: TableMeta) -> None:

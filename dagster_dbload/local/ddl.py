@@ -9,7 +9,7 @@ import re
 from sqlglot import exp
 
 from ..types import databricks_to_duckdb, parse_type
-from .catalog import Column, ForeignKey, TableMeta, check_name, quote_dbx, quote_duck
+from .catalog import Column, ForeignKey, TableMeta, check_name, identity_default, quote_dbx, quote_duck
 from .columns import assignable, check_columns, column_def, dbx_type
 from .common import (
     Result,
@@ -78,7 +78,10 @@ class Ddl:
         if clone is not None:  # [SHALLOW | DEEP] CLONE: the source's columns, layout, properties and rows
             if clone.is_view:
                 raise LocalSQLError("EXPECT_TABLE_NOT_VIEW.NO_ALTERNATIVE", f"CLONE expects a table, {clone.display} is a view.", "42809")  # fmt: skip
-            meta.columns = [dataclasses.replace(c) for c in clone.columns]
+            meta.columns = [
+                dataclasses.replace(c, tags=dict(c.tags), identity=dict(c.identity) if c.identity else None)
+                for c in clone.columns
+            ]
             meta.partitioned_by, meta.clustered_by = list(clone.partitioned_by), list(clone.clustered_by)
             meta.properties = {**clone.properties, **meta.properties}
             meta.comment = meta.comment or clone.comment
@@ -352,9 +355,19 @@ class Ddl:
     def _create_duck_table(self, meta: TableMeta) -> None:
         cols = ", ".join(
             f"{quote_duck(c.name)} {databricks_to_duckdb(c.type)}{'' if c.nullable else ' NOT NULL'}"
+            + (f" {self._identity_sequence(meta, c)}" if c.identity else "")
             for c in meta.columns
         )
         self.con.execute(f"CREATE TABLE {meta.duck} ({cols})")
+
+    def _identity_sequence(self, meta: TableMeta, column: Column) -> str:
+        """A new DuckDB sequence for an identity column; returns the column's DEFAULT clause."""
+        name = f"{quote_duck(meta.catalog + '.' + meta.schema)}.{quote_duck(f'{meta.name}${column.name}${meta.id}')}"
+        step, start = column.identity["step"], column.identity["start"]
+        self.con.execute(f"CREATE SEQUENCE {name} START WITH {start} INCREMENT BY {step}"
+                         + ("" if step > 0 else f" MAXVALUE {start}"))  # fmt: skip
+        column.identity["sequence"] = name
+        return identity_default(column)
 
     def _apply_properties(self, meta: TableMeta, properties: exp.Properties | None) -> None:
         for prop in properties.expressions if properties else []:
@@ -461,6 +474,8 @@ class Ddl:
             self._create_duck_table(meta)
             return
         for column in columns:
+            if column.identity:
+                raise LocalSQLError("DELTA_IDENTITY_COLUMNS_ALTER_NOT_SUPPORTED", f"Cannot add the identity column {quote_dbx(column.name)} to an existing table.", "0AKDE")  # fmt: skip
             self.con.execute(
                 f"ALTER TABLE {meta.duck} ADD COLUMN {quote_duck(column.name)} {databricks_to_duckdb(column.type)}"
             )

@@ -351,7 +351,7 @@ def create_statement(meta: TableMeta) -> str:
         return f"CREATE VIEW {meta.display} AS {meta.view_text}"
     lines = []
     for c in meta.columns:
-        line = f"  {quote_dbx(c.name)} {c.type}" + ("" if c.nullable else " NOT NULL")
+        line = f"  {quote_dbx(c.name)} {c.type}" + ("" if c.nullable else " NOT NULL") + c.identity_clause
         lines.append(line + (f" COMMENT {literal(c.comment)}" if c.comment else ""))
     lines += [f"  CONSTRAINT {quote_dbx(name)} {definition}" for name, definition in constraints(meta)]
     text = f"CREATE TABLE {meta.display} (\n" + ",\n".join(lines) + f"\n)\nUSING {meta.format}"

@@ -10,7 +10,7 @@ from sqlglot import exp
 
 from ..sql import end_of_quoted
 from ..types import databricks_to_duckdb
-from .catalog import Column, TableMeta, quote_duck
+from .catalog import Column, TableMeta, quote_dbx, quote_duck
 from .columns import assignable, dbx_type
 from .common import (
     Result,
@@ -111,6 +111,14 @@ class Writes:
         return counts(num_affected_rows=inserted + deleted, num_inserted_rows=inserted)
 
     def _append(self, meta: TableMeta, columns: list[Column], select_sql: str) -> int:
+        for column in columns:  # GENERATED ALWAYS: the table numbers the rows itself
+            if column.identity and column.identity["always"]:
+                raise LocalSQLError(
+                    "DELTA_IDENTITY_COLUMNS_EXPLICIT_INSERT_NOT_SUPPORTED",
+                    f"Providing values for GENERATED ALWAYS AS IDENTITY column {quote_dbx(column.name)} is not "
+                    "supported: leave it out of the inserted columns.",
+                    "42808",
+                )
         cols = ", ".join(quote_duck(c.name) for c in columns)
         return self.con.execute(f"INSERT INTO {meta.duck} ({cols}) {select_sql}").fetchall()[0][0]
 
