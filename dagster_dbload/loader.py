@@ -15,14 +15,9 @@ from .partitions import PartitionSlice
 from .request import KEYED_MODES, ReadRequest, WriteRequest
 from .retrying import retrying
 from .sql import ColumnSpec
-from .types import parse_type
+from .types import canonical_type, fits
 
 MAX_COPY_FILES = 1000  # COPY INTO's FILES list
-_WIDENS = {
-    ("tinyint", "smallint"), ("tinyint", "int"), ("tinyint", "bigint"), ("smallint", "int"),
-    ("smallint", "bigint"), ("int", "bigint"), ("float", "double"),
-}  # fmt: skip
-_CASTS = {("tinyint", "double"), ("smallint", "double"), ("int", "double"), ("bigint", "double")}  # written as-is
 
 
 class SchemaMismatchError(ValueError):
@@ -223,8 +218,8 @@ def _plan(
     new = [c for c in columns if c.name.lower() not in by_name]
     missing = [c.name for c in existing if c.name.lower() not in output]
     shared = [(c, by_name[c.name.lower()]) for c in columns if c.name.lower() in by_name]
-    widened = [(c, t) for c, t in shared if _fits(t.type, c.type, cast=False) and not _fits(c.type, t.type)]
-    changed = [(c, t) for c, t in shared if not _fits(c.type, t.type) and (c, t) not in widened]
+    widened = [(c, t) for c, t in shared if fits(t.type, c.type) and not fits(c.type, t.type, cast=True)]
+    changed = [(c, t) for c, t in shared if not fits(c.type, t.type, cast=True) and (c, t) not in widened]
     if changed:
         details = "; ".join(_difference(c, t) for c, t in changed)
         raise SchemaMismatchError(
@@ -232,7 +227,9 @@ def _plan(
             "the table to change its type."
         )
     retyped = [
-        _difference(c, t) for c, t in shared if c.name not in untyped and _canonical(c.type) != _canonical(t.type)
+        _difference(c, t)
+        for c, t in shared
+        if c.name not in untyped and canonical_type(c.type) != canonical_type(t.type)
     ]
     if spec.schema_evolution == "strict" and (new or missing or retyped):
         differences = [
@@ -253,7 +250,9 @@ def _plan(
         for c in columns
         if c.comment and c.name.lower() in by_name and by_name[c.name.lower()].comment != c.comment
     ]
-    casts = {c.name: t.type for c, t in shared if _canonical(c.type) != _canonical(t.type) and (c, t) not in widened}
+    casts = {
+        c.name: t.type for c, t in shared if canonical_type(c.type) != canonical_type(t.type) and (c, t) not in widened
+    }
     staged = [dataclasses.replace(c, type=casts.get(c.name, c.type)) for c in columns]
     return Plan(create=False, columns=staged, ddl=ddl, dropped=dropped)
 
@@ -262,24 +261,6 @@ def _difference(output: ColumnSpec, table: ColumnSpec) -> str:
     """How a shared column differs, with the output column's description (it may name where it comes from)."""
     about = f" ({output.comment})" if output.comment else ""
     return f"column {table.name!r}{about} is {table.type.upper()} in the table, {output.type} in the output"
-
-
-def _canonical(type_sql: str) -> str:
-    return parse_type(type_sql).sql("databricks").lower()
-
-
-def _fits(output: str, table: str, cast: bool = True) -> bool:
-    """Whether values of the output type can be written to a table column without loss (`cast`: by casting)."""
-    source, target = _canonical(output), _canonical(table)
-    if source == target or (source, target) in _WIDENS or (cast and (source, target) in _CASTS):
-        return True
-    if "(" in source and source.split("(")[0] != "decimal":
-        return False
-    s, t = parse_type(source), parse_type(target)
-    if s.is_type("decimal") and t.is_type("decimal"):
-        (sp, ss), (tp, ts) = ([int(p.name) for p in d.expressions] for d in (s, t))
-        return ss <= ts and sp - ss <= tp - ts
-    return False
 
 
 def load_statement(

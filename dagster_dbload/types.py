@@ -103,6 +103,33 @@ def parse_type(type_sql: str) -> exp.DataType:
     return dtype
 
 
+# Delta type widening (ALTER COLUMN ... TYPE keeps data and history), and integers written to DOUBLE as they are
+WIDENINGS = {
+    ("tinyint", "smallint"), ("tinyint", "int"), ("tinyint", "bigint"), ("smallint", "int"),
+    ("smallint", "bigint"), ("int", "bigint"), ("float", "double"),
+}  # fmt: skip
+INTEGERS_AS_DOUBLE = {("tinyint", "double"), ("smallint", "double"), ("int", "double"), ("bigint", "double")}
+
+
+def canonical_type(type_sql: str) -> str:
+    """One spelling per type: `INTEGER` and `int` are `int`, `DECIMAL(10,2)` is `decimal(10, 2)`."""
+    return parse_type(type_sql).sql("databricks").lower()
+
+
+def fits(source: str, target: str, cast: bool = False) -> bool:
+    """Whether values of type `source` go into a `target` column without loss: the same type, a Delta type
+    widening, a DECIMAL with no fewer integral digits nor decimals, or (`cast`) an integer written as DOUBLE.
+    The one rule for the IO manager's plans and the local warehouse's writes."""
+    source, target = canonical_type(source), canonical_type(target)
+    if source == target or (source, target) in WIDENINGS or (cast and (source, target) in INTEGERS_AS_DOUBLE):
+        return True
+    s, t = parse_type(source), parse_type(target)
+    if s.is_type("decimal") and t.is_type("decimal"):
+        (sp, ss), (tp, ts) = ([int(p.name) for p in d.expressions] for d in (s, t))
+        return ss <= ts and sp - ss <= tp - ts
+    return False
+
+
 def databricks_type_sql(type_sql: str) -> str:
     """Canonical Databricks spelling of a type, e.g. 'array<string>' -> 'ARRAY<STRING>'."""
     return parse_type(type_sql).sql("databricks")

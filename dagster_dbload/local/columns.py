@@ -12,16 +12,6 @@ from ..types import UnsupportedTypeError, arrow_to_databricks, parse_type
 from .catalog import Column, TableMeta, quote_dbx
 from .errors import LocalSQLError
 
-WIDENINGS = {
-    ("TINYINT", "SMALLINT"),
-    ("TINYINT", "INT"),
-    ("TINYINT", "BIGINT"),
-    ("SMALLINT", "INT"),
-    ("SMALLINT", "BIGINT"),
-    ("INT", "BIGINT"),
-    ("FLOAT", "DOUBLE"),
-}
-
 
 def column_def(definition: exp.Expression, typed: bool = True) -> Column:
     """A column of CREATE TABLE / ADD COLUMNS (`typed`), or of a view's column list (name and comment only)."""
@@ -80,16 +70,6 @@ def dbx_type(field: pa.Field) -> str:
         return parse_type(arrow_to_databricks(field.type, field.name)).sql("databricks")
     except UnsupportedTypeError as e:
         raise LocalSQLError("UNSUPPORTED_DATATYPE", str(e), "0A000") from None
-
-
-def assignable(source: str, target: str) -> bool:
-    if source.lower() == target.lower():
-        return True
-    s, t = parse_type(source), parse_type(target)
-    if s.this == exp.DataType.Type.DECIMAL and t.this == exp.DataType.Type.DECIMAL:
-        (sp, ss), (tp, ts) = ([int(p.name) for p in d.expressions] for d in (s, t))
-        return ss <= ts and sp - ss <= tp - ts
-    return (source, target) in WIDENINGS
 
 
 def display_type(type_sql: str) -> str:

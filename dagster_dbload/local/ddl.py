@@ -8,9 +8,9 @@ import re
 
 from sqlglot import exp
 
-from ..types import databricks_to_duckdb, parse_type
+from ..types import databricks_to_duckdb, fits, parse_type
 from .catalog import Column, ForeignKey, TableMeta, check_name, identity_default, quote_dbx, quote_duck
-from .columns import assignable, check_columns, column_def, dbx_type
+from .columns import check_columns, column_def, dbx_type
 from .common import (
     Result,
     already_exists,
@@ -486,7 +486,7 @@ class Ddl:
         if column is None:
             raise unresolved_column(name, meta)
         new_type = parse_type(new_type).sql("databricks")
-        if meta.properties.get("delta.enableTypeWidening", "false").lower() != "true" or not assignable(
+        if meta.properties.get("delta.enableTypeWidening", "false").lower() != "true" or not fits(
             column.type, new_type
         ):
             raise LocalSQLError(

@@ -9,9 +9,9 @@ import sqlglot
 from sqlglot import exp
 
 from ..sql import end_of_quoted
-from ..types import databricks_to_duckdb
+from ..types import databricks_to_duckdb, fits
 from .catalog import Column, TableMeta, quote_dbx, quote_duck
-from .columns import assignable, dbx_type
+from .columns import dbx_type
 from .common import (
     Result,
     counts,
@@ -206,7 +206,7 @@ class Writes:
             source_type = dbx_type(field)
             if column is None:
                 new.append(Column(field.name, source_type))
-            elif not assignable(source_type, column.type):
+            elif not fits(source_type, column.type):
                 raise LocalSQLError(
                     "DELTA_FAILED_TO_MERGE_FIELDS",
                     f"Failed to merge fields '{column.name}' and '{field.name}': the table has "
