@@ -20,7 +20,9 @@ from .common import (
     table_arg,
     unresolved_column,
 )
+from .context import Context
 from .errors import LocalSQLError, schema_not_found, unsupported
+from .reads import Reads
 
 _DROP_KEY = re.compile(
     r"\s*ALTER\s+TABLE\s+(\S+)\s+DROP\s+(PRIMARY\s+KEY|FOREIGN\s+KEY)\s*(IF\s+EXISTS\s*)?(?:\((.*)\))?\s*"
@@ -32,31 +34,34 @@ _DROP_KEY = re.compile(
 class Ddl:
     """CREATE, ALTER, DROP and USE."""
 
-    def _create_catalog(self, body: str) -> Result:
+    def __init__(self, ctx: Context, reads: Reads):
+        self.ctx, self.reads = ctx, reads
+
+    def create_catalog(self, body: str) -> Result:
         m = re.fullmatch(r"CREATE\s+CATALOG\s+(IF\s+NOT\s+EXISTS\s+)?(.+?)(\s+COMMENT\s+.*)?", body, re.I | re.S)
         if not m:
             raise syntax_error(body)
         name = check_name(table_arg(m.group(2)).name, "catalog")
-        if self.meta.catalog_exists(name):
+        if self.ctx.meta.catalog_exists(name):
             return already_exists("CATALOG", f"catalog {quote_dbx(name)}", bool(m.group(1)), "42P04")
-        with self._transaction():
-            self.meta.create_catalog(name)
-            self.meta.create_schema(name, "default")
+        with self.ctx.transaction():
+            self.ctx.meta.create_catalog(name)
+            self.ctx.meta.create_schema(name, "default")
         return Result()
 
-    def _create_volume(self, body: str) -> Result:
+    def create_volume(self, body: str) -> Result:
         m = re.fullmatch(r"CREATE\s+(?:EXTERNAL\s+)?VOLUME\s+(IF\s+NOT\s+EXISTS\s+)?(\S+)(\s+.*)?", body, re.I | re.S)
         if not m:
             raise syntax_error(body)
-        catalog, schema, volume = self._resolve(table_arg(m.group(2)))
-        self.meta.require_schema(catalog, schema)
-        path = self.files.volume_dir(catalog, schema, volume)
+        catalog, schema, volume = self.ctx.resolve(table_arg(m.group(2)))
+        self.ctx.meta.require_schema(catalog, schema)
+        path = self.ctx.files.volume_dir(catalog, schema, volume)
         if os.path.isdir(path):
             return already_exists("VOLUME", f"volume {quote_dbx(catalog, schema, volume)}", bool(m.group(1)), "42000")
         os.makedirs(path, exist_ok=True)
         return Result()
 
-    def _create(self, e: exp.Create) -> Result:
+    def create(self, e: exp.Create) -> Result:
         kind = str(e.args.get("kind", "")).upper()
         if kind in ("SCHEMA", "DATABASE"):
             return self._create_schema(e)
@@ -65,16 +70,16 @@ class Ddl:
         if kind != "TABLE":
             raise unsupported(f"CREATE {kind}")
         target = e.this.this if isinstance(e.this, exp.Schema) else e.this
-        catalog, schema, name = self._resolve(target)
-        self.meta.require_schema(catalog, schema)
-        existing = self.meta.get_table(catalog, schema, name)
+        catalog, schema, name = self.ctx.resolve(target)
+        self.ctx.meta.require_schema(catalog, schema)
+        existing = self.ctx.meta.get_table(catalog, schema, name)
         if existing is not None and not e.args.get("replace"):
             return already_exists(
                 "TABLE_OR_VIEW", f"table or view {existing.display}", bool(e.args.get("exists")), "42P07"
             )
         meta = TableMeta(catalog, schema, name)
         self._apply_properties(meta, e.args.get("properties"))
-        clone = self._lookup(e.args["clone"].this) if e.args.get("clone") else None
+        clone = self.ctx.lookup(e.args["clone"].this) if e.args.get("clone") else None
         if clone is not None:  # [SHALLOW | DEEP] CLONE: the source's columns, layout, properties and rows
             if clone.is_view:
                 raise LocalSQLError("EXPECT_TABLE_NOT_VIEW.NO_ALTERNATIVE", f"CLONE expects a table, {clone.display} is a view.", "42809")  # fmt: skip
@@ -105,23 +110,25 @@ class Ddl:
         )
         if clone is not None:
             operation = ("SHALLOW " if e.args["clone"].args.get("shallow") else "") + "CLONE"
-        with self._transaction():
+        with self.ctx.transaction():
             if existing is not None:
                 meta.id, meta.version, meta.created_at = existing.id, existing.version, existing.created_at
-                self.meta.drop_table(existing, keep_history=True)
+                self.ctx.meta.drop_table(existing, keep_history=True)
             metrics: dict[str, int] = {}
             if e.expression is not None:
-                self.con.execute(f"CREATE TABLE {meta.duck} AS {self._to_duckdb(e.expression)}")
-                schema_ = self.con.sql(f"SELECT * FROM {meta.duck} LIMIT 0").to_arrow_table().schema
+                self.ctx.con.execute(f"CREATE TABLE {meta.duck} AS {self.reads.to_duckdb(e.expression)}")
+                schema_ = self.ctx.con.sql(f"SELECT * FROM {meta.duck} LIMIT 0").to_arrow_table().schema
                 meta.columns = [Column(f.name, dbx_type(f)) for f in schema_]
                 check_columns(meta)
-                metrics["numOutputRows"] = self.con.execute(f"SELECT count(*) FROM {meta.duck}").fetchall()[0][0]
+                metrics["numOutputRows"] = self.ctx.con.execute(f"SELECT count(*) FROM {meta.duck}").fetchall()[0][0]
             elif meta.columns:
                 self._create_duck_table(meta)
                 if clone is not None:
-                    copied = self.con.execute(f"INSERT INTO {meta.duck} SELECT * FROM {clone.duck}").fetchall()[0][0]
+                    copied = self.ctx.con.execute(f"INSERT INTO {meta.duck} SELECT * FROM {clone.duck}").fetchall()[0][
+                        0
+                    ]
                     metrics = {"numCopiedRows": copied, "sourceTableSize": copied}
-            self.meta.commit(meta, operation, {"isManaged": "true", "description": meta.comment}, metrics)
+            self.ctx.meta.commit(meta, operation, {"isManaged": "true", "description": meta.comment}, metrics)
         return Result()
 
     def _create_view(self, e: exp.Create) -> Result:
@@ -134,12 +141,14 @@ class Ddl:
         ctes = {cte.alias_or_name.lower() for cte in query.find_all(exp.CTE)}
         for table in query.find_all(exp.Table):
             plain = not isinstance(table.this, exp.Func) and table.db.lower() not in ("parquet", "information_schema")
-            if plain and not (not table.db and (table.name.lower() in ctes or table.name.lower() in self.temp_views)):
-                catalog, schema, name = self._resolve(table)
+            if plain and not (
+                not table.db and (table.name.lower() in ctes or table.name.lower() in self.ctx.temp_views)
+            ):
+                catalog, schema, name = self.ctx.resolve(table)
                 table.set("this", exp.to_identifier(name, quoted=True))
                 table.set("db", exp.to_identifier(schema, quoted=True))
                 table.set("catalog", exp.to_identifier(catalog, quoted=True))
-        fields = self._source_schema(query)
+        fields = self.reads.source_schema(query)
         columns = [Column(f.name, dbx_type(f)) for f in fields]
         if isinstance(e.this, exp.Schema):
             given = [column_def(c, typed=False) for c in e.this.expressions]
@@ -149,20 +158,20 @@ class Ddl:
             query = exp.select(*[exp.column(f.name, quoted=True).as_(c.name, quoted=True) for f, c in zip(fields, columns, strict=True)]).from_(query.subquery("__view"))  # fmt: skip
         if temporary:
             name = check_name(target.name, "view")
-            if name in self.temp_views and not e.args.get("replace"):
+            if name in self.ctx.temp_views and not e.args.get("replace"):
                 return already_exists("TEMP_TABLE_OR_VIEW", f"temporary view {quote_dbx(name)}", bool(e.args.get("exists")), "42P07")  # fmt: skip
-            self.temp_views[name] = TableMeta("", "", name, columns, kind="VIEW", view_text=query.sql("databricks"))
+            self.ctx.temp_views[name] = TableMeta("", "", name, columns, kind="VIEW", view_text=query.sql("databricks"))
             return Result()
-        catalog, schema, name = self._resolve(target)
-        self.meta.require_schema(catalog, schema)
-        existing = self.meta.get_table(catalog, schema, name)
+        catalog, schema, name = self.ctx.resolve(target)
+        self.ctx.meta.require_schema(catalog, schema)
+        existing = self.ctx.meta.get_table(catalog, schema, name)
         if existing is not None and not (e.args.get("replace") and existing.is_view):
             return already_exists("TABLE_OR_VIEW", f"table or view {existing.display}", bool(e.args.get("exists")), "42P07")  # fmt: skip
         meta = TableMeta(catalog, schema, name, columns, kind="VIEW", view_text=query.sql("databricks"))
         for prop in properties:
             if isinstance(prop, exp.SchemaCommentProperty):
                 meta.comment = prop.this.name
-        self.meta.save_table(meta)
+        self.ctx.meta.save_table(meta)
         return Result()
 
     def _add_constraint(self, meta: TableMeta, constraint: exp.Expression, column: str | None = None) -> None:
@@ -191,7 +200,7 @@ class Ddl:
 
     def _check_constraint_name(self, meta: TableMeta, name: str) -> None:
         """A constraint's name is unique within its schema."""
-        others = [t for t in self.meta.all_tables(meta.catalog) if t.schema == meta.schema and t.key != meta.key]
+        others = [t for t in self.ctx.meta.all_tables(meta.catalog) if t.schema == meta.schema and t.key != meta.key]
         for table in [meta, *others]:
             if name.lower() in [n.lower() for n in table.constraint_names]:
                 raise LocalSQLError(
@@ -221,8 +230,8 @@ class Ddl:
         parent_ref = reference.this.this if isinstance(reference.this, exp.Schema) else reference.this
         listed = [i.name for i in reference.this.expressions] if isinstance(reference.this, exp.Schema) else []
         columns = [(meta.column(n) or fail(unresolved_column(n, meta))).name for n in names]
-        parent_key = list(self._resolve(parent_ref))
-        parent = meta if parent_key == [meta.catalog, meta.schema, meta.name] else self._lookup(parent_ref)
+        parent_key = list(self.ctx.resolve(parent_ref))
+        parent = meta if parent_key == [meta.catalog, meta.schema, meta.name] else self.ctx.lookup(parent_ref)
         if parent.is_view:
             raise LocalSQLError("EXPECT_TABLE_NOT_VIEW.NO_ALTERNATIVE", f"FOREIGN KEY expects a table, {parent.display} is a view.", "42809")  # fmt: skip
         referenced = [
@@ -256,7 +265,7 @@ class Ddl:
                 if exists:
                     return
                 raise LocalSQLError("CONSTRAINT_DOES_NOT_EXIST", f"Table {meta.display} has no primary key.", "42704")
-            children = [t for t in self.meta.all_tables() if any(f.parent == [meta.catalog, meta.schema, meta.name] for f in t.foreign_keys)]  # fmt: skip
+            children = [t for t in self.ctx.meta.all_tables() if any(f.parent == [meta.catalog, meta.schema, meta.name] for f in t.foreign_keys)]  # fmt: skip
             if children and not cascade:
                 raise LocalSQLError(
                     "INVALID_PARAMETER_VALUE",
@@ -270,7 +279,7 @@ class Ddl:
                     f for f in child.foreign_keys if f.parent != [meta.catalog, meta.schema, meta.name]
                 ]
                 if child is not meta:
-                    self.meta.commit(child, "DROP CONSTRAINT", {"cascade": "true"}, {})
+                    self.ctx.meta.commit(child, "DROP CONSTRAINT", {"cascade": "true"}, {})
             meta.primary_key, meta.primary_key_name = [], None
             return
         kept = [
@@ -283,49 +292,49 @@ class Ddl:
             )  # fmt: skip
         meta.foreign_keys = kept
 
-    def _drop_key(self, body: str) -> Result | None:
+    def drop_key(self, body: str) -> Result | None:
         """ALTER TABLE t DROP PRIMARY KEY / DROP FOREIGN KEY [IF EXISTS] (cols) [RESTRICT | CASCADE], which
         sqlglot does not parse; None for other statements."""
         m = _DROP_KEY.fullmatch(body)
         if not m:
             return None
-        meta = self._lookup(table_arg(m.group(1)))
+        meta = self.ctx.lookup(table_arg(m.group(1)))
         kind = " ".join(m.group(2).upper().split())
         columns = [
             exp.to_identifier(c.strip().strip("`")).name.lower() for c in (m.group(4) or "").split(",") if c.strip()
         ]
-        with self._transaction():
+        with self.ctx.transaction():
             self._drop_constraint(meta, None, bool(m.group(3)), (m.group(5) or "").upper() == "CASCADE", kind, columns)
-            self.meta.commit(meta, "DROP CONSTRAINT", {"kind": kind}, {})
+            self.ctx.meta.commit(meta, "DROP CONSTRAINT", {"kind": kind}, {})
         return Result()
 
-    def _comment(self, e: exp.Comment) -> Result:
+    def comment(self, e: exp.Comment) -> Result:
         """COMMENT ON TABLE t IS '..' / COMMENT ON COLUMN t.c IS '..' (NULL removes it)."""
         kind = str(e.args.get("kind", "")).upper()
         text = None if isinstance(e.expression, exp.Null) else e.expression.name
         if kind in ("TABLE", "VIEW"):
-            meta = self._lookup(e.this)
+            meta = self.ctx.lookup(e.this)
             meta.comment = text
         elif kind == "COLUMN":
             column_ref = e.this
             table = exp.Table(
                 this=column_ref.args["table"], db=column_ref.args.get("db"), catalog=column_ref.args.get("catalog")
             )
-            meta = self._lookup(table)
+            meta = self.ctx.lookup(table)
             column = meta.column(column_ref.name) or fail(unresolved_column(column_ref.name, meta))
             column.comment = text
         else:
             raise unsupported(f"COMMENT ON {kind}")
-        with self._transaction():
+        with self.ctx.transaction():
             if meta.is_view:
-                self.meta.save_table(meta)
+                self.ctx.meta.save_table(meta)
             else:
-                self.meta.commit(
+                self.ctx.meta.commit(
                     meta, "SET TBLPROPERTIES" if kind == "TABLE" else "CHANGE COLUMN", {"comment": text}, {}
                 )
         return Result()
 
-    def _tags(self, body: str) -> Result:
+    def tags(self, body: str) -> Result:
         """ALTER TABLE t [ALTER COLUMN c] SET TAGS ('k' = 'v', 'k2') / UNSET TAGS ('k'): kept in the catalog,
         shown in information_schema.table_tags / column_tags; a tag change is not a Delta commit."""
         m = re.fullmatch(
@@ -336,7 +345,7 @@ class Ddl:
         )
         if not m:
             raise syntax_error(body, body)
-        meta = self._lookup(table_arg(m.group(1)))
+        meta = self.ctx.lookup(table_arg(m.group(1)))
         tags = meta.tags
         if m.group(2):
             column = exp.to_identifier(m.group(2)[1:-1].replace("``", "`") if m.group(2)[0] == "`" else m.group(2))
@@ -349,7 +358,7 @@ class Ddl:
                 tags[key] = value
             else:
                 tags.pop(key, None)
-        self.meta.save_table(meta)
+        self.ctx.meta.save_table(meta)
         return Result()
 
     def _create_duck_table(self, meta: TableMeta) -> None:
@@ -358,13 +367,13 @@ class Ddl:
             + (f" {self._identity_sequence(meta, c)}" if c.identity else "")
             for c in meta.columns
         )
-        self.con.execute(f"CREATE TABLE {meta.duck} ({cols})")
+        self.ctx.con.execute(f"CREATE TABLE {meta.duck} ({cols})")
 
     def _identity_sequence(self, meta: TableMeta, column: Column) -> str:
         """A new DuckDB sequence for an identity column; returns the column's DEFAULT clause."""
         name = f"{quote_duck(meta.catalog + '.' + meta.schema)}.{quote_duck(f'{meta.name}${column.name}${meta.id}')}"
         step, start = column.identity["step"], column.identity["start"]
-        self.con.execute(f"CREATE SEQUENCE {name} START WITH {start} INCREMENT BY {step}"
+        self.ctx.con.execute(f"CREATE SEQUENCE {name} START WITH {start} INCREMENT BY {step}"
                          + ("" if step > 0 else f" MAXVALUE {start}"))  # fmt: skip
         column.identity["sequence"] = name
         return identity_default(column)
@@ -390,38 +399,38 @@ class Ddl:
 
     def _create_schema(self, e: exp.Create) -> Result:
         table = e.this
-        catalog = check_name(table.catalog or self.current_catalog, "catalog")
+        catalog = check_name(table.catalog or self.ctx.current_catalog, "catalog")
         schema = check_name(table.db or table.name, "schema")
-        if not self.meta.catalog_exists(catalog):
+        if not self.ctx.meta.catalog_exists(catalog):
             raise no_catalog(catalog)
-        if self.meta.schema_exists(catalog, schema):
+        if self.ctx.meta.schema_exists(catalog, schema):
             return already_exists("SCHEMA", f"schema {quote_dbx(catalog, schema)}", bool(e.args.get("exists")), "42P06")
-        self.meta.create_schema(catalog, schema)
+        self.ctx.meta.create_schema(catalog, schema)
         return Result()
 
-    def _alter(self, e: exp.Alter) -> Result:
-        meta = self._lookup(e.this)
-        with self._transaction():
+    def alter(self, e: exp.Alter) -> Result:
+        meta = self.ctx.lookup(e.this)
+        with self.ctx.transaction():
             for action in e.args.get("actions", []):
                 given = {k for k, v in action.args.items() if v}
                 if isinstance(action, exp.AlterRename):  # RENAME TO [schema.]name, within the catalog
                     meta = self._rename(meta, action.this)
                 elif isinstance(action, (exp.Schema, exp.ColumnDef)):  # ADD COLUMNS (..) or ADD COLUMN c t
                     defs = action.expressions if isinstance(action, exp.Schema) else [action]
-                    self._add_columns(meta, [column_def(c) for c in defs])
-                    self.meta.commit(meta, "ADD COLUMNS", {"columns": [c.name for c in defs]}, {})
+                    self.add_columns(meta, [column_def(c) for c in defs])
+                    self.ctx.meta.commit(meta, "ADD COLUMNS", {"columns": [c.name for c in defs]}, {})
                 elif isinstance(action, exp.AddConstraint):
                     for constraint in action.expressions:
                         self._add_constraint(meta, constraint)
-                    self.meta.commit(meta, "ADD CONSTRAINT", {"name": action.expressions[0].name}, {})
+                    self.ctx.meta.commit(meta, "ADD CONSTRAINT", {"name": action.expressions[0].name}, {})
                 elif isinstance(action, exp.Drop) and str(action.args.get("kind")).upper() == "CONSTRAINT":
                     name = action.args["tables"][0].name
                     self._drop_constraint(meta, name, bool(action.args.get("exists")), bool(action.args.get("cascade")))
-                    self.meta.commit(meta, "DROP CONSTRAINT", {"name": name}, {})
+                    self.ctx.meta.commit(meta, "DROP CONSTRAINT", {"name": name}, {})
                 elif isinstance(action, exp.AlterColumn) and given == {"this", "comment"}:
                     column = meta.column(action.name) or fail(unresolved_column(action.name, meta))
                     column.comment = action.args["comment"].name
-                    self.meta.commit(meta, "CHANGE COLUMN", {"column": column.name}, {})
+                    self.ctx.meta.commit(meta, "CHANGE COLUMN", {"column": column.name}, {})
                 elif isinstance(action, exp.AlterColumn) and given == {"this", "dtype"}:
                     self._widen(meta, action.name, action.args["dtype"].sql("databricks"))
                 elif isinstance(action, exp.AlterSet) and all(
@@ -429,7 +438,7 @@ class Ddl:
                 ):
                     for properties in action.expressions:
                         self._apply_properties(meta, properties)
-                    self.meta.commit(meta, "SET TBLPROPERTIES", {"properties": sorted(meta.properties)}, {})
+                    self.ctx.meta.commit(meta, "SET TBLPROPERTIES", {"properties": sorted(meta.properties)}, {})
                 else:
                     raise unsupported(f"ALTER TABLE {action.sql('databricks')}")
         return Result()
@@ -437,17 +446,17 @@ class Ddl:
     def _rename(self, meta: TableMeta, target: exp.Table) -> TableMeta:
         if not target.catalog and target.db:  # schema.name: in the table's own catalog
             target = exp.table_(target.name, db=target.db, catalog=meta.catalog)
-        catalog, schema, name = self._resolve(
+        catalog, schema, name = self.ctx.resolve(
             target if target.db else exp.table_(target.name, meta.schema, meta.catalog)
         )
         if catalog != meta.catalog:
             raise LocalSQLError("INVALID_RENAME_ACROSS_CATALOGS", f"Cannot rename {meta.display} into catalog {quote_dbx(catalog)}; a table stays in its catalog.", "0AKD0")  # fmt: skip
-        self.meta.require_schema(catalog, schema)
-        if self.meta.get_table(catalog, schema, name) is not None:
+        self.ctx.meta.require_schema(catalog, schema)
+        if self.ctx.meta.get_table(catalog, schema, name) is not None:
             raise LocalSQLError("TABLE_OR_VIEW_ALREADY_EXISTS", f"Cannot rename {meta.display}: {quote_dbx(catalog, schema, name)} already exists.", "42P07")  # fmt: skip
-        return self.meta.rename_table(meta, catalog, schema, name)
+        return self.ctx.meta.rename_table(meta, catalog, schema, name)
 
-    def _add_columns(self, meta: TableMeta, columns: list[Column]) -> None:
+    def add_columns(self, meta: TableMeta, columns: list[Column]) -> None:
         for column in columns:
             if meta.column(column.name) is not None:
                 raise LocalSQLError(
@@ -460,7 +469,7 @@ class Ddl:
         if (
             required
             and not first
-            and self.con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {meta.duck} LIMIT 1)").fetchall()[0][0]
+            and self.ctx.con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {meta.duck} LIMIT 1)").fetchall()[0][0]
         ):
             raise LocalSQLError(  # its existing rows would hold NULL in it
                 "DELTA_NOT_NULL_CONSTRAINT_VIOLATED",
@@ -476,7 +485,7 @@ class Ddl:
         for column in columns:
             if column.identity:
                 raise LocalSQLError("DELTA_IDENTITY_COLUMNS_ALTER_NOT_SUPPORTED", f"Cannot add the identity column {quote_dbx(column.name)} to an existing table.", "0AKDE")  # fmt: skip
-            self.con.execute(
+            self.ctx.con.execute(
                 f"ALTER TABLE {meta.duck} ADD COLUMN {quote_duck(column.name)} {databricks_to_duckdb(column.type)}"
             )
 
@@ -495,21 +504,21 @@ class Ddl:
                 f"{column.type} to {new_type}: only widening with 'delta.enableTypeWidening' = 'true' is.",
                 "0AKDC",
             )
-        self.con.execute(
+        self.ctx.con.execute(
             f"ALTER TABLE {meta.duck} ALTER COLUMN {quote_duck(column.name)} TYPE {databricks_to_duckdb(new_type)}"
         )
         column.type = new_type
-        self.meta.commit(meta, "CHANGE COLUMN", {"column": column.name, "type": new_type}, {})
+        self.ctx.meta.commit(meta, "CHANGE COLUMN", {"column": column.name, "type": new_type}, {})
 
-    def _drop(self, e: exp.Drop) -> Result:
+    def drop(self, e: exp.Drop) -> Result:
         kind = str(e.args.get("kind", "")).upper()
-        with self._transaction():
+        with self.ctx.transaction():
             if kind in ("TABLE", "VIEW"):
                 for table in e.args.get("tables") or [e.this]:
-                    if kind == "VIEW" and not table.db and self.temp_views.pop(table.name.lower(), None):
+                    if kind == "VIEW" and not table.db and self.ctx.temp_views.pop(table.name.lower(), None):
                         continue
                     try:
-                        meta = self._lookup(table)
+                        meta = self.ctx.lookup(table)
                     except LocalSQLError:
                         if not e.args.get("exists"):
                             raise
@@ -521,41 +530,41 @@ class Ddl:
                             f"DROP {'VIEW' if meta.is_view else 'TABLE'}.",
                             "42809",
                         )
-                    self.meta.drop_table(meta)
+                    self.ctx.meta.drop_table(meta)
                 return Result()
             if kind == "CONSTRAINT":
                 raise unsupported("DROP CONSTRAINT outside ALTER TABLE")
             if kind in ("SCHEMA", "DATABASE"):
                 table = e.args["tables"][0] if e.args.get("tables") else e.this
-                catalog = check_name(table.catalog or self.current_catalog, "catalog")
+                catalog = check_name(table.catalog or self.ctx.current_catalog, "catalog")
                 schema = check_name(table.db or table.name, "schema")
-                if not self.meta.schema_exists(catalog, schema):
+                if not self.ctx.meta.schema_exists(catalog, schema):
                     if e.args.get("exists"):
                         return Result()
                     raise schema_not_found(quote_dbx(catalog, schema))
-                if self.meta.tables(catalog, schema) and not e.args.get("cascade"):
+                if self.ctx.meta.tables(catalog, schema) and not e.args.get("cascade"):
                     raise LocalSQLError(
                         "SCHEMA_NOT_EMPTY",
                         f"Cannot drop a schema {quote_dbx(catalog, schema)} because it contains objects. "
                         "Use DROP SCHEMA ... CASCADE to drop the schema and all its objects.",
                         "2BP01",
                     )
-                self.meta.drop_schema(catalog, schema)
+                self.ctx.meta.drop_schema(catalog, schema)
                 return Result()
         raise unsupported(f"DROP {kind}")
 
-    def _use(self, e: exp.Use) -> Result:
+    def use(self, e: exp.Use) -> Result:
         kind = (e.args.get("kind").name if e.args.get("kind") else "SCHEMA").upper()
         if kind == "CATALOG":
             catalog = check_name(e.this.name, "catalog")
-            if not self.meta.catalog_exists(catalog):
+            if not self.ctx.meta.catalog_exists(catalog):
                 raise no_catalog(catalog)
-            self.current_catalog, self.current_schema = catalog, "default"
+            self.ctx.current_catalog, self.ctx.current_schema = catalog, "default"
         else:
             *rest, schema = [p.name for p in e.this.parts]
-            catalog = check_name(rest[0], "catalog") if rest else self.current_catalog
-            self.meta.require_schema(catalog, check_name(schema, "schema"))
-            self.current_catalog, self.current_schema = catalog, schema.lower()
+            catalog = check_name(rest[0], "catalog") if rest else self.ctx.current_catalog
+            self.ctx.meta.require_schema(catalog, check_name(schema, "schema"))
+            self.ctx.current_catalog, self.ctx.current_schema = catalog, schema.lower()
         return Result()
 
 

@@ -2,30 +2,25 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
-from . import decimals, functions
-from .catalog import Catalog, TableMeta, check_name, quote_dbx
+from . import functions
 from .common import (
     Result,
-    no_catalog,
     syntax_error,
     table_arg,
-    table_of,
 )
+from .context import Context
 from .ddl import Ddl
-from .errors import LocalSQLError, from_duckdb, table_not_found, unsupported
+from .errors import LocalSQLError, from_duckdb, unsupported
 from .files import FileResolver
 from .merge import Merges
 from .metadata import Metadata
@@ -45,33 +40,52 @@ _COMMENT_IS_NULL = re.compile(r"^(\s*COMMENT\s+ON\s+.+?\s+IS)\s+NULL\s*;?\s*$", 
 _LEADING_COMMENTS = re.compile(r"^(\s*(--[^\n]*\n|/\*.*?\*/))*\s*", re.S)
 
 
-class LocalEngine(SessionStatements, Reads, Ddl, Writes, Merges, Metadata):
-    """One session of the local SQL warehouse over one DuckDB connection: parses each statement and hands it
-    to its family (reads, DDL, writes, MERGE, metadata), which share the session's names and transactions."""
+class LocalEngine:
+    """One session of the local SQL warehouse over one DuckDB connection: parses each statement and hands it to its
+    family (session statements, reads, DDL, writes, MERGE, metadata). The families share the session's `Context`
+    and call each other only through public methods."""
 
     def __init__(self, files: FileResolver, catalog: str = "main", schema: str = "default"):
-        self.files = files
-        self.current_catalog = catalog.lower()
-        self.current_schema = schema.lower()
-        self.settings: dict[str, str] = {}
-        self.temp_views: dict[str, TableMeta] = {}
-        self.autocommit, self.in_transaction, self.aborted = True, False, False
+        self.ctx = Context(files, catalog, schema)
+        self.session = SessionStatements(self.ctx)
+        self.reads = Reads(self.ctx)
+        self.ddl = Ddl(self.ctx, self.reads)
+        self.writes = Writes(self.ctx, self.reads, self.ddl)
+        self.merges = Merges(self.ctx, self.reads, self.writes)
+        self.metadata = Metadata(self.ctx, self.reads)
 
+    # what a connection asks of its session
     def attach(self, con: duckdb.DuckDBPyConnection) -> None:
-        """Run the session's next statements on `con` (the file is opened again after it was released)."""
-        self.con = con
-        self.meta = Catalog(con)
-        decimals.install(con)
-        self._apply_settings()
+        self.ctx.attach(con)
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.ctx.in_transaction
+
+    @in_transaction.setter
+    def in_transaction(self, value: bool) -> None:  # the connection closes with its transaction rolled back
+        self.ctx.in_transaction = value
+
+    def open_namespace(self, catalog: str | None, schema: str | None) -> None:
+        self.ctx.open_namespace(catalog, schema)
+
+    def configure(self, configuration: Mapping[str, str]) -> None:
+        self.session.configure(configuration)
+
+    def check_metadata_call(self) -> None:
+        self.session.check_metadata_call()
+
+    def listing(self, name: str, **filters: Any) -> Result:
+        return self.metadata.listing(name, **filters)
 
     # entry point
     def execute(self, sql: str, parameters: Mapping[str, Any] | Sequence[Any] | None = None) -> Result:
         body = _LEADING_COMMENTS.sub("", sql, count=1).rstrip().rstrip(";").strip()
         try:
-            self.statement_allowed(body)
+            self.session.statement_allowed(body)
             return self._execute(body, parameters)
         except BaseException:
-            self.aborted = self.in_transaction
+            self.ctx.aborted = self.ctx.in_transaction
             raise
 
     def _execute(self, body: str, parameters: Mapping[str, Any] | Sequence[Any] | None) -> Result:
@@ -95,14 +109,14 @@ class LocalEngine(SessionStatements, Reads, Ddl, Writes, Merges, Metadata):
         statement = bind(statements[0], parameters)
         try:
             if isinstance(statement, exp.Merge):
-                return self._merge(statement, schema_evolution=evolve is not None)
+                return self.merges.merge(statement, schema_evolution=evolve is not None)
             return self._dispatch(statement)
         except duckdb.Error as e:
             raise from_duckdb(e) from None
 
     def _dispatch(self, e: exp.Expression) -> Result:
         if isinstance(e, exp.Query):
-            return self._query(e)
+            return self.reads.query(e)
         if isinstance(e, exp.Insert) and e.args.get("with_") and isinstance(e.expression, exp.Query):
             e = _with_on_query(e)
         if isinstance(e, (exp.Insert, exp.Delete, exp.Update)) and e.args.get("returning"):
@@ -110,17 +124,17 @@ class LocalEngine(SessionStatements, Reads, Ddl, Writes, Merges, Metadata):
                 "PARSE_SYNTAX_ERROR", "Syntax error at or near 'RETURNING'.", "42601"
             )
         handlers = {
-            exp.Create: self._create,
-            exp.Alter: self._alter,
-            exp.Copy: self._copy_into,
-            exp.Insert: self._insert,
-            exp.Describe: self._describe,
-            exp.Drop: self._drop,
-            exp.Use: self._use,
-            exp.Delete: self._delete,
-            exp.Update: self._update,
-            exp.TruncateTable: self._truncate,
-            exp.Comment: self._comment,
+            exp.Create: self.ddl.create,
+            exp.Alter: self.ddl.alter,
+            exp.Copy: self.writes.copy_into,
+            exp.Insert: self.writes.insert,
+            exp.Describe: self.metadata.describe,
+            exp.Drop: self.ddl.drop,
+            exp.Use: self.ddl.use,
+            exp.Delete: self.writes.delete,
+            exp.Update: self.writes.update,
+            exp.TruncateTable: self.writes.truncate,
+            exp.Comment: self.ddl.comment,
         }
         for kind, handler in handlers.items():
             if isinstance(e, kind):
@@ -131,108 +145,39 @@ class LocalEngine(SessionStatements, Reads, Ddl, Writes, Merges, Metadata):
 
     # statements sqlglot does not parse
     def _special(self, body: str) -> Result | None:
-        session = self._session_statement(body)
+        session = self.session.session_statement(body)
         if session is not None:
             return session
         words = body.split(None, 3)
         head = " ".join(w.upper() for w in words[:2])
         if head in ("DESCRIBE QUERY", "DESC QUERY"):
-            return self._describe_query(body.split(None, 2)[2])
+            return self.metadata.describe_query(body.split(None, 2)[2])
         if head in ("DESCRIBE DETAIL", "DESC DETAIL"):
-            return self._describe_detail(self._lookup(table_arg(body.split(None, 2)[2])))
+            return self.metadata.describe_detail(self.ctx.lookup(table_arg(body.split(None, 2)[2])))
         if words and words[0].upper() == "SHOW":
-            return self._show(body)
+            return self.metadata.show(body)
         if re.match(
             r"ALTER\s+(TABLE|VIEW)\s+\S+\s+((ALTER|CHANGE)\s+(COLUMN\s+)?\S+\s+)?(SET|UNSET)\s+TAGS\b", body, re.I
         ):
-            return self._tags(body)
-        dropped = self._drop_key(body)
+            return self.ddl.tags(body)
+        dropped = self.ddl.drop_key(body)
         if dropped is not None:
             return dropped
         if head == "INSERT INTO" and re.search(r"\bREPLACE\s+ON\b", body, re.I):
-            return self._insert_replace_on(body)
+            return self.writes.insert_replace_on(body)
         if head == "CREATE CATALOG":
-            return self._create_catalog(body)
+            return self.ddl.create_catalog(body)
         removed = _COMMENT_IS_NULL.match(body)  # COMMENT ON ... IS NULL removes the comment
         if removed:
             statement = sqlglot.parse_one(f"{removed.group(1)} ''", read="databricks")
-            return self._comment(statement.set("expression", exp.Null()) or statement)
+            return self.ddl.comment(statement.set("expression", exp.Null()) or statement)
         if head == "CREATE VOLUME":
-            return self._create_volume(body)
+            return self.ddl.create_volume(body)
         if words and words[0].upper() == "LIST":
-            return self._list(body)
+            return self.metadata.list_files(body)
         if words and words[0].upper() in ("PUT", "GET", "REMOVE"):
             raise unsupported(f"{words[0].upper()} on a local connection (use LocalSQLWarehouseServer)")
         return None
-
-    def _list(self, body: str) -> Result:
-        """LIST '<path>' [LIMIT n]: the files and folders directly in a Volume folder (path, name, size,
-        modification_time in epoch milliseconds; folders end in / and have size 0)."""
-        m = re.fullmatch(r"\s*LIST\s+'((?:[^'\\]|\\.)*)'(?:\s+LIMIT\s+(\d+))?\s*;?\s*", body, re.I | re.S)
-        if not m or not m.group(1).startswith(("/Volumes/", "dbfs:/Volumes/")):
-            raise unsupported("LIST outside UC Volumes (use a /Volumes/<catalog>/<schema>/<volume>/ path)")
-        url = m.group(1).removeprefix("dbfs:")
-        _, local, _ = self.files.resolve(url)
-        if not os.path.exists(local):
-            raise LocalSQLError("PATH_NOT_FOUND", f"Path does not exist: {url}.", "42K03")
-        entries = [(local, os.path.basename(local))] if os.path.isfile(local) else [
-            (os.path.join(local, name), name) for name in sorted(os.listdir(local)) if not name.startswith(".")
-        ]  # fmt: skip
-        base = url.rstrip("/") if os.path.isdir(local) else url.rsplit("/", 1)[0]
-        rows = [
-            (f"{base}/{name}" + ("/" if os.path.isdir(path) else ""), name + ("/" if os.path.isdir(path) else ""),
-             0 if os.path.isdir(path) else os.path.getsize(path), int(os.path.getmtime(path) * 1000))
-            for path, name in entries
-        ][: int(m.group(2)) if m.group(2) else None]  # fmt: skip
-        names = ("path", "name", "size", "modification_time")
-        types = (pa.string(), pa.string(), pa.int64(), pa.int64())
-        return Result(
-            table_of(**{n: (t, [r[i] for r in rows]) for i, (n, t) in enumerate(zip(names, types, strict=True))})
-        )
-
-    def open_namespace(self, catalog: str | None, schema: str | None) -> None:
-        if catalog:
-            catalog = check_name(catalog, "catalog")
-            if not self.meta.catalog_exists(catalog):
-                raise no_catalog(catalog)
-            self.current_catalog, self.current_schema = catalog, "default"
-        if schema:
-            self.current_schema = check_name(schema, "schema")
-
-    def _resolve(self, table: exp.Table) -> tuple[str, str, str]:
-        parts = [p.name for p in table.parts]
-        if len(parts) > 3:
-            raise LocalSQLError(
-                "REQUIRES_SINGLE_PART_NAMESPACE",
-                f"{table.sql('databricks')} has too many name parts.",
-                "42K05",
-            )
-        parts = [self.current_catalog, self.current_schema][: 3 - len(parts)] + parts
-        kinds = ("catalog", "schema", "table")
-        return tuple(check_name(p, k) for p, k in zip(parts, kinds, strict=True))  # type: ignore[return-value]
-
-    def _lookup(self, table: exp.Table) -> TableMeta:
-        if not table.db and table.name.lower() in self.temp_views:
-            return self.temp_views[table.name.lower()]
-        catalog, schema, name = self._resolve(table)
-        meta = self.meta.get_table(catalog, schema, name)
-        if meta is None:
-            raise table_not_found(quote_dbx(catalog, schema, name))
-        return meta
-
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[None]:
-        """One statement's changes commit together (inside an interactive transaction, with it)."""
-        if self.in_transaction:
-            yield
-            return
-        self.con.execute("BEGIN TRANSACTION")
-        try:
-            yield
-        except BaseException:
-            self.con.execute("ROLLBACK")
-            raise
-        self.con.execute("COMMIT")
 
 
 def _with_on_query(insert: exp.Insert) -> exp.Insert:

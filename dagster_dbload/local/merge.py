@@ -11,31 +11,37 @@ from .common import (
     Result,
     counts,
 )
+from .context import Context
 from .errors import LocalSQLError, unsupported
+from .reads import Reads
+from .writes import Writes
 
 
 class Merges:
     """MERGE [WITH SCHEMA EVOLUTION] INTO."""
 
-    def _merge(self, e: exp.Merge, schema_evolution: bool) -> Result:
+    def __init__(self, ctx: Context, reads: Reads, writes: Writes):
+        self.ctx, self.reads, self.writes = ctx, reads, writes
+
+    def merge(self, e: exp.Merge, schema_evolution: bool) -> Result:
         """MERGE with Delta semantics (a target row matched by several source rows is an error) on DuckDB's MERGE;
         schema evolution, the check and the merge commit together or not at all."""
-        meta = self._lookup(e.this)
+        meta = self.ctx.lookup(e.this)
         whens = list(e.args["whens"].expressions)
-        with self._transaction():
-            source_schema = self._source_schema(exp.select("*").from_(e.args["using"].copy()))
+        with self.ctx.transaction():
+            source_schema = self.reads.source_schema(exp.select("*").from_(e.args["using"].copy()))
             if schema_evolution:
-                self._evolve(meta, source_schema, True)
-                self.meta.commit(meta, "ADD COLUMNS", {"source": "MERGE WITH SCHEMA EVOLUTION"}, {})
+                self.writes.evolve(meta, source_schema, True)
+                self.ctx.meta.commit(meta, "ADD COLUMNS", {"source": "MERGE WITH SCHEMA EVOLUTION"}, {})
             by_name = _stars_by_name(e, [c.name for c in meta.columns], source_schema.names, schema_evolution)
-            rewritten = sqlglot.parse_one(self._to_duckdb(by_name), read="duckdb")
+            rewritten = sqlglot.parse_one(self.reads.to_duckdb(by_name), read="duckdb")
             target, source, on = (
                 rewritten.this.sql("duckdb"),
                 rewritten.args["using"].sql("duckdb"),
                 rewritten.args["on"].sql("duckdb"),
             )
             if any(w.args.get("matched") for w in whens):
-                repeated = self.con.execute(
+                repeated = self.ctx.con.execute(
                     _repeated_matches_sql(meta, target, source, on, _alias(rewritten.this))
                 ).fetchall()[0][0]
                 if repeated:
@@ -47,7 +53,7 @@ class Merges:
                         "21506",
                     )
             updated, deleted, inserted = self._run_merge(meta, rewritten.sql("duckdb"), whens)
-            self.meta.commit(
+            self.ctx.meta.commit(
                 meta,
                 "MERGE",
                 {"predicate": e.args["on"].sql("databricks")},
@@ -75,12 +81,12 @@ class Merges:
                 raise unsupported(
                     "MERGE with UPDATE, DELETE and INSERT clauses into a table with a column named merge_action"
                 )
-            actions = self.con.sql(f"{merge_sql} RETURNING merge_action").to_arrow_table()
+            actions = self.ctx.con.sql(f"{merge_sql} RETURNING merge_action").to_arrow_table()
             counts = {row["values"]: row["counts"] for row in pc.value_counts(actions.column(0)).to_pylist()}
             return counts.get("UPDATE", 0), counts.get("DELETE", 0), counts.get("INSERT", 0)
-        before = self.con.execute(f"SELECT count(*) FROM {meta.duck}").fetchall()[0][0]
-        total = self.con.execute(merge_sql).fetchall()[0][0]
-        growth = self.con.execute(f"SELECT count(*) FROM {meta.duck}").fetchall()[0][0] - before
+        before = self.ctx.con.execute(f"SELECT count(*) FROM {meta.duck}").fetchall()[0][0]
+        total = self.ctx.con.execute(merge_sql).fetchall()[0][0]
+        growth = self.ctx.con.execute(f"SELECT count(*) FROM {meta.duck}").fetchall()[0][0] - before
         if "Var" not in kinds:  # no deletes: the table grew by the inserts
             return total - growth, 0, growth
         if "Insert" not in kinds:  # no inserts: it shrank by the deletes

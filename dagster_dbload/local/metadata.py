@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from datetime import datetime
 from typing import Any
@@ -22,6 +23,7 @@ from .common import (
     table_arg,
     table_of,
 )
+from .context import Context
 from .errors import LocalSQLError, unsupported
 from .listings import (
     jdbc_catalogs,
@@ -34,12 +36,16 @@ from .listings import (
     jdbc_type_info,
     like,
 )
+from .reads import Reads
 
 
 class Metadata:
     """SHOW TABLES|TABLE EXTENDED|SCHEMAS|CATALOGS|TBLPROPERTIES, DESCRIBE [EXTENDED|HISTORY|DETAIL] [AS JSON]."""
 
-    def _show(self, body: str) -> Result:
+    def __init__(self, ctx: Context, reads: Reads):
+        self.ctx, self.reads = ctx, reads
+
+    def show(self, body: str) -> Result:
         for pattern, handler in (
             (r"SHOW\s+TBLPROPERTIES\s+(.+?)(?:\s*\(\s*(.+?)\s*\))?", self._show_properties),
             (r"SHOW\s+TABLE\s+EXTENDED(?:\s+(?:IN|FROM)\s+(\S+))?\s+LIKE\s+'([^']*)'", self._show_table_extended),
@@ -55,7 +61,7 @@ class Metadata:
         raise unsupported(" ".join(body.split()[:2]).upper())
 
     def _show_properties(self, name: str, key: str | None) -> Result:
-        meta = self._lookup(table_arg(name))
+        meta = self.ctx.lookup(table_arg(name))
         if key is None:
             items = sorted(meta.properties.items())
         else:
@@ -65,18 +71,18 @@ class Metadata:
 
     def _schema_arg(self, text: str | None) -> tuple[str, str]:
         if not text:
-            return self.current_catalog, self.current_schema
+            return self.ctx.current_catalog, self.ctx.current_schema
         parts = [check_name(p.name, "schema") for p in table_arg(text + ".x").parts[:-1]]
-        catalog, schema = ([self.current_catalog] + parts)[-2:]
+        catalog, schema = ([self.ctx.current_catalog] + parts)[-2:]
         return catalog, schema
 
     def _show_tables(self, what: str, namespace: str | None, pattern: str | None) -> Result:
         catalog, schema = self._schema_arg(namespace)
-        self.meta.require_schema(catalog, schema)
+        self.ctx.meta.require_schema(catalog, schema)
         views_only = what.upper() == "VIEWS"
-        found = [(t.name, False) for t in self.meta.all_tables(catalog)
+        found = [(t.name, False) for t in self.ctx.meta.all_tables(catalog)
                  if t.schema == schema and like(pattern, t.name) and (t.is_view or not views_only)]  # fmt: skip
-        found += [(name, True) for name in sorted(self.temp_views) if like(pattern, name)]
+        found += [(name, True) for name in sorted(self.ctx.temp_views) if like(pattern, name)]
         names = [n for n, _ in found]
         temporary = [t for _, t in found]
         namespace_ = [("" if t else schema) for t in temporary]
@@ -90,10 +96,10 @@ class Metadata:
         """SHOW TABLE EXTENDED ... LIKE: a row per matching table or view with its `information` text (`*` and
         `|` in the pattern, as Databricks reads it)."""
         catalog, schema = self._schema_arg(namespace)
-        self.meta.require_schema(catalog, schema)
+        self.ctx.meta.require_schema(catalog, schema)
         choices = [p.strip() for p in pattern.split("|")]
         found = [
-            t for t in self.meta.all_tables(catalog) if t.schema == schema and any(like(p, t.name) for p in choices)
+            t for t in self.ctx.meta.all_tables(catalog) if t.schema == schema and any(like(p, t.name) for p in choices)
         ]
         return Result(
             table_of(
@@ -105,54 +111,83 @@ class Metadata:
         )
 
     def _show_schemas(self, _: str, catalog_text: str | None, pattern: str | None) -> Result:
-        catalog = check_name(table_arg(catalog_text).name, "catalog") if catalog_text else self.current_catalog
-        if not self.meta.catalog_exists(catalog):
+        catalog = check_name(table_arg(catalog_text).name, "catalog") if catalog_text else self.ctx.current_catalog
+        if not self.ctx.meta.catalog_exists(catalog):
             raise no_catalog(catalog)
-        names = [s for s in sorted([*self.meta.schemas(catalog), "information_schema"]) if like(pattern, s)]
+        names = [s for s in sorted([*self.ctx.meta.schemas(catalog), "information_schema"]) if like(pattern, s)]
         return Result(table_of(databaseName=(pa.string(), names)))
 
     def _show_catalogs(self, pattern: str | None) -> Result:
-        return Result(table_of(catalog=(pa.string(), [c for c in self.meta.catalogs() if like(pattern, c)])))
+        return Result(table_of(catalog=(pa.string(), [c for c in self.ctx.meta.catalogs() if like(pattern, c)])))
 
     def _show_columns(self, name: str, namespace: str | None) -> Result:
         table = table_arg(name)
         if namespace:
             table = table_arg(f"{namespace}.{table.name}")
-        return Result(table_of(col_name=(pa.string(), [c.name for c in self._lookup(table).columns])))
+        return Result(table_of(col_name=(pa.string(), [c.name for c in self.ctx.lookup(table).columns])))
 
     def _show_create(self, name: str) -> Result:
-        meta = self._lookup(table_arg(name))
+        meta = self.ctx.lookup(table_arg(name))
         return Result(table_of(createtab_stmt=(pa.string(), [create_statement(meta)])))
+
+    def list_files(self, body: str) -> Result:
+        """LIST '<path>' [LIMIT n]: the files and folders directly in a Volume folder (path, name, size,
+        modification_time in epoch milliseconds; folders end in / and have size 0)."""
+        m = re.fullmatch(r"\s*LIST\s+'((?:[^'\\]|\\.)*)'(?:\s+LIMIT\s+(\d+))?\s*;?\s*", body, re.I | re.S)
+        if not m or not m.group(1).startswith(("/Volumes/", "dbfs:/Volumes/")):
+            raise unsupported("LIST outside UC Volumes (use a /Volumes/<catalog>/<schema>/<volume>/ path)")
+        url = m.group(1).removeprefix("dbfs:")
+        _, local, _ = self.ctx.files.resolve(url)
+        if not os.path.exists(local):
+            raise LocalSQLError("PATH_NOT_FOUND", f"Path does not exist: {url}.", "42K03")
+        entries = [(local, os.path.basename(local))] if os.path.isfile(local) else [
+            (os.path.join(local, name), name) for name in sorted(os.listdir(local)) if not name.startswith(".")
+        ]  # fmt: skip
+        base = url.rstrip("/") if os.path.isdir(local) else url.rsplit("/", 1)[0]
+        rows = [
+            (f"{base}/{name}" + ("/" if os.path.isdir(path) else ""), name + ("/" if os.path.isdir(path) else ""),
+             0 if os.path.isdir(path) else os.path.getsize(path), int(os.path.getmtime(path) * 1000))
+            for path, name in entries
+        ][: int(m.group(2)) if m.group(2) else None]  # fmt: skip
+        names = ("path", "name", "size", "modification_time")
+        types = (pa.string(), pa.string(), pa.int64(), pa.int64())
+        return Result(
+            table_of(**{n: (t, [r[i] for r in rows]) for i, (n, t) in enumerate(zip(names, types, strict=True))})
+        )
 
     def listing(self, name: str, **filters: Any) -> Result:
         """The JDBC listing behind a Thrift metadata call."""
         f = filters
         if name == "catalogs":
-            return Result(jdbc_catalogs(self.meta))
+            return Result(jdbc_catalogs(self.ctx.meta))
         if name == "schemas":
-            return Result(jdbc_schemas(self.meta, f.get("catalog"), f.get("schema")))
+            return Result(jdbc_schemas(self.ctx.meta, f.get("catalog"), f.get("schema")))
         if name == "tables":
-            return Result(jdbc_tables(self.meta, f.get("catalog"), f.get("schema"), f.get("table"), f.get("types")))
+            return Result(jdbc_tables(self.ctx.meta, f.get("catalog"), f.get("schema"), f.get("table"), f.get("types")))
         if name == "columns":
-            return Result(jdbc_columns(self.meta, f.get("catalog"), f.get("schema"), f.get("table"), f.get("column")))
+            return Result(
+                jdbc_columns(self.ctx.meta, f.get("catalog"), f.get("schema"), f.get("table"), f.get("column"))
+            )
         if name == "type_info":
             return Result(jdbc_type_info())
         if name == "functions":
-            names = [r[0] for r in self.con.execute("SELECT DISTINCT function_name FROM duckdb_functions()").fetchall()]
+            names = [
+                r[0] for r in self.ctx.con.execute("SELECT DISTINCT function_name FROM duckdb_functions()").fetchall()
+            ]
             return Result(jdbc_functions(names, f.get("catalog"), f.get("schema"), f.get("function")))
         if name == "primary_keys":
-            return Result(jdbc_primary_keys(self.meta, f.get("catalog"), f.get("schema"), f.get("table")))
+            return Result(jdbc_primary_keys(self.ctx.meta, f.get("catalog"), f.get("schema"), f.get("table")))
         if name == "cross_reference":
             parent = (f.get("parent_catalog"), f.get("parent_schema"), f.get("parent_table"))
             child = (f.get("foreign_catalog"), f.get("foreign_schema"), f.get("foreign_table"))
-            return Result(jdbc_cross_reference(self.meta, parent, child))
+            return Result(jdbc_cross_reference(self.ctx.meta, parent, child))
         raise unsupported(f"the metadata listing {name}")
 
-    def _describe(self, e: exp.Describe) -> Result:
+    def describe(self, e: exp.Describe) -> Result:
         if isinstance(e.this, exp.Table) is False:
             raise unsupported(f"DESCRIBE {e.this.sql('databricks')}")
         style = str(e.args.get("style") or "").upper()
-        meta = self._lookup(e.this)
+        meta = self.ctx.lookup(e.this)
         if style == "HISTORY":
             return self._describe_history(meta)
         if style not in ("", "EXTENDED", "FORMATTED"):
@@ -197,19 +232,19 @@ class Metadata:
         names = ("col_name", "data_type", "comment")
         return Result(table_of(**{n: (pa.string(), [r[i] for r in rows]) for i, n in enumerate(names)}))
 
-    def _describe_query(self, text: str) -> Result:
+    def describe_query(self, text: str) -> Result:
         """DESCRIBE QUERY <query>: the result's columns and types, without running it."""
         try:
             query = sqlglot.parse_one(text, read="databricks")
         except sqlglot.errors.ParseError as e:
             raise syntax_error(e, text) from None
-        fields = list(self._source_schema(query))
+        fields = list(self.reads.source_schema(query))
         return Result(table_of(col_name=(pa.string(), [f.name for f in fields]),
                                data_type=(pa.string(), [display_type(dbx_type(f)) for f in fields]),
                                comment=(pa.string(), [None] * len(fields))))  # fmt: skip
 
     def _describe_history(self, meta: TableMeta) -> Result:
-        rows = self.meta.history(meta)
+        rows = self.ctx.meta.history(meta)
         as_map = pa.map_(pa.string(), pa.string())
         return Result(
             table_of(
@@ -226,8 +261,8 @@ class Metadata:
             )
         )
 
-    def _describe_detail(self, meta: TableMeta) -> Result:
-        rows = self.con.execute(f"SELECT count(*) FROM {meta.duck}").fetchall()[0][0] if meta.columns else 0
+    def describe_detail(self, meta: TableMeta) -> Result:
+        rows = self.ctx.con.execute(f"SELECT count(*) FROM {meta.duck}").fetchall()[0][0] if meta.columns else 0
         strings = pa.list_(pa.string())
         return Result(
             table_of(
@@ -237,7 +272,7 @@ class Metadata:
                 description=(pa.string(), [meta.comment]),
                 location=(pa.string(), [f"dbload-local:/{meta.catalog}/{meta.schema}/{meta.name}"]),
                 createdAt=(pa.timestamp("us", "UTC"), [datetime.fromisoformat(meta.created_at)]),
-                lastModified=(pa.timestamp("us", "UTC"), [self.meta.last_modified(meta)]),
+                lastModified=(pa.timestamp("us", "UTC"), [self.ctx.meta.last_modified(meta)]),
                 partitionColumns=(strings, [meta.partitioned_by]),
                 clusteringColumns=(strings, [meta.clustered_by]),
                 numFiles=(pa.int64(), [meta.version + 1]),

@@ -10,6 +10,7 @@ from sqlglot import exp
 from . import decimals, functions
 from .catalog import TableMeta, check_name, quote_dbx
 from .common import Result, no_catalog
+from .context import Context
 from .datetimes import parse_date, parse_timestamp
 from .errors import DIVIDE_BY_ZERO, LocalSQLError, table_not_found, unsupported
 from .listings import base_type, information_schema
@@ -18,7 +19,10 @@ from .listings import base_type, information_schema
 class Reads:
     """SELECT and the sources every statement reads."""
 
-    def _to_duckdb(self, query: exp.Expression, target: TableMeta | None = None) -> str:
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+
+    def to_duckdb(self, query: exp.Expression, target: TableMeta | None = None) -> str:
         """DuckDB SQL for a Databricks query (or a DELETE's condition on `target`): tables renamed to their
         DuckDB homes, file sources readable."""
         query = self._decimal_division(self._datetime_comparisons(query.copy(), target), target)
@@ -32,7 +36,7 @@ class Reads:
             a, b = (self._exact_type(x, target) for x in (division.this, division.expression))
             if a is None or b is None or not (a[1] or b[1]):
                 continue
-            zero = exp.Anonymous(this="error", expressions=[exp.Literal.string(DIVIDE_BY_ZERO)]) if self.ansi_mode else exp.null()  # fmt: skip
+            zero = exp.Anonymous(this="error", expressions=[exp.Literal.string(DIVIDE_BY_ZERO)]) if self.ctx.ansi_mode else exp.null()  # fmt: skip
             division.replace(decimals.divide(division.this, a[0], division.expression, b[0], zero))
         return query
 
@@ -81,7 +85,7 @@ class Reads:
                 if not isinstance(table, exp.Table) or not isinstance(table.this, exp.Identifier):
                     return None
                 try:
-                    tables[table.alias_or_name.lower()] = self._lookup(table)
+                    tables[table.alias_or_name.lower()] = self.ctx.lookup(table)
                 except LocalSQLError:
                     return None  # a CTE's name, or a table that is not there (the query says so itself)
         if column.table:
@@ -108,9 +112,9 @@ class Reads:
         built-in functions in functions.py."""
         node = functions.rewrite(node)
         if isinstance(node, exp.CurrentCatalog):
-            return exp.Literal.string(self.current_catalog)
+            return exp.Literal.string(self.ctx.current_catalog)
         if isinstance(node, (exp.CurrentSchema, exp.CurrentDatabase)):
-            return exp.Literal.string(self.current_schema)
+            return exp.Literal.string(self.ctx.current_schema)
         if isinstance(node, exp.JSONFormat):  # to_json(x) is a STRING; DuckDB's JSON results stand for VARIANT
             return exp.cast(node, exp.DataType.build("VARCHAR"))
         if isinstance(node, exp.Anonymous) and node.name.lower() == "raise_error" and len(node.expressions) == 1:
@@ -147,7 +151,7 @@ class Reads:
             zero = exp.EQ(this=divisor.copy(), expression=exp.Literal.number(0))
             error = (
                 exp.Anonymous(this="error", expressions=[exp.Literal.string(DIVIDE_BY_ZERO)])
-                if self.ansi_mode
+                if self.ctx.ansi_mode
                 else exp.null()
             )
             node.set("expression", exp.Case(ifs=[exp.If(this=zero, true=error)], default=divisor))
@@ -177,7 +181,7 @@ class Reads:
         else:
             return None
         if shown is None:
-            if self.ansi_mode:
+            if self.ctx.ansi_mode:
                 raise LocalSQLError(
                     "CAST_INVALID_INPUT",
                     f'The value \'{text}\' of the type "STRING" cannot be cast to "{to.sql("databricks")}" because '
@@ -203,12 +207,12 @@ class Reads:
         if isinstance(table.this, exp.Anonymous) and table.this.name.lower() == "read_files":
             return self._read_files(table.this, alias)
         if table.db.lower() == "parquet" and not table.catalog:
-            return self._parquet_source(self.files.list_files(table.name), alias)
+            return self.parquet_source(self.ctx.files.list_files(table.name), alias)
         if isinstance(table.this, exp.Func) or (not table.db and table.name.lower() in ctes):
             return None
         if table.db.lower() == "information_schema":
             return self._information_schema(table, alias)
-        meta = self._lookup(table)
+        meta = self.ctx.lookup(table)
         if meta.is_view:
             view = self._with_sources(sqlglot.parse_one(meta.view_text, read="databricks"))
             return exp.Subquery(
@@ -227,19 +231,21 @@ class Reads:
         )
 
     def _information_schema(self, table: exp.Table, alias: exp.Expression | None) -> exp.Expression:
-        catalog = check_name(table.catalog or self.current_catalog, "catalog")
-        if catalog.lower() == "system" and not self.meta.catalog_exists(catalog):  # every catalog's, as on Databricks
-            catalogs = self.meta.catalogs()[:1] if table.name.lower() == "catalogs" else self.meta.catalogs()
-            parts = [information_schema(self.meta, self.files.volumes_root, c, table.name) for c in catalogs]
+        catalog = check_name(table.catalog or self.ctx.current_catalog, "catalog")
+        if catalog.lower() == "system" and not self.ctx.meta.catalog_exists(
+            catalog
+        ):  # every catalog's, as on Databricks
+            catalogs = self.ctx.meta.catalogs()[:1] if table.name.lower() == "catalogs" else self.ctx.meta.catalogs()
+            parts = [information_schema(self.ctx.meta, self.ctx.files.volumes_root, c, table.name) for c in catalogs]
             rows = pa.concat_tables(parts) if parts and parts[0] is not None else None
-        elif not self.meta.catalog_exists(catalog):
+        elif not self.ctx.meta.catalog_exists(catalog):
             raise no_catalog(catalog)
         else:
-            rows = information_schema(self.meta, self.files.volumes_root, catalog, table.name)
+            rows = information_schema(self.ctx.meta, self.ctx.files.volumes_root, catalog, table.name)
         if rows is None:
             raise table_not_found(quote_dbx(catalog, "information_schema", table.name.lower()))
         name = f"__dbload_information_schema_{table.name.lower()}_{id(rows)}"
-        self.con.register(name, rows)
+        self.ctx.con.register(name, rows)
         return exp.Table(this=exp.to_identifier(name, quoted=True),
                          alias=alias or exp.TableAlias(this=exp.to_identifier(table.name, quoted=True)))  # fmt: skip
 
@@ -253,10 +259,10 @@ class Reads:
         unknown = set(options) - {"format", "mergeschema"}
         if unknown:
             raise unsupported(f"read_files options {sorted(unknown)}")
-        return self._parquet_source(self.files.list_files(args[0].name), alias)
+        return self.parquet_source(self.ctx.files.list_files(args[0].name), alias)
 
-    def _parquet_source(self, paths: list[str], alias: exp.Expression | None) -> exp.Expression:
-        self.files.register(self.con, paths)
+    def parquet_source(self, paths: list[str], alias: exp.Expression | None) -> exp.Expression:
+        self.ctx.files.register(self.ctx.con, paths)
         call = exp.Anonymous(
             this="read_parquet",
             expressions=[
@@ -267,16 +273,16 @@ class Reads:
         return exp.Table(this=call, alias=alias)
 
     def _relation(self, query: exp.Expression) -> duckdb.DuckDBPyRelation:
-        return self.con.sql(self._to_duckdb(query))
+        return self.ctx.con.sql(self.to_duckdb(query))
 
-    def _query(self, query: exp.Expression) -> Result:
+    def query(self, query: exp.Expression) -> Result:
         if isinstance(query, exp.Select):
             query = query.copy()
             query.set("expressions", [_named(e) for e in query.expressions])
         relation = self._relation(query)
         return Result(databricks_arrow(relation))
 
-    def _source_schema(self, query: exp.Expression) -> pa.Schema:
+    def source_schema(self, query: exp.Expression) -> pa.Schema:
         return self._relation(query).limit(0).to_arrow_table().schema
 
 

@@ -8,12 +8,11 @@ from collections.abc import Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pyarrow as pa
-from sqlglot import exp
 
 from .common import Result, table_of
+from .context import DEFAULTS, Context
 from .errors import LocalSQLError
 
-DEFAULTS = {"ansi_mode": "true", "timezone": "Etc/UTC", "use_cached_result": "true", "statement_timeout": "172800"}
 _ALIASES = {"time zone": "timezone", "spark.sql.session.timezone": "timezone", "spark.sql.ansi.enabled": "ansi_mode"}
 _SET = re.compile(r"SET(?:\s+(?:VAR\s+|VARIABLE\s+)?(.*?))?\s*(?:=\s*(.*))?", re.I | re.S)
 _TIME_ZONE = re.compile(r"SET\s+TIME\s+ZONE\s+(.+)", re.I | re.S)
@@ -37,7 +36,10 @@ def _unquote(text: str) -> str:
 class SessionStatements:
     """SET, RESET, BEGIN, COMMIT, ROLLBACK; `statement_allowed` enforces what runs inside a transaction."""
 
-    def _session_statement(self, body: str) -> Result | None:
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+
+    def session_statement(self, body: str) -> Result | None:
         if m := _TIME_ZONE.fullmatch(body):
             value = _unquote(m.group(1))
             return self._set("timezone", DEFAULTS["timezone"] if value.upper() == "LOCAL" else value)
@@ -46,10 +48,10 @@ class SessionStatements:
         if m := _END.fullmatch(body):
             return self._end(commit=m.group(1).upper() == "COMMIT")
         if m := _RESET.fullmatch(body):
-            keys = [self._setting_key(m.group(1))] if m.group(1) else list(self.settings)
+            keys = [self._setting_key(m.group(1))] if m.group(1) else list(self.ctx.settings)
             for key in keys:
-                self.settings.pop(key, None)
-            self._apply_settings()
+                self.ctx.settings.pop(key, None)
+            self.ctx.apply_settings()
             return Result()
         m = _SET.fullmatch(body) if re.match(r"SET\b", body, re.I) else None
         if m is None:
@@ -59,7 +61,7 @@ class SessionStatements:
             return self._autocommit(m.group(2))
         if m.group(2) is not None:
             return self._set(key, _unquote(m.group(2)))
-        values = {**DEFAULTS, **self.settings}
+        values = {**DEFAULTS, **self.ctx.settings}
         items = sorted(values.items()) if not key else [(key, values.get(key, "<undefined>"))]
         return Result(table_of(key=(pa.string(), [k for k, _ in items]), value=(pa.string(), [v for _, v in items])))
 
@@ -86,48 +88,40 @@ class SessionStatements:
             raise LocalSQLError(
                 "INVALID_CONF_VALUE", f"The value {value!r} of ansi_mode must be true or false.", "22022"
             )
-        self.settings[key] = value
-        self._apply_settings()
+        self.ctx.settings[key] = value
+        self.ctx.apply_settings()
         return Result(table_of(key=(pa.string(), [key]), value=(pa.string(), [value])))
-
-    def _apply_settings(self) -> None:
-        zone = self.settings.get("timezone", DEFAULTS["timezone"])
-        self.con.execute(f"SET TimeZone = {exp.Literal.string(zone).sql('duckdb')}")
-
-    @property
-    def ansi_mode(self) -> bool:
-        return self.settings.get("ansi_mode", "true").lower() == "true"
 
     # transactions
     def _autocommit(self, value: str | None) -> Result:
         if value is None:
-            return Result(table_of(value=(pa.string(), [str(self.autocommit).lower()])))
+            return Result(table_of(value=(pa.string(), [str(self.ctx.autocommit).lower()])))
         wanted = _unquote(value).lower()
         if wanted not in ("true", "false"):
             raise LocalSQLError("INVALID_CONF_VALUE", "SET AUTOCOMMIT takes TRUE or FALSE.", "22022")
-        if self.in_transaction:
+        if self.ctx.in_transaction:
             raise LocalSQLError(
                 "TRANSACTION_NOT_SUPPORTED.CHANGE_AUTOCOMMIT_IN_ACTIVE_TRANSACTION",
                 "Cannot change AUTOCOMMIT while a transaction is active: COMMIT or ROLLBACK first.",
                 "25000",
             )
-        self.autocommit = wanted == "true"
+        self.ctx.autocommit = wanted == "true"
         return Result()
 
     def _begin(self) -> Result:
-        if self.in_transaction:
+        if self.ctx.in_transaction:
             raise LocalSQLError(
                 "TRANSACTION_NOT_SUPPORTED.NESTED_TRANSACTION",
                 "A transaction is already active in this session: COMMIT or ROLLBACK it before BEGIN.",
                 "25001",
             )
-        self.con.execute("BEGIN TRANSACTION")
-        self.in_transaction, self.aborted = True, False
+        self.ctx.con.execute("BEGIN TRANSACTION")
+        self.ctx.in_transaction, self.ctx.aborted = True, False
         return Result()
 
     def _end(self, commit: bool) -> Result:
-        if not self.in_transaction:
-            if not self.autocommit:
+        if not self.ctx.in_transaction:
+            if not self.ctx.autocommit:
                 return Result()  # nothing ran since the last COMMIT: an empty transaction
             raise LocalSQLError(
                 "NO_ACTIVE_TRANSACTION",
@@ -135,21 +129,21 @@ class SessionStatements:
                 "BEGIN TRANSACTION or SET AUTOCOMMIT = FALSE.",
                 "25000",
             )
-        if commit and self.aborted:
-            self.con.execute("ROLLBACK")
-            self.in_transaction = self.aborted = False
+        if commit and self.ctx.aborted:
+            self.ctx.con.execute("ROLLBACK")
+            self.ctx.in_transaction = self.ctx.aborted = False
             raise LocalSQLError(
                 "TRANSACTION_ABORTED",
                 "The transaction was aborted by an earlier failed statement; rolled back.",
                 "25P02",
             )
-        self.con.execute("COMMIT" if commit else "ROLLBACK")
-        self.in_transaction = self.aborted = False
+        self.ctx.con.execute("COMMIT" if commit else "ROLLBACK")
+        self.ctx.in_transaction = self.ctx.aborted = False
         return Result()
 
     def check_metadata_call(self) -> None:
         """The Thrift metadata calls are refused inside a transaction (which stays usable)."""
-        if self.in_transaction:
+        if self.ctx.in_transaction:
             raise LocalSQLError(
                 "TRANSACTION_NOT_SUPPORTED.METADATA_RPC",
                 "Metadata calls (catalogs, schemas, tables, columns) are not supported within a multi-statement "
@@ -163,11 +157,11 @@ class SessionStatements:
         if _END.fullmatch(body) or _BEGIN.fullmatch(body) or re.match(r"(SET|RESET)\b", body, re.I):
             return
         introspection = re.match(r"(SHOW|DESCRIBE|DESC)\b", body, re.I)
-        if not self.in_transaction and not self.autocommit and not _DDL.match(body):
+        if not self.ctx.in_transaction and not self.ctx.autocommit and not _DDL.match(body):
             self._begin()
-        if not self.in_transaction:
+        if not self.ctx.in_transaction:
             return
-        if self.aborted:
+        if self.ctx.aborted:
             raise LocalSQLError(
                 "TRANSACTION_ABORTED",
                 "The current transaction was aborted by a failed statement; ROLLBACK before running more.",

@@ -18,15 +18,21 @@ from .common import (
     fail,
     unresolved_column,
 )
+from .context import Context
+from .ddl import Ddl
 from .errors import LocalSQLError, unsupported
+from .reads import Reads
 
 
 class Writes:
     """Statements that add or remove rows (MERGE has its own family)."""
 
-    def _insert(self, e: exp.Insert) -> Result:
+    def __init__(self, ctx: Context, reads: Reads, ddl: Ddl):
+        self.ctx, self.reads, self.ddl = ctx, reads, ddl
+
+    def insert(self, e: exp.Insert) -> Result:
         target = e.this.this if isinstance(e.this, exp.Schema) else e.this
-        meta = self._lookup(target)
+        meta = self.ctx.lookup(target)
         if not meta.columns:
             raise LocalSQLError(
                 "DELTA_SCHEMA_NOT_SET",
@@ -38,7 +44,7 @@ class Writes:
         if e.expression is None and isinstance(e.args.get("source"), exp.Table):  # ... TABLE t: all of t's rows
             e = e.copy()
             e.set("expression", exp.select("*").from_(e.args["source"].copy()))
-        source_schema = self._source_schema(e.expression)
+        source_schema = self.reads.source_schema(e.expression)
         if e.args.get("by_name"):
             names = [f.name for f in source_schema]
         columns = [meta.column(n) or fail(unresolved_column(n, meta)) for n in names or []] or meta.columns
@@ -49,13 +55,13 @@ class Writes:
                 f"data columns: table columns {[c.name for c in columns]}, data columns {source_schema.names}.",
                 "21S01",
             )
-        source = f"({self._to_duckdb(e.expression)}) AS __src({', '.join(quote_duck(c.name) for c in columns)})"
+        source = f"({self.reads.to_duckdb(e.expression)}) AS __src({', '.join(quote_duck(c.name) for c in columns)})"
         where = e.args.get("where")
         overwrite = bool(e.args.get("overwrite"))
-        with self._transaction():
+        with self.ctx.transaction():
             if where is not None:
-                predicate = self._to_duckdb(where)
-                bad = self.con.execute(f"SELECT count(*) FROM {source} WHERE NOT coalesce({predicate}, false)")
+                predicate = self.reads.to_duckdb(where)
+                bad = self.ctx.con.execute(f"SELECT count(*) FROM {source} WHERE NOT coalesce({predicate}, false)")
                 if bad.fetchall()[0][0]:
                     raise LocalSQLError(
                         "DELTA_REPLACE_WHERE_MISMATCH",
@@ -63,16 +69,16 @@ class Writes:
                         f"'{where.sql('databricks')}'.",
                         "44000",
                     )
-                self.con.execute(f"DELETE FROM {meta.duck} WHERE {predicate}")
+                self.ctx.con.execute(f"DELETE FROM {meta.duck} WHERE {predicate}")
             elif overwrite:
-                self.con.execute(f"DELETE FROM {meta.duck}")
+                self.ctx.con.execute(f"DELETE FROM {meta.duck}")
             inserted = self._append(meta, columns, f"SELECT {_assigned(columns, source_schema)} FROM {source}")
             mode = "Overwrite" if overwrite or where is not None else "Append"
             params = {"mode": mode, **({"predicate": where.sql("databricks")} if where is not None else {})}
-            self.meta.commit(meta, "WRITE", params, {"numOutputRows": inserted, "numFiles": 1})
+            self.ctx.meta.commit(meta, "WRITE", params, {"numOutputRows": inserted, "numFiles": 1})
         return counts(num_affected_rows=inserted, num_inserted_rows=inserted)
 
-    def _insert_replace_on(self, body: str) -> Result | None:
+    def insert_replace_on(self, body: str) -> Result | None:
         """INSERT INTO [TABLE] t [AS a] REPLACE ON (<condition>) (<query>) AS b: target rows that the condition
         matches with any query row are deleted and the query's rows inserted, in one commit. None when `body`
         is another statement."""
@@ -92,21 +98,21 @@ class Writes:
                 "PARSE_SYNTAX_ERROR", f"Unexpected text after the REPLACE ON query: {tail.strip()!r}.", "42601"
             )
         target = sqlglot.parse_one(m.group(1), read="databricks", into=exp.Table)
-        meta = self._lookup(target)
+        meta = self.ctx.lookup(target)
         target_alias, source_alias = (_unquoted(m.group(2)) if m.group(2) else target.name), alias.group(1)
         select = sqlglot.parse_one(query, read="databricks")
-        source_schema = self._source_schema(select)
+        source_schema = self.reads.source_schema(select)
         columns = [meta.column(f.name) or fail(unresolved_column(f.name, meta)) for f in source_schema]
         matched = sqlglot.parse_one(
             f"SELECT 1 FROM ({query}) AS {source_alias} WHERE {condition}", read="databricks"
         )  # fmt: skip
-        source = f"({self._to_duckdb(select)}) AS __src({', '.join(quote_duck(c.name) for c in columns)})"
-        with self._transaction():
-            deleted = self.con.execute(
-                f"DELETE FROM {meta.duck} AS {quote_duck(target_alias)} WHERE EXISTS ({self._to_duckdb(matched)})"
+        source = f"({self.reads.to_duckdb(select)}) AS __src({', '.join(quote_duck(c.name) for c in columns)})"
+        with self.ctx.transaction():
+            deleted = self.ctx.con.execute(
+                f"DELETE FROM {meta.duck} AS {quote_duck(target_alias)} WHERE EXISTS ({self.reads.to_duckdb(matched)})"
             ).fetchall()[0][0]
             inserted = self._append(meta, columns, f"SELECT {_assigned(columns, source_schema)} FROM {source}")
-            self.meta.commit(meta, "WRITE", {"mode": "Overwrite", "replaceOn": condition},
+            self.ctx.meta.commit(meta, "WRITE", {"mode": "Overwrite", "replaceOn": condition},
                              {"numOutputRows": inserted, "numDeletedRows": deleted, "numFiles": 1})  # fmt: skip
         return counts(num_affected_rows=inserted + deleted, num_inserted_rows=inserted)
 
@@ -120,45 +126,45 @@ class Writes:
                     "42808",
                 )
         cols = ", ".join(quote_duck(c.name) for c in columns)
-        return self.con.execute(f"INSERT INTO {meta.duck} ({cols}) {select_sql}").fetchall()[0][0]
+        return self.ctx.con.execute(f"INSERT INTO {meta.duck} ({cols}) {select_sql}").fetchall()[0][0]
 
-    def _delete(self, e: exp.Delete) -> Result:
-        meta = self._lookup(e.this)
+    def delete(self, e: exp.Delete) -> Result:
+        meta = self.ctx.lookup(e.this)
         where = e.args.get("where")
-        with self._transaction():
+        with self.ctx.transaction():
             alias = e.this.args.get("alias")  # DELETE FROM t AS d WHERE d.id = ...
             target = f"{meta.duck} AS {quote_duck(alias.name)}" if alias is not None else meta.duck
-            sql = f"DELETE FROM {target}" + (f" WHERE {self._to_duckdb(where.this, meta)}" if where else "")
-            deleted = self.con.execute(sql).fetchall()[0][0]
-            self.meta.commit(
+            sql = f"DELETE FROM {target}" + (f" WHERE {self.reads.to_duckdb(where.this, meta)}" if where else "")
+            deleted = self.ctx.con.execute(sql).fetchall()[0][0]
+            self.ctx.meta.commit(
                 meta, "DELETE", {"predicate": where.sql("databricks") if where else ""}, {"numDeletedRows": deleted}
             )
         return counts(num_affected_rows=deleted)
 
-    def _update(self, e: exp.Update) -> Result:
+    def update(self, e: exp.Update) -> Result:
         """UPDATE t [AS a] SET c = v, ... [WHERE ...]."""
-        meta = self._lookup(e.this)
+        meta = self.ctx.lookup(e.this)
         if meta.is_view:
             raise LocalSQLError("EXPECT_TABLE_NOT_VIEW.NO_ALTERNATIVE", f"UPDATE expects a table, {meta.display} is a view.", "42809")  # fmt: skip
         for assignment in e.expressions:
             meta.column(assignment.this.name) or fail(unresolved_column(assignment.this.name, meta))
-        with self._transaction():
-            updated = self.con.execute(self._to_duckdb(e)).fetchall()[0][0]
-            self.meta.commit(meta, "UPDATE", {"predicate": e.args["where"].this.sql("databricks") if e.args.get("where") else ""},
+        with self.ctx.transaction():
+            updated = self.ctx.con.execute(self.reads.to_duckdb(e)).fetchall()[0][0]
+            self.ctx.meta.commit(meta, "UPDATE", {"predicate": e.args["where"].this.sql("databricks") if e.args.get("where") else ""},
                              {"numUpdatedRows": updated})  # fmt: skip
         return counts(num_affected_rows=updated)
 
-    def _truncate(self, e: exp.TruncateTable) -> Result:
+    def truncate(self, e: exp.TruncateTable) -> Result:
         """TRUNCATE TABLE t: every row removed, as one new version."""
         for table in e.expressions:
-            meta = self._lookup(table)
-            with self._transaction():
-                removed = self.con.execute(f"DELETE FROM {meta.duck}").fetchall()[0][0] if meta.columns else 0
-                self.meta.commit(meta, "TRUNCATE", {}, {"numRemovedRows": removed})
+            meta = self.ctx.lookup(table)
+            with self.ctx.transaction():
+                removed = self.ctx.con.execute(f"DELETE FROM {meta.duck}").fetchall()[0][0] if meta.columns else 0
+                self.ctx.meta.commit(meta, "TRUNCATE", {}, {"numRemovedRows": removed})
         return Result()
 
-    def _copy_into(self, e: exp.Copy) -> Result:
-        meta = self._lookup(e.this)
+    def copy_into(self, e: exp.Copy) -> Result:
+        meta = self.ctx.lookup(e.this)
         params = {p.name.upper(): p for p in e.args.get("params", [])}
         if e.args.get("credentials") and e.args["credentials"].args:
             raise unsupported("COPY INTO ... WITH (CREDENTIAL ...) on this local warehouse")
@@ -176,21 +182,21 @@ class Writes:
         sources = e.args["files"]
         if len(sources) != 1 or not isinstance(sources[0], exp.Literal):
             raise unsupported("COPY INTO from a subquery")
-        found = self.files.list_files(sources[0].name, names, pattern)
+        found = self.ctx.files.list_files(sources[0].name, names, pattern)
         force = copy_options.get("force", "false").lower() == "true"
         merge_schema = copy_options.get("mergeschema", "false").lower() == "true"
-        new_files = found if force else sorted(set(found) - self.meta.loaded_files(meta))
+        new_files = found if force else sorted(set(found) - self.ctx.meta.loaded_files(meta))
         if not new_files:
             return counts(num_affected_rows=0, num_inserted_rows=0, num_skipped_corrupt_files=0)
-        source = self._parquet_source(new_files, None).sql("duckdb")
-        schema = self.con.sql(f"SELECT * FROM {source} LIMIT 0").to_arrow_table().schema
-        with self._transaction():
-            self._evolve(meta, schema, merge_schema)
+        source = self.reads.parquet_source(new_files, None).sql("duckdb")
+        schema = self.ctx.con.sql(f"SELECT * FROM {source} LIMIT 0").to_arrow_table().schema
+        with self.ctx.transaction():
+            self.evolve(meta, schema, merge_schema)
             columns = [meta.column(f.name) for f in schema]
             select = ", ".join(quote_duck(f.name) for f in schema)
             inserted = self._append(meta, columns, f"SELECT {select} FROM {source}")
-            self.meta.mark_loaded(meta, new_files)
-            self.meta.commit(
+            self.ctx.meta.mark_loaded(meta, new_files)
+            self.ctx.meta.commit(
                 meta,
                 "COPY INTO",
                 {"force": force, "mergeSchema": merge_schema},
@@ -198,7 +204,7 @@ class Writes:
             )
         return counts(num_affected_rows=inserted, num_inserted_rows=inserted, num_skipped_corrupt_files=0)
 
-    def _evolve(self, meta: TableMeta, source: pa.Schema, merge_schema: bool) -> None:
+    def evolve(self, meta: TableMeta, source: pa.Schema, merge_schema: bool) -> None:
         """Check the source columns against the table; with mergeSchema, add the new ones."""
         new: list[Column] = []
         for field in source:
@@ -222,7 +228,7 @@ class Writes:
                 "KD004",
             )
         if new:
-            self._add_columns(meta, new)
+            self.ddl.add_columns(meta, new)
 
 
 def _parenthesized(text: str, start: int) -> tuple[str, str]:
