@@ -95,6 +95,8 @@ def test_the_demo_keeps_its_runs_for_the_ui(tmp_path):
         [sys.executable, "-m", "example_project.demo"], env=env, capture_output=True, text=True, timeout=300
     )
     assert demo.returncode == 0, demo.stderr
+    # its own story: dbt's summary in one line, not dbt's log
+    assert "dbt build: PASS=10 WARN=0 ERROR=0 SKIP=0" in demo.stdout and "Running with dbt" not in demo.stdout
     with dg.DagsterInstance.from_config(str(home)) as instance:
         for key in (["shop", "customers"], ["web", "page_views"], ["annotations", "qa_review"]):
             event = instance.get_latest_materialization_event(dg.AssetKey(key))
