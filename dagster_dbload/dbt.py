@@ -26,15 +26,16 @@ def dbt_on_warehouse(
     dbt: DbtCliResource, warehouse: SQLWarehouse, *, catalog: str = "main", schema: str = "default", threads: int = 4
 ) -> Iterator[DbtCliResource]:
     """`dbt` with a profile that targets `warehouse` in `catalog`.`schema` (created if missing), for the block: a
-    profiles.yml in a private temporary folder. A LocalSQLWarehouse is served on 127.0.0.1 meanwhile, so dbt works
-    on the same file the IO manager writes."""
+    profiles.yml in a private temporary folder. A LocalSQLWarehouse is served on 127.0.0.1 meanwhile, over HTTPS as
+    Databricks is (dbt-databricks probes the host over HTTPS), so dbt works on the same file the IO manager writes."""
     with contextlib.ExitStack() as stack:
         if isinstance(warehouse, LocalSQLWarehouse):
             from .local.server import LocalSQLWarehouseServer
 
             options = warehouse.model_dump(by_alias=True, exclude={"path"})  # the same warehouse, every setting
             token = f"dapi-{os.urandom(16).hex()}"
-            server = stack.enter_context(LocalSQLWarehouseServer(warehouse.path, token, **options))
+            server = stack.enter_context(LocalSQLWarehouseServer(warehouse.path, token, tls=True, **options))
+            stack.enter_context(_trusted_by_dbt(server.certificate))
             warehouse = server.resource()
         if not isinstance(warehouse, DatabricksResource):
             raise TypeError(
@@ -63,6 +64,29 @@ def dbt_on_warehouse(
             profile="dbload",
             target="dbload",
         )
+
+
+@contextlib.contextmanager
+def _trusted_by_dbt(certificate: str | None) -> Iterator[None]:
+    """For the block, the dbt processes dagster-dbt starts (with this process's environment) trust `certificate`
+    besides the usual authorities, for the HTTPS calls dbt-databricks and the Databricks SDK make with requests."""
+    import certifi
+
+    if not certificate:
+        yield
+        return
+    bundle = os.path.join(os.path.dirname(certificate), "trusted-by-dbt.pem")
+    with open(bundle, "w") as out, open(certifi.where()) as usual, open(certificate) as local:
+        out.write(usual.read() + "\n" + local.read())
+    before = os.environ.get("REQUESTS_CA_BUNDLE")
+    os.environ["REQUESTS_CA_BUNDLE"] = bundle
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("REQUESTS_CA_BUNDLE", None)
+        else:
+            os.environ["REQUESTS_CA_BUNDLE"] = before
 
 
 def with_row_counts(events: Iterable[Any], context: dg.AssetExecutionContext, warehouse: SQLWarehouse) -> Iterator[Any]:

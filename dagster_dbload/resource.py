@@ -93,6 +93,11 @@ class DatabricksResource(SQLWarehouse):
     connection_uri: str | None = Field(
         default=None, description="Advanced: the full http(s) endpoint URI, e.g. of LocalSQLWarehouseServer."
     )
+    tls_ca_file: str | None = Field(
+        default=None,
+        description="Advanced: a PEM file of the certificates to trust for the warehouse's HTTPS instead of the "
+        "system's (a TLS-inspecting proxy's, or LocalSQLWarehouseServer's own).",
+    )
 
     def table_url(self, table: TableRef) -> str | None:
         if self.connection_uri:  # not a workspace's own address: no Catalog Explorer to link to
@@ -164,10 +169,12 @@ class DatabricksResource(SQLWarehouse):
             "_retry_stop_after_attempts_duration": self.retry_duration_seconds,
             "_retry_delay_max": self.retry_delay_max_seconds,
         }
-        if self.connection_uri:  # not a workspace: `host` keeps its scheme (a bare host makes the SDK probe https)
+        if self.connection_uri:  # not a workspace: a plain-HTTP `host` keeps its scheme (a bare one is dialled https)
             url = urlparse(self.connection_uri)
-            target["host"] = f"{url.scheme}://{url.netloc}"
+            target["host"] = url.netloc if url.scheme == "https" else f"{url.scheme}://{url.netloc}"
             parameters["_connection_uri"] = self.connection_uri
+        if self.tls_ca_file:
+            parameters["_tls_trusted_ca_file"] = self.tls_ca_file
         target["connection_parameters"] = parameters
         return target
 
@@ -192,6 +199,8 @@ class DatabricksResource(SQLWarehouse):
         }
         if self.connection_uri:
             options["_connection_uri"] = self.connection_uri
+        if self.tls_ca_file:
+            options["_tls_trusted_ca_file"] = self.tls_ca_file
         with _http_statuses() as statuses:
             try:
                 connection = dbsql.connect(**options)

@@ -96,6 +96,7 @@ class LocalSQLWarehouseServer:
             "http_path": HTTP_PATH,
             "access_token": self.access_token,
             "connection_uri": self.url + HTTP_PATH,
+            "tls_ca_file": self.certificate,  # with tls: its self-signed certificate
             "retry_duration_seconds": 60.0,
             "retry_delay_max_seconds": 5.0,
         }
