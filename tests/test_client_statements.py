@@ -257,3 +257,18 @@ def test_identity_columns_number_the_rows(run):
     assert run("SELECT id FROM ids2 ORDER BY id") == [(1,), (2,)]
     with pytest.raises(ERRORS, match="DELTA_IDENTITY_COLUMNS_UNSUPPORTED_DATA_TYPE"):
         run("CREATE TABLE bad (id INT GENERATED ALWAYS AS IDENTITY)")
+
+
+def test_what_dataframe_libraries_generate(run):
+    """VALUES with a table alias in INSERT and CTAS, DESCRIBE without QUERY, numbers cast to TIMESTAMP, and
+    expressions over count(*) named as Databricks names them."""
+    run("INSERT INTO t VALUES (7, 'p'), (8, 'q') AS v(id, a)")
+    run("CREATE TABLE made AS VALUES (1, 'x') AS v(n, s)")
+    assert run("SELECT n, s FROM made") == [(1, "x")]
+    assert run("DESCRIBE SELECT 1 AS a, 'b' AS b") == [("a", "int", None), ("b", "string", None)]
+    stamp = run("SELECT CAST(1700000000 AS TIMESTAMP), CAST(-1.5 AS TIMESTAMP)")[0]
+    assert [v.isoformat() for v in stamp] == ["2023-11-14T22:13:20+00:00", "1969-12-31T23:59:58.500000+00:00"]
+    named = run("DESCRIBE SELECT count(*) + 1, max(id) / count(*), upper(a) FROM t GROUP BY a")
+    assert [r[0] for r in named] == ["(count(1) + 1)", "(max(id) / count(1))", "upper(a)"]
+    with pytest.raises(ERRORS, match=r"DELTA_INVALID_CHARACTERS_IN_COLUMN_NAMES.*'count\(1\)'"):
+        run("CREATE TABLE counted AS SELECT count(*), a FROM t GROUP BY a")  # as on Databricks: name it

@@ -152,6 +152,12 @@ class LocalEngine:
         head = " ".join(w.upper() for w in words[:2])
         if head in ("DESCRIBE QUERY", "DESC QUERY"):
             return self.metadata.describe_query(body.split(None, 2)[2])
+        if (
+            len(words) > 1
+            and words[0].upper() in ("DESCRIBE", "DESC")
+            and words[1].upper() in ("SELECT", "WITH", "VALUES")
+        ):
+            return self.metadata.describe_query(body.split(None, 1)[1])  # QUERY is optional
         if head in ("DESCRIBE DETAIL", "DESC DETAIL"):
             return self.metadata.describe_detail(self.ctx.lookup(table_arg(body.split(None, 2)[2])))
         if words and words[0].upper() == "SHOW":

@@ -25,7 +25,12 @@ class Reads:
     def to_duckdb(self, query: exp.Expression, target: TableMeta | None = None) -> str:
         """DuckDB SQL for a Databricks query (or a DELETE's condition on `target`): tables renamed to their
         DuckDB homes, file sources readable."""
-        query = self._decimal_division(self._datetime_comparisons(query.copy(), target), target)
+        query = query.copy()
+        if isinstance(query, exp.Values) and query.args.get("alias") is not None:  # VALUES (..) AS v(a, b)
+            query = exp.select("*").from_(query)  # its alias names the columns, as a FROM item's does
+        if isinstance(query, exp.Select):  # result columns named as Databricks names them
+            query.set("expressions", [_named(e) for e in query.expressions])
+        query = self._decimal_division(self._datetime_comparisons(query, target), target)
         return self._with_sources(query).transform(self._databricks_semantics).sql("duckdb")
 
     def _decimal_division(self, query: exp.Expression, target: TableMeta | None) -> exp.Expression:
@@ -138,6 +143,12 @@ class Reads:
             literal = self._datetime_literal(node.this.name, node.to)
             if literal is not None:
                 return literal
+        if (
+            isinstance(node, exp.Cast)
+            and node.to.this in (exp.DataType.Type.TIMESTAMP, exp.DataType.Type.TIMESTAMPTZ)
+            and decimals.literal_type(node.this) is not None
+        ):  # CAST(1700000000 AS TIMESTAMP): seconds since the epoch, fractions kept to the microsecond
+            return exp.Anonymous(this="to_timestamp", expressions=[exp.cast(node.this, "DOUBLE")])
         if isinstance(node, exp.Cast) and node.to.this in (exp.DataType.Type.TIMESTAMP, exp.DataType.Type.TIMESTAMPTZ):
             # TIMESTAMP(x) and to_timestamp(x) are Databricks TIMESTAMPs (local time zone)
             return exp.Cast(this=node.this, to=exp.DataType.build("TIMESTAMPTZ"))
@@ -276,9 +287,6 @@ class Reads:
         return self.ctx.con.sql(self.to_duckdb(query))
 
     def query(self, query: exp.Expression) -> Result:
-        if isinstance(query, exp.Select):
-            query = query.copy()
-            query.set("expressions", [_named(e) for e in query.expressions])
         relation = self._relation(query)
         return Result(databricks_arrow(relation))
 
@@ -327,18 +335,21 @@ def _as_string(value: exp.Expression) -> exp.Case:
 
 def _named(projection: exp.Expression) -> exp.Expression:
     """An unaliased SELECT expression named as Databricks names it: `count(1)`, `(a + 1)`, `upper(x)`."""
-    if (
-        isinstance(projection, (exp.Alias, exp.Column, exp.Star))
-        or projection.find(exp.Star)
-        and not isinstance(projection, exp.Count)
-    ):
+    stars = [s for s in projection.find_all(exp.Star) if not isinstance(s.parent, exp.Count)]  # t.*, not count(*)
+    if isinstance(projection, (exp.Alias, exp.Column, exp.Star)) or stars:
         return projection
     if isinstance(projection, exp.Count) and isinstance(projection.this, exp.Star):
         name = "count(1)"
     else:
-        shown = projection.copy().transform(
-            lambda n: exp.Var(this=n.name) if isinstance(n, exp.Literal) and n.is_string else n  # '' shows as nothing
-        )
+
+        def shown_as(n: exp.Expression) -> exp.Expression:
+            if isinstance(n, exp.Literal) and n.is_string:
+                return exp.Var(this=n.name)  # '' shows as nothing
+            if isinstance(n, exp.Count) and isinstance(n.this, exp.Star):
+                return exp.Var(this="count(1)")
+            return n
+
+        shown = projection.copy().transform(shown_as)
         name = shown.sql("databricks", normalize_functions="lower")
         if isinstance(projection, exp.Binary):
             name = f"({name})"
