@@ -21,6 +21,13 @@ EXAMPLES = [  # (query, Databricks' documented result)
     ("SELECT date_format('2016-04-08', 'y')", "2016"),
     ("SELECT date_format(TIMESTAMP'2024-01-01 10:11:12.345', 'HH:mm:ss.SSS')", "10:11:12.345"),
     ("SELECT hash('Spark', array(123), 2)", None),
+    ("SELECT pmod(-10, 3)", 2),
+    ("SELECT bround(2.5, 0)", 2),
+    ("SELECT nanvl(cast('NaN' AS DOUBLE), 123)", 123.0),
+    ("SELECT substring_index('www.apache.org', '.', -2)", "apache.org"),
+    # a rewritten function's arguments are rewritten first
+    ("SELECT typeof(nanvl(1.0, 2))", "double"),
+    ("SELECT pmod(pmod(-7, 3), 5)", 2),
 ]
 
 
@@ -39,3 +46,11 @@ def test_a_documented_example_matches_or_is_refused(cursor, query, expected):
         return
     cursor.execute(query)
     assert cursor.fetchone()[0] == expected
+
+
+def test_nested_rewrites_and_a_zero_divisor_of_pmod(cursor):
+    cursor.execute("SELECT array_contains(array_remove(array(1, NULL, 2), 2), 2)")  # not found, a NULL held
+    assert cursor.fetchone()[0] is None
+    for query in ("SELECT pmod(10, 0)", "SELECT 10 % 0"):
+        with pytest.raises((LocalSQLError, ServerOperationError), match=r"DIVIDE_BY_ZERO"):
+            cursor.execute(query)

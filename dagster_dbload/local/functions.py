@@ -144,6 +144,32 @@ def _date_format(node: exp.TimeToStr) -> exp.Expression:
     return node
 
 
+def _pmod(node: exp.Anonymous) -> exp.Expression:  # the positive remainder (DuckDB's % keeps the dividend's sign)
+    a, b = node.expressions
+    return _duck("CASE WHEN ({a}) % ({b}) < 0 THEN (({a}) % ({b}) + ({b})) % ({b}) ELSE ({a}) % ({b}) END", a=a, b=b)
+
+
+def _bround(node: exp.Anonymous) -> exp.Expression:  # round half to even
+    return exp.Anonymous(
+        this="ROUND_EVEN", expressions=[node.expressions[0], *(node.expressions[1:] or [exp.Literal.number(0)])]
+    )
+
+
+def _nanvl(node: exp.Expression) -> exp.Expression:
+    a, b = node.this, node.expression
+    return _duck("CASE WHEN ISNAN(CAST({a} AS DOUBLE)) THEN CAST({b} AS DOUBLE) ELSE CAST({a} AS DOUBLE) END", a=a, b=b)
+
+
+def _substring_index(node: exp.SubstringIndex) -> exp.Expression:
+    """substring_index(s, delimiter, n): before the n-th delimiter (n > 0) or after the n-th from the end (n < 0)."""
+    s, delimiter, n = node.this, node.args["delimiter"], node.args["count"]
+    return _duck(
+        "CASE WHEN ({n}) > 0 THEN ARRAY_TO_STRING(STRING_SPLIT({s}, {d})[1:({n})], {d}) WHEN ({n}) < 0 THEN "
+        "ARRAY_TO_STRING(STRING_SPLIT({s}, {d})[({n}):], {d}) ELSE '' END",
+        s=s, d=delimiter, n=n,
+    )  # fmt: skip
+
+
 def _refuse(name: str) -> Callable[[exp.Expression], exp.Expression]:
     def refuse(node: exp.Expression) -> exp.Expression:
         raise refused(name)
@@ -169,9 +195,13 @@ BY_KIND: dict[type[exp.Expression], Callable] = {
     exp.Quantile: _percentile,
     exp.ApproxQuantile: _percentile_approx,
     exp.TimeToStr: _date_format,
+    exp.SubstringIndex: _substring_index,
+    exp.Nanvl: _nanvl,
 }
 BY_NAME: dict[str, Callable] = {  # functions sqlglot leaves anonymous
     "weekday": _weekday,
+    "pmod": _pmod,
+    "bround": _bround,
     "hash": _refuse("hash (Murmur3 of Spark's own encoding)"),
 }
 
@@ -203,3 +233,16 @@ def rewrite(node: exp.Expression) -> exp.Expression:
     """`node` as DuckDB answers it the Databricks way (unchanged when it needs nothing)."""
     fix = BY_NAME.get(node.name.lower()) if isinstance(node, exp.Anonymous) else BY_KIND.get(type(node))
     return fix(node) if fix else node
+
+
+def rewrite_all(tree: exp.Expression) -> exp.Expression:
+    """Every function call in `tree` rewritten, arguments before the call that takes them (so a rewrite that
+    writes its arguments out, e.g. typeof(nanvl(..)), writes them rewritten)."""
+    for node in reversed(list(tree.walk(bfs=False))):
+        new = rewrite(node)
+        if new is not node:
+            if node is tree:
+                tree = new
+            else:
+                node.replace(new)
+    return tree

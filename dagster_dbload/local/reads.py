@@ -31,7 +31,8 @@ class Reads:
         if isinstance(query, exp.Select):  # result columns named as Databricks names them
             query.set("expressions", [_named(e) for e in query.expressions])
         query = self._decimal_division(self._datetime_comparisons(query, target), target)
-        return self._with_sources(query).transform(self._databricks_semantics).sql("duckdb")
+        query = functions.rewrite_all(self._with_sources(query))
+        return query.transform(self._databricks_semantics).sql("duckdb")
 
     def _decimal_division(self, query: exp.Expression, target: TableMeta | None) -> exp.Expression:
         """`5.52 / 2.4`, `price / 100`: a division with a DECIMAL operand and an exact (DECIMAL or integer) other
@@ -114,8 +115,7 @@ class Reads:
     def _databricks_semantics(self, node: exp.Expression) -> exp.Expression:
         """Where DuckDB would answer differently from Databricks: session functions, date_add's DATE, the
         time zone of TIMESTAMP(x) / to_timestamp(x), and ANSI division by zero (an error, not inf or NULL);
-        built-in functions in functions.py."""
-        node = functions.rewrite(node)
+        built-in functions are rewritten before, in functions.py."""
         if isinstance(node, exp.CurrentCatalog):
             return exp.Literal.string(self.ctx.current_catalog)
         if isinstance(node, (exp.CurrentSchema, exp.CurrentDatabase)):
@@ -157,7 +157,12 @@ class Reads:
         if isinstance(node, exp.Column) and node.args.get("db"):  # catalog.schema.table.column -> table.column
             node.set("db", None)
             node.set("catalog", None)
-        if isinstance(node, (exp.Div, exp.IntDiv)):  # the same node: transform goes on into the new divisor
+        return self._guard_divisor(node)
+
+    def _guard_divisor(self, node: exp.Expression) -> exp.Expression:
+        """A zero divisor of /, div and % is `[DIVIDE_BY_ZERO]` under ANSI mode, else NULL (DuckDB: inf or an
+        error of its own). The same node is returned: transform goes on into the new divisor."""
+        if isinstance(node, (exp.Div, exp.IntDiv, exp.Mod)):
             divisor = node.expression
             zero = exp.EQ(this=divisor.copy(), expression=exp.Literal.number(0))
             error = (
@@ -351,6 +356,6 @@ def _named(projection: exp.Expression) -> exp.Expression:
 
         shown = projection.copy().transform(shown_as)
         name = shown.sql("databricks", normalize_functions="lower")
-        if isinstance(projection, exp.Binary):
+        if isinstance(projection, exp.Binary) and not isinstance(projection, exp.Func):  # operators, not calls
             name = f"({name})"
     return exp.alias_(projection, exp.to_identifier(name, quoted=True))
