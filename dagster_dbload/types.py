@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 import pyarrow as pa
@@ -111,6 +112,7 @@ WIDENINGS = {
 INTEGERS_AS_DOUBLE = {("tinyint", "double"), ("smallint", "double"), ("int", "double"), ("bigint", "double")}
 
 
+@functools.lru_cache(maxsize=4096)  # a pure function of a short string, asked for each column of each load
 def canonical_type(type_sql: str) -> str:
     """One spelling per type: `INTEGER` and `int` are `int`, `DECIMAL(10,2)` is `decimal(10, 2)`."""
     return parse_type(type_sql).sql("databricks").lower()
