@@ -255,6 +255,12 @@ def test_identity_columns_number_the_rows(run):
     run("ALTER TABLE ids RENAME TO ids2")
     run("INSERT INTO ids2 (data) VALUES ('renamed')")
     assert run("SELECT id FROM ids2 ORDER BY id") == [(1,), (2,)]
+    run("CREATE TABLE ids3 CLONE ids2")  # the clone numbers on from where its source stands
+    run("INSERT INTO ids3 (data) VALUES ('cloned')")
+    assert run("SELECT id FROM ids3 ORDER BY id") == [(1,), (2,), (3,)]
+    with pytest.raises(ERRORS, match="DELTA_IDENTITY_COLUMNS_ALTER_NOT_SUPPORTED"):
+        run("ALTER TABLE byd ADD COLUMN n BIGINT GENERATED ALWAYS AS IDENTITY")
+    assert [r[0] for r in run("DESCRIBE TABLE byd")] == ["id", "data"]
     with pytest.raises(ERRORS, match="DELTA_IDENTITY_COLUMNS_UNSUPPORTED_DATA_TYPE"):
         run("CREATE TABLE bad (id INT GENERATED ALWAYS AS IDENTITY)")
 

@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import duckdb
+from sqlglot import exp
 
 from ..naming import name_problem, quote
 from .errors import LocalSQLError, schema_not_found
@@ -120,15 +121,12 @@ class TableMeta:
 
 def identity_sequence(column: Column) -> str:
     """The DuckDB sequence an identity column's values come from (it keeps the name it was made with)."""
-    return str(column.identity["sequence"])
+    schema, name = column.identity["sequence"]
+    return f"{quote_duck(schema)}.{quote_duck(name)}"
 
 
 def identity_default(column: Column) -> str:
-    return f"DEFAULT nextval({_sql_string(identity_sequence(column))})"
-
-
-def _sql_string(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+    return f"DEFAULT nextval({exp.Literal.string(identity_sequence(column)).sql('duckdb')})"
 
 
 def _table_meta(text: str) -> TableMeta:
@@ -217,6 +215,14 @@ class Catalog:
     def save_table(self, meta: TableMeta) -> None:
         self.con.execute(f"DELETE FROM {_META}.tables WHERE key = ?", [meta.key])
         self.con.execute(f"INSERT INTO {_META}.tables VALUES (?, ?)", [meta.key, json.dumps(asdict(meta))])
+
+    def identity_next(self, column: Column) -> int:
+        """The value an identity column's sequence gives next."""
+        last = self.con.execute(
+            "SELECT last_value FROM duckdb_sequences() WHERE schema_name = ? AND sequence_name = ?",
+            list(column.identity["sequence"]),
+        ).fetchall()
+        return column.identity["start"] if not last or last[0][0] is None else last[0][0] + column.identity["step"]
 
     def drop_table(self, meta: TableMeta, keep_history: bool = False) -> None:
         for table in ("tables", "loaded_files") if keep_history else ("tables", "history", "loaded_files"):

@@ -9,7 +9,16 @@ import re
 from sqlglot import exp
 
 from ..types import databricks_to_duckdb, fits, parse_type
-from .catalog import Column, ForeignKey, TableMeta, check_name, identity_default, quote_dbx, quote_duck
+from .catalog import (
+    Column,
+    ForeignKey,
+    TableMeta,
+    check_name,
+    identity_default,
+    identity_sequence,
+    quote_dbx,
+    quote_duck,
+)
 from .columns import check_columns, column_def, dbx_type
 from .common import (
     Result,
@@ -78,6 +87,7 @@ class Ddl:
                 "TABLE_OR_VIEW", f"table or view {existing.display}", bool(e.args.get("exists")), "42P07"
             )
         meta = TableMeta(catalog, schema, name)
+        identity_starts: dict[str, int] = {}
         self._apply_properties(meta, e.args.get("properties"))
         clone = self.ctx.lookup(e.args["clone"].this) if e.args.get("clone") else None
         if clone is not None:  # [SHALLOW | DEEP] CLONE: the source's columns, layout, properties and rows
@@ -87,6 +97,8 @@ class Ddl:
                 dataclasses.replace(c, tags=dict(c.tags), identity=dict(c.identity) if c.identity else None)
                 for c in clone.columns
             ]
+            # its identity columns go on from where the source's stand, as the copied rows hold their values
+            identity_starts = {c.name: self.ctx.meta.identity_next(c) for c in clone.columns if c.identity}
             meta.partitioned_by, meta.clustered_by = list(clone.partitioned_by), list(clone.clustered_by)
             meta.properties = {**clone.properties, **meta.properties}
             meta.comment = meta.comment or clone.comment
@@ -122,7 +134,7 @@ class Ddl:
                 check_columns(meta)
                 metrics["numOutputRows"] = self.ctx.con.execute(f"SELECT count(*) FROM {meta.duck}").fetchall()[0][0]
             elif meta.columns:
-                self._create_duck_table(meta)
+                self._create_duck_table(meta, identity_starts)
                 if clone is not None:
                     copied = self.ctx.con.execute(f"INSERT INTO {meta.duck} SELECT * FROM {clone.duck}").fetchall()[0][
                         0
@@ -361,21 +373,22 @@ class Ddl:
         self.ctx.meta.save_table(meta)
         return Result()
 
-    def _create_duck_table(self, meta: TableMeta) -> None:
+    def _create_duck_table(self, meta: TableMeta, identity_starts: dict[str, int] | None = None) -> None:
+        """The DuckDB table of `meta`, its identity columns on new sequences (from their START WITH, or from
+        `identity_starts`)."""
         cols = ", ".join(
             f"{quote_duck(c.name)} {databricks_to_duckdb(c.type)}{'' if c.nullable else ' NOT NULL'}"
-            + (f" {self._identity_sequence(meta, c)}" if c.identity else "")
+            + (f" {self._identity_sequence(meta, c, (identity_starts or {}).get(c.name))}" if c.identity else "")
             for c in meta.columns
         )
         self.ctx.con.execute(f"CREATE TABLE {meta.duck} ({cols})")
 
-    def _identity_sequence(self, meta: TableMeta, column: Column) -> str:
+    def _identity_sequence(self, meta: TableMeta, column: Column, first: int | None) -> str:
         """A new DuckDB sequence for an identity column; returns the column's DEFAULT clause."""
-        name = f"{quote_duck(meta.catalog + '.' + meta.schema)}.{quote_duck(f'{meta.name}${column.name}${meta.id}')}"
-        step, start = column.identity["step"], column.identity["start"]
-        self.ctx.con.execute(f"CREATE SEQUENCE {name} START WITH {start} INCREMENT BY {step}"
-                         + ("" if step > 0 else f" MAXVALUE {start}"))  # fmt: skip
-        column.identity["sequence"] = name
+        column.identity["sequence"] = [f"{meta.catalog}.{meta.schema}", f"{meta.name}${column.name}${meta.id}"]
+        step, first = column.identity["step"], column.identity["start"] if first is None else first
+        self.ctx.con.execute(f"CREATE SEQUENCE {identity_sequence(column)} START WITH {first} INCREMENT BY {step}"
+                             + ("" if step > 0 else f" MAXVALUE {first}"))  # fmt: skip
         return identity_default(column)
 
     def _apply_properties(self, meta: TableMeta, properties: exp.Properties | None) -> None:
@@ -465,6 +478,9 @@ class Ddl:
                     "42710",
                 )
         first = not meta.columns
+        for column in columns if not first else []:
+            if column.identity:
+                raise LocalSQLError("DELTA_IDENTITY_COLUMNS_ALTER_NOT_SUPPORTED", f"Cannot add the identity column {quote_dbx(column.name)} to an existing table.", "0AKDE")  # fmt: skip
         required = [c for c in columns if not c.nullable]
         if (
             required
@@ -483,8 +499,6 @@ class Ddl:
             self._create_duck_table(meta)
             return
         for column in columns:
-            if column.identity:
-                raise LocalSQLError("DELTA_IDENTITY_COLUMNS_ALTER_NOT_SUPPORTED", f"Cannot add the identity column {quote_dbx(column.name)} to an existing table.", "0AKDE")  # fmt: skip
             self.ctx.con.execute(
                 f"ALTER TABLE {meta.duck} ADD COLUMN {quote_duck(column.name)} {databricks_to_duckdb(column.type)}"
             )
