@@ -36,6 +36,11 @@ def quote_dbx(*parts: str) -> str:
     return ".".join(quote(p) for p in parts)
 
 
+def table_key(catalog: str, schema: str, name: str) -> str:
+    """A table's key in the catalog's metadata."""
+    return f"{catalog}\x1f{schema}\x1f{name}"
+
+
 @dataclass
 class Column:
     name: str
@@ -67,6 +72,11 @@ class ForeignKey:
     parent_columns: list[str]
 
     @property
+    def parent_key(self) -> str:
+        """The parent's `TableMeta.key`."""
+        return table_key(*self.parent)
+
+    @property
     def definition(self) -> str:
         """As DESCRIBE TABLE EXTENDED and SHOW CREATE TABLE show it."""
         names = ", ".join(quote_dbx(c) for c in self.columns)
@@ -96,7 +106,7 @@ class TableMeta:
 
     @property
     def key(self) -> str:
-        return f"{self.catalog}\x1f{self.schema}\x1f{self.name}"
+        return table_key(self.catalog, self.schema, self.name)
 
     @property
     def duck(self) -> str:
@@ -200,7 +210,7 @@ class Catalog:
 
     def get_table(self, catalog: str, schema: str, name: str) -> TableMeta | None:
         row = self.con.execute(
-            f"SELECT meta FROM {_META}.tables WHERE key = ?", [f"{catalog}\x1f{schema}\x1f{name}"]
+            f"SELECT meta FROM {_META}.tables WHERE key = ?", [table_key(catalog, schema, name)]
         ).fetchall()
         return _table_meta(row[0][0]) if row else None
 

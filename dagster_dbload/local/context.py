@@ -15,6 +15,7 @@ from .common import no_catalog
 from .errors import LocalSQLError, table_not_found
 from .files import FileResolver
 
+USER = "local"  # current_user() of every session, the owner of what it makes and of stage://tmp/local/
 DEFAULTS = {"ansi_mode": "true", "timezone": "Etc/UTC", "use_cached_result": "true", "statement_timeout": "172800"}
 
 

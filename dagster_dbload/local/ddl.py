@@ -18,6 +18,7 @@ from .catalog import (
     identity_sequence,
     quote_dbx,
     quote_duck,
+    table_key,
 )
 from .columns import check_columns, column_def, dbx_type
 from .common import (
@@ -242,8 +243,8 @@ class Ddl:
         parent_ref = reference.this.this if isinstance(reference.this, exp.Schema) else reference.this
         listed = [i.name for i in reference.this.expressions] if isinstance(reference.this, exp.Schema) else []
         columns = [(meta.column(n) or fail(unresolved_column(n, meta))).name for n in names]
-        parent_key = list(self.ctx.resolve(parent_ref))
-        parent = meta if parent_key == [meta.catalog, meta.schema, meta.name] else self.ctx.lookup(parent_ref)
+        parent_name = list(self.ctx.resolve(parent_ref))
+        parent = meta if table_key(*parent_name) == meta.key else self.ctx.lookup(parent_ref)
         if parent.is_view:
             raise LocalSQLError("EXPECT_TABLE_NOT_VIEW.NO_ALTERNATIVE", f"FOREIGN KEY expects a table, {parent.display} is a view.", "42809")  # fmt: skip
         referenced = [
@@ -266,7 +267,7 @@ class Ddl:
                 "22023",
             )
         fk_name = name or f"{meta.name}_{parent.name}_fk"  # as Databricks names it
-        meta.foreign_keys.append(ForeignKey(fk_name, columns, parent_key, referenced))
+        meta.foreign_keys.append(ForeignKey(fk_name, columns, parent_name, referenced))
 
     def _drop_constraint(self, meta: TableMeta, name: str | None, exists: bool, cascade: bool, kind: str = "",
                          columns: list[str] | None = None) -> None:  # fmt: skip
@@ -277,7 +278,7 @@ class Ddl:
                 if exists:
                     return
                 raise LocalSQLError("CONSTRAINT_DOES_NOT_EXIST", f"Table {meta.display} has no primary key.", "42704")
-            children = [t for t in self.ctx.meta.all_tables() if any(f.parent == [meta.catalog, meta.schema, meta.name] for f in t.foreign_keys)]  # fmt: skip
+            children = [t for t in self.ctx.meta.all_tables() if any(f.parent_key == meta.key for f in t.foreign_keys)]
             if children and not cascade:
                 raise LocalSQLError(
                     "INVALID_PARAMETER_VALUE",
@@ -287,9 +288,7 @@ class Ddl:
                 )
             for child in children:
                 child = meta if child.key == meta.key else child
-                child.foreign_keys = [
-                    f for f in child.foreign_keys if f.parent != [meta.catalog, meta.schema, meta.name]
-                ]
+                child.foreign_keys = [f for f in child.foreign_keys if f.parent_key != meta.key]
                 if child is not meta:
                     self.ctx.meta.commit(child, "DROP CONSTRAINT", {"cascade": "true"}, {})
             meta.primary_key, meta.primary_key_name = [], None
@@ -312,9 +311,7 @@ class Ddl:
             return None
         meta = self.ctx.lookup(table_arg(m.group(1)))
         kind = " ".join(m.group(2).upper().split())
-        columns = [
-            exp.to_identifier(c.strip().strip("`")).name.lower() for c in (m.group(4) or "").split(",") if c.strip()
-        ]
+        columns = [c.strip().strip("`").lower() for c in (m.group(4) or "").split(",") if c.strip()]
         with self.ctx.transaction():
             self._drop_constraint(meta, None, bool(m.group(3)), (m.group(5) or "").upper() == "CASCADE", kind, columns)
             self.ctx.meta.commit(meta, "DROP CONSTRAINT", {"kind": kind}, {})
@@ -360,8 +357,8 @@ class Ddl:
         meta = self.ctx.lookup(table_arg(m.group(1)))
         tags = meta.tags
         if m.group(2):
-            column = exp.to_identifier(m.group(2)[1:-1].replace("``", "`") if m.group(2)[0] == "`" else m.group(2))
-            tags = (meta.column(column.name) or fail(unresolved_column(column.name, meta))).tags
+            column = m.group(2)[1:-1].replace("``", "`") if m.group(2)[0] == "`" else m.group(2)
+            tags = (meta.column(column) or fail(unresolved_column(column, meta))).tags
         items = re.findall(r"'((?:[^'\\]|\\.)*)'(?:\s*=\s*'((?:[^'\\]|\\.)*)')?", m.group(4))
         if not items:
             raise syntax_error(body, body)
@@ -570,10 +567,7 @@ class Ddl:
     def use(self, e: exp.Use) -> Result:
         kind = (e.args.get("kind").name if e.args.get("kind") else "SCHEMA").upper()
         if kind == "CATALOG":
-            catalog = check_name(e.this.name, "catalog")
-            if not self.ctx.meta.catalog_exists(catalog):
-                raise no_catalog(catalog)
-            self.ctx.current_catalog, self.ctx.current_schema = catalog, "default"
+            self.ctx.open_namespace(e.this.name, None)
         else:
             *rest, schema = [p.name for p in e.this.parts]
             catalog = check_name(rest[0], "catalog") if rest else self.ctx.current_catalog

@@ -11,6 +11,7 @@ import pyarrow as pa
 
 from .catalog import Catalog, Column, ForeignKey, TableMeta
 from .columns import display_type
+from .context import USER
 
 _S, _I, _I16, _TS = pa.string(), pa.int32(), pa.int16(), pa.timestamp("us", "Etc/UTC")
 
@@ -145,16 +146,16 @@ def information_schema(meta: Catalog, volumes_root: str, catalog: str, view: str
     rows: list[tuple] = []
     view = view.lower()
     if view == "catalogs":
-        rows = [(c, "local", None, None, "local", None, "local") for c in meta.catalogs()]
+        rows = [(c, USER, None, None, USER, None, USER) for c in meta.catalogs()]
     elif view == "information_schema_catalog_name":
         rows = [(catalog,)]
     elif view == "schemata":
         names = [*meta.schemas(catalog), "information_schema"]
-        rows = [(catalog, s, "local", None, None, "local", None, "local") for s in sorted(names)]
+        rows = [(catalog, s, USER, None, None, USER, None, USER) for s in sorted(names)]
     elif view == "tables":
         rows = [
-            (t.catalog, t.schema, t.name, t.kind, "NO" if t.is_view else "YES", "PRESERVE", "local", t.comment,
-             None, "local", None, "local", None if t.is_view else t.format.upper(), None)
+            (t.catalog, t.schema, t.name, t.kind, "NO" if t.is_view else "YES", "PRESERVE", USER, t.comment,
+             None, USER, None, USER, None if t.is_view else t.format.upper(), None)
             for t in tables
         ]  # fmt: skip
     elif view == "columns":
@@ -165,8 +166,8 @@ def information_schema(meta: Catalog, volumes_root: str, catalog: str, view: str
         ]
     elif view == "volumes":
         rows = [
-            (catalog, s, v, "MANAGED", "local", None, os.path.join(volumes_root, catalog, s, v), None, "local", None,
-             "local")
+            (catalog, s, v, "MANAGED", USER, None, os.path.join(volumes_root, catalog, s, v), None, USER, None,
+             USER)
             for s, v in volumes(volumes_root, catalog)
         ]  # fmt: skip
     elif view == "table_constraints":
@@ -189,7 +190,7 @@ def information_schema(meta: Catalog, volumes_root: str, catalog: str, view: str
     elif view == "referential_constraints":
         by_key = {t.key: t for t in tables}
         rows = [
-            (t.catalog, t.schema, f.name, *f.parent[:2], getattr(by_key.get("\x1f".join(f.parent)), "primary_key_name", None),
+            (t.catalog, t.schema, f.name, *f.parent[:2], getattr(by_key.get(f.parent_key), "primary_key_name", None),
              "FULL", "NO ACTION", "NO ACTION")
             for t in tables for f in t.foreign_keys
         ]  # fmt: skip
@@ -343,10 +344,10 @@ def jdbc_cross_reference(meta: Catalog, parent: tuple[str | None, ...], child: t
     ints = {"KEY_SEQ", "UPDATE_RULE", "DELETE_RULE", "DEFERRABILITY"}
     parents = {t.key: t for t in _matching(meta, *parent)}
     rows = [
-        (*f.parent, pc, t.catalog, t.schema, t.name, c, seq, 3, 3, f.name, parents[key].primary_key_name, 7)
+        (*f.parent, pc, t.catalog, t.schema, t.name, c, seq, 3, 3, f.name, parents[f.parent_key].primary_key_name, 7)
         for t in _matching(meta, *child)
         for f in t.foreign_keys
-        if (key := "\x1f".join(f.parent)) in parents
+        if f.parent_key in parents
         for seq, (c, pc) in enumerate(zip(f.columns, f.parent_columns, strict=True), start=1)
     ]
     return _table({n: _I if n in ints else _S for n in names}, rows)

@@ -23,7 +23,7 @@ from .common import (
     table_arg,
     table_of,
 )
-from .context import Context
+from .context import USER, Context
 from .errors import LocalSQLError, unsupported
 from .listings import (
     jdbc_catalogs,
@@ -140,15 +140,14 @@ class Metadata:
         _, local, _ = self.ctx.files.resolve(url)
         if not os.path.exists(local):
             raise LocalSQLError("PATH_NOT_FOUND", f"Path does not exist: {url}.", "42K03")
-        entries = [(local, os.path.basename(local))] if os.path.isfile(local) else [
-            (os.path.join(local, name), name) for name in sorted(os.listdir(local)) if not name.startswith(".")
-        ]  # fmt: skip
-        base = url.rstrip("/") if os.path.isdir(local) else url.rsplit("/", 1)[0]
-        rows = [
-            (f"{base}/{name}" + ("/" if os.path.isdir(path) else ""), name + ("/" if os.path.isdir(path) else ""),
-             0 if os.path.isdir(path) else os.path.getsize(path), int(os.path.getmtime(path) * 1000))
-            for path, name in entries
-        ][: int(m.group(2)) if m.group(2) else None]  # fmt: skip
+        folder = os.path.isdir(local)
+        entries = [(os.path.join(local, n), n) for n in sorted(os.listdir(local)) if not n.startswith(".")] if folder else [(local, os.path.basename(local))]  # fmt: skip
+        base = url.rstrip("/") if folder else url.rsplit("/", 1)[0]
+        rows = []
+        for path, name in entries[: int(m.group(2)) if m.group(2) else None]:
+            shown = name + "/" if os.path.isdir(path) else name  # a folder: size 0, its name ends in /
+            rows.append((f"{base}/{shown}", shown, 0 if shown.endswith("/") else os.path.getsize(path),
+                         int(os.path.getmtime(path) * 1000)))  # fmt: skip
         names = ("path", "name", "size", "modification_time")
         types = (pa.string(), pa.string(), pa.int64(), pa.int64())
         return Result(
@@ -250,7 +249,7 @@ class Metadata:
             table_of(
                 version=(pa.int64(), [r[0] for r in rows]),
                 timestamp=(pa.timestamp("us", "UTC"), [r[1] for r in rows]),
-                userName=(pa.string(), ["local"] * len(rows)),
+                userName=(pa.string(), [USER] * len(rows)),
                 operation=(pa.string(), [r[2] for r in rows]),
                 operationParameters=(as_map, [list(json.loads(r[3]).items()) for r in rows]),
                 readVersion=(pa.int64(), [r[0] - 1 if r[0] else None for r in rows]),

@@ -10,7 +10,7 @@ from sqlglot import exp
 from . import decimals, functions
 from .catalog import TableMeta, check_name, quote_dbx
 from .common import Result, no_catalog
-from .context import Context
+from .context import USER, Context
 from .datetimes import parse_date, parse_timestamp
 from .errors import DIVIDE_BY_ZERO, LocalSQLError, table_not_found, unsupported
 from .listings import base_type, information_schema
@@ -126,7 +126,7 @@ class Reads:
             message = exp.DPipe(this=exp.Literal.string("[USER_RAISED_EXCEPTION] "), expression=node.expressions[0])
             return exp.Anonymous(this="error", expressions=[message])
         if isinstance(node, exp.CurrentUser):
-            return exp.Literal.string("local")
+            return exp.Literal.string(USER)
         if isinstance(node, (exp.Like, exp.ILike)) and not isinstance(node.parent, exp.Escape):
             return exp.Escape(this=node, expression=exp.Literal.string("\\"))  # Databricks' default escape
         if isinstance(node, exp.TsOrDsAdd):  # date_add(start, days) is a DATE on Databricks

@@ -20,6 +20,7 @@ from databricks.sql.thrift_api.TCLIService import TCLIService
 from thrift.protocol import TBinaryProtocol
 from thrift.transport import TTransport
 
+from .context import USER
 from .dbapi import LocalConnection
 from .errors import LocalSQLError
 from .files import FileResolver
@@ -32,7 +33,6 @@ _PUT = re.compile(r"\s*PUT\s+'((?:[^'\\]|\\.)*)'\s+INTO\s+'((?:[^'\\]|\\.)*)'(\s
 _GET = re.compile(r"\s*GET\s+'((?:[^'\\]|\\.)*)'\s+TO\s+'((?:[^'\\]|\\.)*)'\s*;?\s*$", re.I | re.S)
 _REMOVE = re.compile(r"\s*REMOVE\s+'((?:[^'\\]|\\.)*)'\s*;?\s*$", re.I | re.S)
 
-STAGING_USER = "local"  # current_user() of every session: the owner of stage://tmp/local/
 _answer = threading.local()  # set while handling a request whose answer is to be lost
 _CONFLICTS = {
     "DELTA_CONCURRENT_APPEND": ("ConcurrentAppendException: Files were added to the root of the table by a "
@@ -273,19 +273,22 @@ class LocalSQLWarehouseServer:
         """The local file behind a staging operation's remote path: a UC Volume path, or the legacy
         `stage://tmp/<user>/...` area, where only the connection's own user may go."""
         if remote.startswith(("/Volumes/", "dbfs:/Volumes/")):
-            catalog = remote.split("/Volumes/", 1)[1].split("/", 1)[0].lower()
-            with self.warehouse.connect() as connection:
-                cursor = connection.cursor()
-                cursor.execute("SHOW CATALOGS")
-                if catalog not in [r[0] for r in cursor.fetchall()]:
-                    raise LocalSQLError("NO_SUCH_CATALOG_EXCEPTION", f"NOT_FOUND: Catalog '{catalog}' does not exist.", "42704")  # fmt: skip
-            return FileResolver(self.warehouse.volumes_root).resolve(remote)[1]
+            try:
+                return FileResolver(self.warehouse.volumes_root).resolve(remote)[1]
+            except LocalSQLError:  # no such volume: Databricks names a missing catalog first
+                catalog = remote.split("/Volumes/", 1)[1].split("/", 1)[0].lower()
+                with self.warehouse.connect() as connection:
+                    cursor = connection.cursor()
+                    cursor.execute("SHOW CATALOGS")
+                    if catalog not in [r[0] for r in cursor.fetchall()]:
+                        raise LocalSQLError("NO_SUCH_CATALOG_EXCEPTION", f"NOT_FOUND: Catalog '{catalog}' does not exist.", "42704") from None  # fmt: skip
+                raise
         m = re.fullmatch(r"stage://tmp/([^/]+)/(.+)", remote)
         if not m:
             raise LocalSQLError("INVALID_STAGING_PATH_IN_STAGING_ACCESS_QUERY", f"Invalid staging path: '{remote}'. Use a UC Volume path (/Volumes/<catalog>/<schema>/<volume>/...) or stage://tmp/<user>/....", "42000")  # fmt: skip
-        if m.group(1) != STAGING_USER:
-            raise LocalSQLError("PERMISSION_DENIED", f"User {STAGING_USER!r} cannot access the staging area of {m.group(1)!r}.", "42501")  # fmt: skip
-        return os.path.join(self.warehouse.root, "stage", STAGING_USER, *m.group(2).split("/"))
+        if m.group(1) != USER:
+            raise LocalSQLError("PERMISSION_DENIED", f"User {USER!r} cannot access the staging area of {m.group(1)!r}.", "42501")  # fmt: skip
+        return os.path.join(self.warehouse.root, "stage", USER, *m.group(2).split("/"))
 
     def staging(self, statement: str) -> pa.Table | None:
         """The one-row result of a PUT/GET/REMOVE (a presigned URL the client then calls), or None for other
