@@ -148,14 +148,26 @@ def test_foreign_keys_are_kept_reported_and_dropped(run):
     assert run("SELECT constraint_name FROM main.information_schema.table_constraints") == [("u_pk",)]
 
 
-def test_foreign_keys_in_the_cross_reference_listing(tmp_path):
-    """What the Thrift GetCrossReference call answers (the connector's cursor has no method for it)."""
-    with make_backend("local", tmp_path) as backend, backend.warehouse.connect() as connection:
+def test_foreign_keys_in_the_thrift_cross_reference_call(tmp_path):
+    """GetCrossReference as the server answers it (the connector's cursor has no method for it: sent by hand)."""
+    import pyarrow as pa
+    from databricks.sql.thrift_api.TCLIService import ttypes
+
+    with make_backend("server", tmp_path) as backend, backend.warehouse.connect() as connection:
         execute = statement_runner(connection)
         execute("CREATE TABLE u (id INT NOT NULL PRIMARY KEY)")
         execute("CREATE TABLE c (uid INT CONSTRAINT c_u REFERENCES u)")
-        execute("CREATE TABLE other (uid INT REFERENCES u)")
-        listed = connection.listing("cross_reference", parent_table="u", foreign_table="c").table.to_pylist()
+        execute("CREATE TABLE other (uid INT REFERENCES u)")  # a child the call's filter leaves out
+        thrift = connection.session.backend
+        request = ttypes.TGetCrossReferenceReq(
+            sessionHandle=connection.session.session_id.to_thrift_handle(),
+            getDirectResults=ttypes.TSparkGetDirectResults(maxRows=1000, maxBytes=10**7),
+            parentTableName="u",
+            foreignTableName="c",
+        )
+        answer = thrift.make_request(thrift._client.GetCrossReference, request).directResults
+        batches = b"".join(b.batch for b in answer.resultSet.results.arrowBatches)
+        listed = pa.ipc.open_stream(answer.resultSetMetadata.arrowSchema + batches).read_all().to_pylist()
         assert [(r["PKTABLE_NAME"], r["PKCOLUMN_NAME"], r["FKTABLE_NAME"], r["FKCOLUMN_NAME"], r["FK_NAME"], r["PK_NAME"])
                 for r in listed] == [("u", "id", "c", "uid", "c_u", "u_pk")]  # fmt: skip
 
