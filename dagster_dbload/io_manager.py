@@ -101,6 +101,12 @@ class DatabricksIOManager(ConfigurableIOManager):
         description="A load running longer than this logs progress to the run log this often: rows and MiB "
         "staged, then the load statement's elapsed time. 0 turns it off.",
     )
+    table_stats: bool = Field(
+        default=False,
+        description="After each load, ask the table's row count (append, merge, insert_only, scd2: one SELECT "
+        "count(*)) and Delta version (one DESCRIBE HISTORY) for dagster/row_count and dbload/table_version. Off, a "
+        "load into an existing table is two statements; a replace reports its row count either way.",
+    )
     conflict_retries: int = Field(
         default=8,
         ge=0,
@@ -136,9 +142,10 @@ class DatabricksIOManager(ConfigurableIOManager):
         self, session: loader.Session, wanted: request.WriteRequest, output: Output, log: Callable[[str], None]
     ) -> loader.Plan:
         """The DDL that makes the table fit the output, from one DESCRIBE; mismatches raise here."""
-        existing = loader.table_columns(session, wanted.ref)
-        if existing is not None and output.mapped:
-            loader.require_column_mapping(session, wanted.ref, output.mapped)
+        table = loader.describe(session, wanted.ref)
+        if table is not None and output.mapped:
+            loader.require_column_mapping(wanted.ref, table, output.mapped)
+        existing = table.columns if table is not None else None
         plan = loader.plan(wanted.ref, output.spec, output.columns, existing, output.untyped)
         if plan.dropped:
             log(
@@ -172,8 +179,8 @@ class DatabricksIOManager(ConfigurableIOManager):
         self, session: loader.Session, attempt: Attempt, wanted: request.WriteRequest, plan: loader.Plan,
         staged: StagedFiles, progress: Progress,
     ) -> report.Outcome:  # fmt: skip
-        """The DDL and the load statement (a table created for a load that failed is dropped again), then the
-        table's version and row counts."""
+        """The DDL and the load statement (a table created for a load that failed is dropped again); with
+        `table_stats`, then the table's version and row counts."""
         attempt.sent = True
         start = time.perf_counter()
         try:
@@ -197,7 +204,7 @@ class DatabricksIOManager(ConfigurableIOManager):
         seconds = time.perf_counter() - start
         if wanted.tags:
             loader.apply_tags(session, wanted.ref, wanted.tags)
-        version = loader.table_version(session, wanted.ref)
+        version = loader.table_version(session, wanted.ref) if wanted.settings.table_stats else None
         rows, history_rows = loader.row_counts(session, wanted, plan.columns, staged.rows)
         return report.Outcome(
             rows=rows,
@@ -228,12 +235,12 @@ class DatabricksIOManager(ConfigurableIOManager):
         target_type = context.dagster_type.typing_type
         with self.warehouse.connect() as connection:
             session = loader.Session(connection.cursor())
-            existing = loader.table_columns(session, wanted.ref)
+            table = loader.describe(session, wanted.ref)
             if wanted.mapped_to_nothing:  # e.g. the first partition of an asset that reads its previous partition
-                return arrow.from_table(_empty(existing or [], wanted.columns), target_type)
-            if existing is None:
+                return arrow.from_table(_empty(table.columns if table else [], wanted.columns), target_type)
+            if table is None:
                 raise ValueError(f"Table {wanted.ref} does not exist: materialize {wanted.settings.who} first.")
-            columns, where = loader.read_scope(wanted, existing)
+            columns, where = loader.read_scope(wanted, table.columns)
             table: pa.Table = session.run(sql.select(wanted.ref, columns, where)).fetchall_arrow()
         return arrow.from_table(table, target_type)
 
@@ -241,7 +248,9 @@ class DatabricksIOManager(ConfigurableIOManager):
     def defaults(self) -> request.Defaults:
         """The settings an asset's metadata may override (staging: the IO manager's, else the warehouse's)."""
         staging_url = self.staging_url or self.warehouse.default_staging_url()
-        return request.Defaults(self.catalog, self.schema_, self.write_mode, staging_url, self.create_volume)
+        return request.Defaults(
+            self.catalog, self.schema_, self.write_mode, staging_url, self.create_volume, self.table_stats
+        )
 
     def settings_for(self, path: Sequence[str], metadata: Mapping[str, Any]) -> request.AssetSettings:
         """The settings of the asset at key `path` with definition metadata `metadata`, as its loads use them."""

@@ -104,20 +104,36 @@ class Session:
         return self.cursor
 
 
-def table_columns(session: Session, ref: TableRef) -> list[ColumnSpec] | None:
-    """The table's columns, or None when it does not exist."""
+@dataclass(frozen=True)
+class TableInfo:
+    """An existing table as DESCRIBE TABLE EXTENDED shows it."""
+
+    columns: list[ColumnSpec]
+    properties: dict[str, str]
+
+
+def describe(session: Session, ref: TableRef) -> TableInfo | None:
+    """The table's columns and properties, or None when it does not exist: one statement."""
     try:
         rows = session.run(sql.describe_table(ref)).fetchall()
     except Exception as e:  # both warehouses raise ServerOperationError; real Databricks wording matches
         if "TABLE_OR_VIEW_NOT_FOUND" in str(e):
             return None
         raise
-    columns = []
+    columns: list[ColumnSpec] = []
+    properties: dict[str, str] = {}
+    in_columns = True
     for name, data_type, comment in (tuple(r) for r in rows):
         if not name or name.startswith("#"):
-            break
-        columns.append(ColumnSpec(name, data_type, comment))
-    return columns
+            in_columns = False
+        elif in_columns:
+            columns.append(ColumnSpec(name, data_type, comment))
+        elif name == "Table Properties" and data_type:
+            properties = dict(_PROPERTY.findall(data_type.strip("[]")))
+    return TableInfo(columns, properties)
+
+
+_PROPERTY = re.compile(r"([\w.-]+)=([^,]*)")
 
 
 def validate(who: str, spec: WriteSpec, columns: Sequence[ColumnSpec]) -> None:
@@ -313,12 +329,14 @@ def apply_tags(session: Session, ref: TableRef, wanted: Mapping[str, str]) -> No
 
 def row_counts(
     session: Session, wanted: WriteRequest, columns: Sequence[ColumnSpec], staged_rows: int
-) -> tuple[int, int | None]:
+) -> tuple[int | None, int | None]:
     """Rows of the table (or partition) after the load and, for scd2, all its versions (the rows are the current
-    ones). A replace leaves exactly the staged rows, so it asks nothing."""
+    ones). A replace leaves exactly the staged rows, so it asks nothing; the other modes ask with `table_stats`."""
     mode = wanted.settings.mode
     if mode == "replace":
         return staged_rows, None
+    if not wanted.settings.table_stats:
+        return None, None
     types = {c.name: c.type for c in columns}
     where = partitions.predicate(wanted.partitions, types) if wanted.partitions else None
     if mode == "scd2":
@@ -351,14 +369,13 @@ def read_scope(wanted: ReadRequest, existing: Sequence[ColumnSpec]) -> tuple[lis
 
 
 def table_version(session: Session, ref: TableRef) -> int | None:
-    row = session.run(sql.describe_history(ref)).fetchone()
+    row = session.run(sql.describe_history(ref, 1)).fetchone()
     return None if row is None else int(row[0])
 
 
-def require_column_mapping(session: Session, ref: TableRef, names: Sequence[str]) -> None:
+def require_column_mapping(ref: TableRef, table: TableInfo, names: Sequence[str]) -> None:
     """Column names that need Delta column mapping are refused on a table without it, naming the fix."""
-    row = session.run(sql.show_property(ref, "delta.columnMapping.mode")).fetchone()
-    if row is not None and str(row[1]).lower() in ("name", "id"):
+    if table.properties.get("delta.columnMapping.mode", "").lower() in ("name", "id"):
         return
     raise SchemaMismatchError(
         f"Columns {list(names)} of the output need Delta column mapping (their names hold spaces or any of "
@@ -371,7 +388,7 @@ def drop_if_unwritten(session: Session, ref: TableRef) -> bool:
     """Drop a table this materialization created when nothing but its creation is in its history (no other
     writer has committed to it since); returns whether it was dropped."""
     try:
-        history = session.run(sql.describe_history(ref)).fetchall()
+        history = session.run(sql.describe_history(ref, 2)).fetchall()
     except Exception:  # noqa: BLE001 - the table may be gone or unreadable; then there is nothing to drop
         return False
     if len(history) != 1 or not str(history[0].operation).upper().startswith("CREATE"):

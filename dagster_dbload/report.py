@@ -17,8 +17,8 @@ from .staging import StagedFiles
 class Outcome:
     """What the load did, as the warehouse answered."""
 
-    rows: int  # rows of the table (or partition) after the load; current versions for scd2
-    version: int | None  # the table's Delta version after the load
+    rows: int | None  # rows of the table (or partition) after the load; current versions for scd2 (None: not asked)
+    version: int | None  # the table's Delta version after the load (None: not asked)
     counts: dict[str, int] = field(default_factory=dict)  # inserted / updated / deleted, from the load's answer
     history_rows: int | None = None  # scd2: every version
     seconds_loading: float = 0.0
@@ -40,8 +40,9 @@ def metadata(
     settings = request.settings
     scd2 = settings.mode == "scd2"
     history = settings.scd2.specs() if scd2 else []
+    rows_key = "dagster/partition_row_count" if request.partitions else "dagster/row_count"
     return {
-        ("dagster/partition_row_count" if request.partitions else "dagster/row_count"): outcome.rows,
+        **({rows_key: outcome.rows} if outcome.rows is not None else {}),
         "dagster/table_name": str(request.ref),
         **({"dagster/uri": MetadataValue.url(url)} if url else {}),
         "dagster/column_schema": TableSchema(
@@ -50,14 +51,8 @@ def metadata(
         "dbload/sql": MetadataValue.md(sql.markdown([s for s in outcome.statements if not sql.is_bookkeeping(s)])),
         "dbload/bookkeeping_sql": MetadataValue.json([s for s in outcome.statements if sql.is_bookkeeping(s)]),
         "dbload/write_mode": settings.mode,
-        **(
-            {
-                "dbload/history_rows": outcome.history_rows,
-                "dbload/valid_from": MetadataValue.timestamp(request.valid_at),
-            }
-            if scd2 and request.valid_at is not None
-            else {}
-        ),
+        **({"dbload/valid_from": MetadataValue.timestamp(request.valid_at)} if scd2 and request.valid_at else {}),
+        **({"dbload/history_rows": outcome.history_rows} if outcome.history_rows is not None else {}),
         **{f"dbload/rows_{k}": v for k, v in outcome.counts.items()},
         "dbload/staged_rows": staged.rows,
         "dbload/staged_files": len(staged.files),
@@ -67,7 +62,7 @@ def metadata(
         "dbload/staged_files_deleted": deleted,
         "dbload/seconds_staging": round(staged.seconds, 3),
         "dbload/seconds_loading": round(outcome.seconds_loading, 3),
-        "dbload/table_version": outcome.version,
+        **({"dbload/table_version": outcome.version} if outcome.version is not None else {}),
         "dbload/conflict_retries": outcome.conflict_retries,
     }
 

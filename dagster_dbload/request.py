@@ -34,7 +34,7 @@ ASSET_KEYS = (
     "write_mode", "primary_key", "dedupe_by", "version_by", "delete_missing", "hard_delete", "partition_expr",
     "partition_by", "cluster_by", "schema_evolution", "create_table", "defer_empty_columns", "column_mapping",
     "table", "schema", "catalog", "staging_url", "create_volume", "scd2_close_missing", "scd2_valid_from",
-    "scd2_valid_to", "scd2_row_hash",
+    "scd2_valid_to", "scd2_row_hash", "table_stats",
 )  # fmt: skip
 INPUT_KEYS = ("columns", "scd2_history")
 _ONLY_FOR = {"hard_delete": ("merge",), "delete_missing": ("merge",), "version_by": ("merge",),
@@ -50,6 +50,7 @@ class Defaults:
     write_mode: str = "replace"
     staging_url: str | None = None
     create_volume: bool = False
+    table_stats: bool = False
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ class AssetSettings:
     create_volume: bool = False
     scd2: sql.Scd2Columns = sql.Scd2Columns()
     scd2_close_missing: bool = True
+    table_stats: bool = False  # after a load, ask the table's rows (append and keyed modes) and Delta version
     declared: Mapping[str, Declared] = field(default_factory=dict)  # lower-cased name -> declared column
 
     @property
@@ -179,6 +181,7 @@ def asset_settings(path: Sequence[str], metadata: Mapping[str, Any], defaults: D
             _text(values, "scd2_row_hash", who) or default.row_hash,
         ),
         scd2_close_missing=_flag(values, "scd2_close_missing", True, who),
+        table_stats=_flag(values, "table_stats", defaults.table_stats, who),
         declared=_declared(values.get("dagster/column_schema"), who),
     )
 

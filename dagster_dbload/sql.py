@@ -87,10 +87,6 @@ def set_properties(ref: TableRef, properties: Mapping[str, str]) -> str:
     return f"ALTER TABLE {ref.sql} SET TBLPROPERTIES ({_properties(properties)})"
 
 
-def show_property(ref: TableRef, key: str) -> str:
-    return f"SHOW TBLPROPERTIES {ref.sql} ({literal(key)})"
-
-
 def drop_table(ref: TableRef) -> str:
     return f"DROP TABLE IF EXISTS {ref.sql}"
 
@@ -112,11 +108,12 @@ def widen_column(ref: TableRef, column: str, type_sql: str) -> str:
 
 
 def describe_table(ref: TableRef) -> str:
-    return f"DESCRIBE TABLE {ref.sql}"
+    """The table's columns, then its details (Table Properties among them): what a load checks, in one statement."""
+    return f"DESCRIBE TABLE EXTENDED {ref.sql}"
 
 
-def describe_history(ref: TableRef) -> str:
-    return f"DESCRIBE HISTORY {ref.sql}"
+def describe_history(ref: TableRef, limit: int) -> str:
+    return f"DESCRIBE HISTORY {ref.sql} LIMIT {int(limit)}"
 
 
 def read_files(url: str) -> str:

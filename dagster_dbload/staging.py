@@ -29,6 +29,7 @@ from .volumes import VolumeFileSystem
 ROW_GROUP_ROWS = 512 * 1024
 CHUNK_ROWS = 128 * 1024  # a row group is written as chunks of this many rows, whatever batches the output came in
 STRIPES = 4  # row group n goes to stripe n % STRIPES; part of the layout, so never taken from the machine
+RELEASE_BYTES = 64 * 1024 * 1024  # staging this much returns arrow's freed memory to the system before the load
 SPOOL_BYTES = 16 * 1024 * 1024  # a remote part bigger than this waits for its upload on local disk, not in memory
 
 
@@ -123,7 +124,8 @@ class Stager:
                 run.put(0, pa.Table.from_batches([], reader.schema))
         finally:
             parts = run.finish()
-        pa.default_memory_pool().release_unused()  # encoding buffers go back before the load statement runs
+        if sum(p.size for p in parts) >= RELEASE_BYTES:  # encoding buffers go back before the load statement
+            pa.default_memory_pool().release_unused()  # runs; below this, giving them back costs more than it frees
         return StagedFiles(
             self.url(prefix),
             [p.name for p in parts],

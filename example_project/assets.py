@@ -157,6 +157,7 @@ def page_views(context: dg.AssetExecutionContext) -> pa.Table:
     metadata={
         "write_mode": "scd2",
         "primary_key": ["customer_id"],
+        "table_stats": True,  # dagster/row_count (current versions) and dbload/history_rows after each load
         "dagster/column_schema": dg.TableSchema(
             columns=[
                 dg.TableColumn("customer_id", "bigint", description="Customer key"),

@@ -23,7 +23,7 @@ def rows(backend, sql: str) -> list[tuple]:
 def test_insert_only_inserts_new_keys_and_never_updates(backend):
     data = {"t": pa.table({"id": [1, 2], "v": ["a", "b"]})}
 
-    @dg.asset(metadata={"write_mode": "insert_only", "primary_key": ["id"]})
+    @dg.asset(metadata={"write_mode": "insert_only", "primary_key": ["id"], "table_stats": True})
     def events() -> pa.Table:
         return data["t"]
 

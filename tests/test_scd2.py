@@ -47,7 +47,7 @@ def test_changes_close_the_old_version_and_reads_see_current_rows(backend):
     def everything(dim: pa.Table) -> None:
         seen["history"] = dim
 
-    io_manager = backend.io_manager()
+    io_manager = backend.io_manager(table_stats=True)  # the row counts after the load
     dg.materialize([dim], resources={"io_manager": io_manager})
     data["t"] = pa.table({"id": [2, 3, 4], "v": ["b", "C", "d"]})  # 1 gone, 3 changed, 4 new, 2 the same
     result = dg.materialize([dim, current, everything], resources={"io_manager": io_manager})
@@ -84,7 +84,7 @@ def test_a_retried_step_adds_no_versions(backend):
         attempts.append(context.retry_number)
         return pa.table({"id": [1, 2], "v": ["a", ["b", "X", "B"][len(attempts) - 1]]})
 
-    io_manager = backend.io_manager()
+    io_manager = backend.io_manager(table_stats=True)  # a version lookup after the load, to fail
     dg.materialize([dim], resources={"io_manager": io_manager})
     # the MERGE commits, then the step fails (the version lookup after it) and is retried within the same run
     backend.fail_next_statement("INJECTED_AFTER_THE_LOAD", match="DESCRIBE HISTORY")

@@ -120,7 +120,11 @@ def _scenario(kind: str, root, on_io_manager: dict, in_metadata: dict) -> dict:
                 )  # fmt: skip
                 for e in last.get_asset_check_evaluations()
             ),
-            "metadata": {k: written[k].value for k in ("dbload/write_mode", "dagster/table_name", "dagster/row_count")},
+            "metadata": {
+                k: written[k].value
+                for k in ("dbload/write_mode", "dagster/table_name", "dagster/row_count", "dbload/table_version")
+                if k in written
+            },
             "staged_under": written["dbload/staged_url"].value.replace(str(root), "<root>").split(table)[0],
         }
 
@@ -131,6 +135,7 @@ PARITY = {
     "schema": "sales",
     "staging_url": "<root>/elsewhere",
     "create_volume": True,
+    "table_stats": True,
 }
 
 
@@ -157,5 +162,7 @@ def test_a_setting_on_the_io_manager_is_the_same_setting_in_metadata(key, kind, 
         assert any(value in t for t in via_io["tables"])
     elif key == "staging_url":
         assert via_io["staged_under"].startswith("<root>/elsewhere/")
+    elif key == "table_stats":
+        assert via_io["metadata"]["dbload/table_version"] >= 1
     else:
         assert via_io["volumes"] == ["landing"]

@@ -292,7 +292,11 @@ def both(request, tmp_path):
 
 
 def materialize(asset, warehouse, export, run_config=None, **kwargs):
-    io_manager = warehouse.io_manager() if isinstance(warehouse, Backend) else DatabricksIOManager(warehouse=warehouse)
+    io_manager = (  # table_stats: the table's row count after each merge
+        warehouse.io_manager(table_stats=True)
+        if isinstance(warehouse, Backend)
+        else DatabricksIOManager(warehouse=warehouse, table_stats=True)
+    )
     return dg.materialize(
         [asset],
         resources={

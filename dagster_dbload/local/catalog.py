@@ -281,11 +281,12 @@ class Catalog:
         self.save_table(meta)
         return meta.version
 
-    def history(self, meta: TableMeta) -> list[tuple]:
+    def history(self, meta: TableMeta, limit: int | None = None) -> list[tuple]:
+        """The table's versions, newest first (the newest `limit`)."""
         return self.con.execute(
             f"SELECT version, ts, operation, parameters, metrics FROM {_META}.history WHERE key = ? "
-            "ORDER BY version DESC",
-            [meta.key],
+            "ORDER BY version DESC LIMIT ?",
+            [meta.key, limit],
         ).fetchall()
 
     def last_modified(self, meta: TableMeta) -> datetime | None:

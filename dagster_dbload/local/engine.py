@@ -37,6 +37,7 @@ _SCHEMA_EVOLUTION = re.compile(r"MERGE\s+WITH\s+SCHEMA\s+EVOLUTION\s+", re.I)
 _ADD_COLUMN_LIST = re.compile(r"^(\s*ALTER\s+TABLE\s+\S+\s+ADD\s+)COLUMNS?\s+(?!\()(.*?)\s*;?\s*$", re.I | re.S)
 _DEEP_CLONE = re.compile(r"(?<=\s)DEEP\s+CLONE(?=\s)", re.I)
 _COMMENT_IS_NULL = re.compile(r"^(\s*COMMENT\s+ON\s+.+?\s+IS)\s+NULL\s*;?\s*$", re.I | re.S)
+_HISTORY_LIMIT = re.compile(r"DESC(?:RIBE)?\s+HISTORY\s+(.+?)\s+LIMIT\s+(\d+)", re.I | re.S)
 _LEADING_COMMENTS = re.compile(r"^(\s*(--[^\n]*\n|/\*.*?\*/))*\s*", re.S)
 
 
@@ -158,6 +159,9 @@ class LocalEngine:
             and words[1].upper() in ("SELECT", "WITH", "VALUES")
         ):
             return self.metadata.describe_query(body.split(None, 1)[1])  # QUERY is optional
+        limited = _HISTORY_LIMIT.fullmatch(body)  # sqlglot does not parse DESCRIBE HISTORY's LIMIT
+        if limited:
+            return self.metadata.describe_history(self.ctx.lookup(table_arg(limited.group(1))), int(limited.group(2)))
         if head in ("DESCRIBE DETAIL", "DESC DETAIL"):
             return self.metadata.describe_detail(self.ctx.lookup(table_arg(body.split(None, 2)[2])))
         if words and words[0].upper() == "SHOW":

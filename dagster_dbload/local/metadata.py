@@ -188,7 +188,7 @@ class Metadata:
         style = str(e.args.get("style") or "").upper()
         meta = self.ctx.lookup(e.this)
         if style == "HISTORY":
-            return self._describe_history(meta)
+            return self.describe_history(meta)
         if style not in ("", "EXTENDED", "FORMATTED"):
             raise unsupported(f"DESCRIBE {style}")
         if e.args.get("as_json"):
@@ -242,8 +242,9 @@ class Metadata:
                                data_type=(pa.string(), [display_type(dbx_type(f)) for f in fields]),
                                comment=(pa.string(), [None] * len(fields))))  # fmt: skip
 
-    def _describe_history(self, meta: TableMeta) -> Result:
-        rows = self.ctx.meta.history(meta)
+    def describe_history(self, meta: TableMeta, limit: int | None = None) -> Result:
+        """DESCRIBE HISTORY [LIMIT n]: the table's versions, newest first."""
+        rows = self.ctx.meta.history(meta, limit)
         as_map = pa.map_(pa.string(), pa.string())
         return Result(
             table_of(
