@@ -158,11 +158,11 @@ class LocalSQLWarehouseServer:
             def log_message(self, *args: Any) -> None:
                 pass
 
-            def _reply(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
+            def _reply(self, status: int, body: bytes | pa.Buffer = b"", headers: dict[str, str] | None = None) -> None:
                 self.send_response(status)
                 for key, value in (headers or {}).items():
                     self.send_header(key, value)
-                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Content-Length", str(memoryview(body).nbytes))
                 self.end_headers()
                 self.wfile.write(body)
 
@@ -263,7 +263,7 @@ class LocalSQLWarehouseServer:
         self._signatures[signature] = (method, local)
         return f"{self.url}/__volume__/{quote(os.path.basename(local))}?sig={signature}"
 
-    def result_link(self, produce: Callable[[], bytes]) -> str:
+    def result_link(self, produce: Callable[[], pa.Buffer]) -> str:
         """A one-time URL serving `produce()`: a Cloud Fetch result file."""
         token = secrets.token_urlsafe(24)
         self._results[token] = produce

@@ -58,7 +58,7 @@ class Host(Protocol):
     def statement_fault(self, statement: str) -> LocalSQLError | str | None: ...
     def staging(self, statement: str) -> pa.Table | None: ...
     def lose_answer(self) -> None: ...
-    def result_link(self, produce: Callable[[], bytes]) -> str: ...
+    def result_link(self, produce: Callable[[], pa.Buffer]) -> str: ...
 
 
 def _write_stream(sink: Any, table: pa.Table) -> Any:
@@ -68,8 +68,11 @@ def _write_stream(sink: Any, table: pa.Table) -> Any:
     return sink
 
 
-def _stream(table: pa.Table) -> bytes:
-    return _write_stream(pa.BufferOutputStream(), table).getvalue().to_pybytes()
+def _stream(table: pa.Table, size: int) -> pa.Buffer:
+    """`table`'s IPC stream in one buffer of its known `size`, written once and served without a copy."""
+    buffer = pa.allocate_buffer(size)
+    _write_stream(pa.FixedSizeBufferWriter(buffer), table)
+    return buffer
 
 
 def _ok() -> T.TStatus:
@@ -466,7 +469,7 @@ class Service:
         for offset in range(start, table.num_rows, rows):
             chunk = table.slice(offset, rows)
             size = _write_stream(pa.MockOutputStream(), chunk).size()  # counted, not kept
-            url = self.host.result_link(functools.partial(_stream, chunk))
+            url = self.host.result_link(functools.partial(_stream, chunk, size))
             links.append(
                 T.TSparkArrowResultLink(
                     fileLink=url, expiryTime=expiry, startRowOffset=offset, rowCount=chunk.num_rows, bytesNum=size,
