@@ -77,46 +77,55 @@ def _run_one(script: str, name: str, rows: int, loaded: bool) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
-def main(script: str, cases: Mapping[str, Case], default: list[str], floor: str, title: str) -> None:
-    """`title` is formatted with rows and runs; ratios are against the `floor` case. With `--loaded`, every case
-    also runs beside a CPU-bound competitor process, interleaved with the quiet runs, in one table."""
+def main(script: str, cases: Mapping[str, Case], default: list[str], floor: str, title: str,
+         sizes: str = "5000000") -> None:  # fmt: skip
+    """`title` is formatted with rows and runs; ratios are against the `floor` case of the same size. `--rows`
+    takes a comma-separated list of sizes (one table, a row per case and size). With `--loaded`, every case also
+    runs beside a CPU-bound competitor process, interleaved with the quiet runs, in one table."""
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rows", type=int, default=5_000_000)
+    parser.add_argument("--rows", default=sizes, help="row counts, comma-separated")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--cases", default=",".join(default))
     parser.add_argument("--loaded", action="store_true", help="also run each case beside a CPU-bound process")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(run_case(cases[args.one], args.rows)))
+        print(json.dumps(run_case(cases[args.one], int(args.rows))))
         return
     conditions = ["quiet", "loaded"] if args.loaded else ["quiet"]
-    results: dict[tuple[str, str], list[dict]] = {}
+    names = args.cases.split(",")
+    all_rows = [int(r) for r in args.rows.split(",")]
+    results: dict[tuple[str, int, str], list[dict]] = {}
     for _ in range(args.runs):
-        for name in args.cases.split(","):
-            for condition in conditions:
-                run = _run_one(script, name, args.rows, condition == "loaded")
-                results.setdefault((name, condition), []).append(run)
-    print("\n" + title.format(rows=args.rows, runs=args.runs) + "\n")
-    print(table(results, args.cases.split(","), conditions, floor, args.rows))
+        for rows in all_rows:
+            for name in names:
+                for condition in conditions:
+                    run = _run_one(script, name, rows, condition == "loaded")
+                    results.setdefault((name, rows, condition), []).append(run)
+    sizes_text = " / ".join(f"{r:,}" for r in all_rows)
+    print(f"\n{title.format(rows=sizes_text, runs=args.runs)} ({time.strftime('%Y-%m-%d')})\n")
+    print(table(results, names, all_rows, conditions, floor))
 
 
 def table(
-    results: Mapping[tuple[str, str], list[dict]], names: list[str], conditions: list[str], floor: str, rows: int
-) -> str:
-    """A markdown table: per condition, median seconds, x floor and peak MiB."""
+    results: Mapping[tuple[str, int, str], list[dict]], names: list[str], sizes: list[int], conditions: list[str],
+    floor: str,
+) -> str:  # fmt: skip
+    """A markdown table: per size and condition, median seconds, x floor and peak MiB."""
 
-    def median(name: str, condition: str, key: str) -> float:
-        return statistics.median(r[key] for r in results[(name, condition)])
+    def median(name: str, rows: int, condition: str, key: str) -> float:
+        return statistics.median(r[key] for r in results[(name, rows, condition)])
 
-    head = "| case |" + "".join(f" {c} s | {c} x {floor} | {c} peak MiB |" for c in conditions)
-    lines = [head, "|---|" + "---:|---:|---:|" * len(conditions)]
-    for name in names:
-        cells = []
-        for c in conditions:
-            seconds = median(name, c, "seconds")
-            base = median(floor, c, "seconds") if (floor, c) in results else None
-            ratio = f"{seconds / base:.2f}" if base else "-"
-            cells.append(f" {seconds:.2f} | {ratio} | {median(name, c, 'peak_mib'):.0f} |")
-        lines.append(f"| {name} |" + "".join(cells))
-    return "\n".join(lines) + f"\n\n({rows:,} rows; peak MiB is RSS above the level before the case)"
+    head = "| rows | case |" + "".join(f" {c} s | {c} x {floor} | {c} peak MiB |" for c in conditions)
+    lines = [head, "|---:|---|" + "---:|---:|---:|" * len(conditions)]
+    for rows in sizes:
+        for name in names:
+            cells = []
+            for c in conditions:
+                seconds = median(name, rows, c, "seconds")
+                base = median(floor, rows, c, "seconds") if (floor, rows, c) in results else None
+                ratio = f"{seconds / base:.2f}" if base else "-"
+                shown = f"{seconds:.3f}" if seconds < 1 else f"{seconds:.2f}"
+                cells.append(f" {shown} | {ratio} | {median(name, rows, c, 'peak_mib'):.0f} |")
+            lines.append(f"| {rows:,} | {name} |" + "".join(cells))
+    return "\n".join(lines) + "\n\n(peak MiB is RSS above the level before the case)"

@@ -140,5 +140,5 @@ if __name__ == "__main__":
         harness.cases(globals()),
         CASES,
         floor="floor_merge",
-        title="merge 10% changed rows (half updates, half inserts) into {rows:,} rows, median of {runs} runs (fresh process each)",
+        title="merge 10% changed rows (half updates, half inserts) into {rows} rows, median of {runs} runs (fresh process each)",
     )

@@ -160,5 +160,5 @@ if __name__ == "__main__":
         harness.cases(globals()),
         CASES,
         floor="duckdb_fetch_arrow",
-        title="a downstream asset reads {rows:,} rows x 8 columns, median of {runs} runs (fresh process each)",
+        title="a downstream asset reads {rows} rows x 8 columns, median of {runs} runs (fresh process each)",
     )
