@@ -26,8 +26,8 @@ from fsspec.implementations.local import LocalFileSystem
 from .naming import TableRef
 from .volumes import VolumeFileSystem
 
-ROW_GROUP_ROWS = 512 * 1024
-CHUNK_ROWS = 128 * 1024  # a row group is written as chunks of this many rows, whatever batches the output came in
+ROW_GROUP_ROWS = 2 * 122_880  # a multiple of DuckDB's row group (122,880 rows): each maps onto whole ones
+CHUNK_ROWS = 122_880  # a row group is written as chunks of this many rows, whatever batches the output came in
 STRIPES = 4  # row group n goes to stripe n % STRIPES; part of the layout, so never taken from the machine
 RELEASE_BYTES = 64 * 1024 * 1024  # staging this much returns arrow's freed memory to the system before the load
 SPOOL_BYTES = 16 * 1024 * 1024  # a remote part bigger than this waits for its upload on local disk, not in memory

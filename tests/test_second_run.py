@@ -170,7 +170,7 @@ def big_events(n: int = 1_500_000) -> pa.Table:
 
 def test_a_load_statement_that_cannot_be_built_leaves_the_table_as_it_was(target, monkeypatch):
     """The load statement is built from the staged files before any DDL runs: more parts than COPY INTO takes
-    (here a limit of 2, for 3 parts) fails with the table unevolved, its history unchanged, nothing staged left."""
+    (here a limit of 2, for 4 parts) fails with the table unevolved, its history unchanged, nothing staged left."""
     from dagster_dbload import loader
 
     data = {"t": pa.table({"id": pa.array([1], pa.int64())})}
@@ -181,9 +181,9 @@ def test_a_load_statement_that_cannot_be_built_leaves_the_table_as_it_was(target
 
     assert materialize([widening], target.io_manager()).success
     versions = len(history(target, "widening"))
-    data["t"] = big_events()  # a new column, and three row groups: three parts
+    data["t"] = big_events()  # a new column, and seven row groups: one part per stripe, four
     monkeypatch.setattr(loader, "MAX_COPY_FILES", 2)
-    with pytest.raises(Exception, match=r"3 staged files exceed COPY INTO's limit of 2 files"):
+    with pytest.raises(Exception, match=r"4 staged files exceed COPY INTO's limit of 2 files"):
         materialize([widening], target.io_manager())
     assert columns(target, "widening") == {"id": "bigint"}  # no ALTER TABLE ADD COLUMNS ran
     assert len(history(target, "widening")) == versions and count(target, "widening") == 1
