@@ -28,8 +28,9 @@ from dagster_dbload.staging import Stager  # noqa: E402
 def codecs(data, work: str) -> list[str]:
     lines = ["| codec | bytes per row | staging MB/s (of Arrow bytes) |", "|---|---:|---:|"]
     for codec in ("none", "snappy", "zstd", "none"):  # none twice: the first run warms the page cache
-        start = time.perf_counter()
-        staged = Stager(os.path.join(work, codec), compression=codec).write(data.to_reader(), "x")
+        start = time.perf_counter()  # compressed codecs in the remote layout (memory:// is not local disk)
+        where = os.path.join(work, codec) if codec == "none" else f"memory://codec-{codec}"
+        staged = Stager(where, compression=codec).write(data.to_reader(), "x")
         seconds = time.perf_counter() - start
         lines.append(f"| {codec} | {staged.bytes / data.num_rows:.1f} | {data.nbytes / seconds / 1e6:,.0f} |")
     return lines
@@ -64,9 +65,13 @@ def upload(data, work: str) -> list[str]:
             aws_secret_access_key="s",
         ).create_bucket(Bucket="bench")  # fmt: skip
         fs = fsspec.filesystem("s3", **options)
-        local = Stager(os.path.join(work, "up"), compression="zstd", target_file_bytes=16 << 20).write(
-            data.to_reader(), "x"
-        )
+        local = Stager("memory://up", compression="zstd", target_file_bytes=16 << 20).write(data.to_reader(), "x")
+        memory = fsspec.filesystem("memory")
+        os.makedirs(os.path.join(work, "up", "x"))
+        for name in local.files:  # the stager's remote parts, on local disk for s3fs.put
+            with open(os.path.join(work, "up", "x", name), "wb") as fh:
+                fh.write(memory.cat_file(f"/up/x/{name}"))
+        memory.rm("/up", recursive=True)
         size = local.bytes
         put, stager, encode = [], [], []
         for i in range(3):  # interleaved
@@ -89,7 +94,8 @@ def upload(data, work: str) -> list[str]:
             f"| Stager to S3 (encoding + upload, overlapped) | {s:.2f} | {size / s / 2**20:,.0f} |",
             f"| what the upload adds to the stager | {upload_share:.2f} | {size / upload_share / 2**20:,.0f} |",
             f"\n{size / 2**20:,.0f} MiB in {len(local.files)} parts. Upload throughput through the stager (bytes over "
-            f"the time uploading adds) is {p / upload_share:.0%} of s3fs.put's.",
+            f"the time uploading adds) is {min(p / upload_share, 9.99):.0%}{'+' if p / upload_share > 9.99 else ''} "
+            f"of s3fs.put's; staging to S3 takes {s:.2f} s against {e + p:.2f} s for encoding, then s3fs.put.",
         ]  # fmt: skip
     finally:
         proc.kill()

@@ -26,8 +26,9 @@ from fsspec.implementations.local import LocalFileSystem
 from .naming import TableRef
 from .volumes import VolumeFileSystem
 
-ROW_GROUP_ROWS = 2 * 122_880  # a multiple of DuckDB's row group (122,880 rows): each maps onto whole ones
-CHUNK_ROWS = 122_880  # a row group is written as chunks of this many rows, whatever batches the output came in
+CHUNK_ROWS = 122_880  # DuckDB's row group; a staged row group is written as chunks of this many rows
+ROW_GROUP_ROWS = 2 * CHUNK_ROWS  # local parts: whole DuckDB row groups, and a reader's threads get several
+REMOTE_ROW_GROUP_ROWS = 4 * CHUNK_ROWS  # parts that cross a network: larger groups compress better (zstd)
 STRIPES = 4  # row group n goes to stripe n % STRIPES; part of the layout, so never taken from the machine
 RELEASE_BYTES = 64 * 1024 * 1024  # staging this much returns arrow's freed memory to the system before the load
 SPOOL_BYTES = 16 * 1024 * 1024  # a remote part bigger than this waits for its upload on local disk, not in memory
@@ -72,7 +73,8 @@ class Stager:
     """Writes a record batch stream as parquet parts under `<base_url>/<prefix>/`.
 
     The layout is a function of the rows and the settings alone: the stream is cut into row groups of exactly
-    ROW_GROUP_ROWS rows, group n goes to stripe n % STRIPES, and each stripe fills parts of `target_file_bytes`.
+    ROW_GROUP_ROWS rows (REMOTE_ROW_GROUP_ROWS off local disk), group n goes to stripe n % STRIPES, and each
+    stripe fills parts of `target_file_bytes`.
     `threads` (default: the CPUs this process can use now) only decides how many stripes encode at once and
     how many parts upload at once, so the same rows make the same files on any machine, under any load.
     """
@@ -95,6 +97,7 @@ class Stager:
         self.target_file_bytes = target_file_bytes
         self.threads = max(1, threads or min(STRIPES, available_cpus()))
         self.compression = compression or ("none" if self.local else "zstd")
+        self.row_group_rows = ROW_GROUP_ROWS if self.local else REMOTE_ROW_GROUP_ROWS
 
     def url(self, prefix: str) -> str:
         return f"{self.base_url}/{prefix}/"
@@ -115,7 +118,7 @@ class Stager:
         run = _Run(self, folder, reader.schema, content_names)
         groups = 0
         try:
-            for group in _row_groups(reader):
+            for group in _row_groups(reader, self.row_group_rows):
                 run.put(groups % STRIPES, group)
                 groups += 1
                 if on_group is not None:
@@ -218,12 +221,12 @@ def _chunks(reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
         yield pending[0] if len(pending) == 1 else pa.concat_batches(pending)
 
 
-def _row_groups(reader: pa.RecordBatchReader) -> Iterator[pa.Table]:
-    """Tables of exactly ROW_GROUP_ROWS rows (the last fewer), each of CHUNK_ROWS chunks."""
+def _row_groups(reader: pa.RecordBatchReader, rows: int) -> Iterator[pa.Table]:
+    """Tables of exactly `rows` rows (the last fewer; a multiple of CHUNK_ROWS), each of CHUNK_ROWS chunks."""
     pending: list[pa.RecordBatch] = []
     for chunk in _chunks(reader):
         pending.append(chunk)
-        if len(pending) * CHUNK_ROWS == ROW_GROUP_ROWS:
+        if len(pending) * CHUNK_ROWS == rows:
             yield pa.Table.from_batches(pending, reader.schema)
             pending = []
     if pending:
