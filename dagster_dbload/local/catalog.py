@@ -155,14 +155,19 @@ class Catalog:
 
     def __init__(self, con: duckdb.DuckDBPyConnection):
         self.con = con
-        con.execute(f"CREATE SCHEMA IF NOT EXISTS {_META}")
-        con.execute(f"CREATE TABLE IF NOT EXISTS {_META}.catalogs (name VARCHAR, comment VARCHAR)")
-        con.execute(f"CREATE TABLE IF NOT EXISTS {_META}.tables (key VARCHAR, meta VARCHAR)")
+        try:  # an existing warehouse file (its four tables were always created together): one query, no DDL
+            if self.catalog_exists("main"):
+                return
+        except duckdb.CatalogException:
+            pass
         con.execute(
+            f"CREATE SCHEMA IF NOT EXISTS {_META};"
+            f"CREATE TABLE IF NOT EXISTS {_META}.catalogs (name VARCHAR, comment VARCHAR);"
+            f"CREATE TABLE IF NOT EXISTS {_META}.tables (key VARCHAR, meta VARCHAR);"
             f"CREATE TABLE IF NOT EXISTS {_META}.history (key VARCHAR, version BIGINT, ts TIMESTAMPTZ, "
-            "operation VARCHAR, parameters VARCHAR, metrics VARCHAR)"
+            "operation VARCHAR, parameters VARCHAR, metrics VARCHAR);"
+            f"CREATE TABLE IF NOT EXISTS {_META}.loaded_files (key VARCHAR, path VARCHAR)"
         )
-        con.execute(f"CREATE TABLE IF NOT EXISTS {_META}.loaded_files (key VARCHAR, path VARCHAR)")
         if not self.catalog_exists("main"):
             self.create_catalog("main")
             self.create_schema("main", "default")

@@ -24,8 +24,7 @@ MACROS = [
 
 
 def install(con: duckdb.DuckDBPyConnection) -> None:
-    for macro in MACROS:
-        con.execute(macro)
+    con.execute(";\n".join(MACROS))
 
 
 def quotient_type(p1: int, s1: int, p2: int, s2: int) -> tuple[int, int]:
