@@ -1,6 +1,7 @@
-"""Load benchmark: the same 5M-row, 8-column Arrow table through DatabricksIOManager and its peers.
+"""Load benchmark: the same 8-column Arrow table (10,000, 2M and 5M rows) through DatabricksIOManager and its
+peers, into a new table.
 
-    python bench/load_bench.py [--rows N] [--runs K]
+    python bench/load_bench.py [--rows N,M,...] [--runs K] [--loaded]
 
 Each case runs in a fresh process; the table is generated before timing starts. Seconds cover the load
 only (for Dagster cases, the whole `materialize` call). Frameworks load one tiny table first, untimed: their

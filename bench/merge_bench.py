@@ -1,9 +1,10 @@
-"""Merge benchmark: 500k changed rows (half updates, half inserts) merged into a 5M-row table, as an upsert
-and as scd2 history (changed rows close their version and add a new one; keys absent from the batch stay).
+"""Merge benchmark: 10% changed rows (half updates, half inserts) merged into a table of 10,000, 2M and 5M rows,
+as an upsert and as scd2 history (changed rows close their version and add a new one; keys absent from the batch
+stay).
 
-    python bench/merge_bench.py [--rows N] [--runs K]
+    python bench/merge_bench.py [--rows N,M,...] [--runs K] [--loaded]
 
-Each case runs in a fresh process; building the 5M-row table is setup, not timed. Seconds cover the merge
+Each case runs in a fresh process; building the table is setup, not timed. Seconds cover the merge
 only (for the IO manager, the whole `materialize` call).
 """
 
@@ -141,4 +142,5 @@ if __name__ == "__main__":
         CASES,
         floor="floor_merge",
         title="merge 10% changed rows (half updates, half inserts) into {rows} rows, median of {runs} runs (fresh process each)",
+        sizes="10000,2000000,5000000",
     )

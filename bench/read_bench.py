@@ -1,6 +1,7 @@
-"""Read benchmark: a downstream asset reads the 5M-row, 8-column table, against DuckDB's own fetch.
+"""Read benchmark: a downstream asset reads a table of 10,000, 2M and 5M rows x 8 columns, against DuckDB's own
+fetch.
 
-    python bench/read_bench.py [--rows N] [--runs K] [--loaded]
+    python bench/read_bench.py [--rows N,M,...] [--runs K] [--loaded]
 
 Setup (not timed) loads the table; seconds cover the read only: for DuckDB, `con.sql(...).to_arrow_table()` /
 `.df()` of `SELECT *`; for IO managers their `load_input` for a downstream asset (after one untimed call:
@@ -161,4 +162,5 @@ if __name__ == "__main__":
         CASES,
         floor="duckdb_fetch_arrow",
         title="a downstream asset reads {rows} rows x 8 columns, median of {runs} runs (fresh process each)",
+        sizes="10000,2000000,5000000",
     )
