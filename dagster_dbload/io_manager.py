@@ -204,13 +204,12 @@ class DatabricksIOManager(ConfigurableIOManager):
         seconds = time.perf_counter() - start
         if wanted.tags:
             loader.apply_tags(session, wanted.ref, wanted.tags)
-        version = loader.table_version(session, wanted.ref) if wanted.settings.table_stats else None
-        rows, history_rows = loader.row_counts(session, wanted, plan.columns, staged.rows)
+        state = loader.table_state(session, wanted, plan.columns, staged.rows)
         return report.Outcome(
-            rows=rows,
-            version=version,
+            rows=state.rows,
+            version=state.version,
             counts=report.load_counts(answer),
-            history_rows=history_rows,
+            history_rows=state.history_rows,
             seconds_loading=seconds,
             conflict_retries=session.conflicts,
             statements=tuple(session.statements),

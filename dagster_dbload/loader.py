@@ -327,22 +327,31 @@ def apply_tags(session: Session, ref: TableRef, wanted: Mapping[str, str]) -> No
         session.run(sql.set_tags(ref, changed))
 
 
-def row_counts(
-    session: Session, wanted: WriteRequest, columns: Sequence[ColumnSpec], staged_rows: int
-) -> tuple[int | None, int | None]:
-    """Rows of the table (or partition) after the load and, for scd2, all its versions (the rows are the current
-    ones). A replace leaves exactly the staged rows, so it asks nothing; the other modes ask with `table_stats`."""
+@dataclass(frozen=True)
+class TableState:
+    """The table after a load: its (partition's) rows, for scd2 the current versions; every scd2 version; its
+    Delta version. None where it was not asked."""
+
+    rows: int | None = None
+    history_rows: int | None = None
+    version: int | None = None
+
+
+def table_state(session: Session, wanted: WriteRequest, columns: Sequence[ColumnSpec], staged_rows: int) -> TableState:
+    """What `table_stats` asks after the load: the Delta version, then the row counts. A replace leaves exactly
+    the staged rows, so its row count is known without it."""
     mode = wanted.settings.mode
-    if mode == "replace":
-        return staged_rows, None
     if not wanted.settings.table_stats:
-        return None, None
+        return TableState(rows=staged_rows if mode == "replace" else None)
+    version = _table_version(session, wanted.ref)
+    if mode == "replace":
+        return TableState(rows=staged_rows, version=version)
     types = {c.name: c.type for c in columns}
     where = partitions.predicate(wanted.partitions, types) if wanted.partitions else None
     if mode == "scd2":
         history, current = session.run(sql.count_versions(wanted.ref, wanted.settings.scd2.valid_to, where)).fetchone()
-        return current, history
-    return session.run(sql.count_rows(wanted.ref, where)).fetchone()[0], None
+        return TableState(current, history, version)
+    return TableState(session.run(sql.count_rows(wanted.ref, where)).fetchone()[0], None, version)
 
 
 def read_scope(wanted: ReadRequest, existing: Sequence[ColumnSpec]) -> tuple[list[str] | None, str | None]:
@@ -368,7 +377,7 @@ def read_scope(wanted: ReadRequest, existing: Sequence[ColumnSpec]) -> tuple[lis
     return columns, f"({where}) AND {to} IS NULL" if where else f"{to} IS NULL"
 
 
-def table_version(session: Session, ref: TableRef) -> int | None:
+def _table_version(session: Session, ref: TableRef) -> int | None:
     row = session.run(sql.describe_history(ref, 1)).fetchone()
     return None if row is None else int(row[0])
 
