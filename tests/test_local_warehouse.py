@@ -209,6 +209,10 @@ def test_layout_comments_and_properties_show_in_describe(cursor):
     assert dict(ev.properties) == {"team": "data"}
     assert run(cursor, "DESCRIBE DETAIL cl")[0].clusteringColumns == ["kind"]
     assert [r.operation for r in run(cursor, "DESCRIBE HISTORY ev")] == ["CHANGE COLUMN", "ADD COLUMNS", "CREATE TABLE"]
+    assert [r.operation for r in run(cursor, "DESCRIBE HISTORY main.default.ev LIMIT 2")] == [
+        "CHANGE COLUMN",
+        "ADD COLUMNS",
+    ]
     with pytest.raises(ServerOperationError, match="DELTA_NOT_NULL_CONSTRAINT_VIOLATED"):
         run(cursor, "INSERT INTO ev (id) VALUES (NULL)")
 

@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from dagster_dbload.staging import ROW_GROUP_ROWS, Stager, prefix_for
+from dagster_dbload.staging import REMOTE_ROW_GROUP_ROWS, ROW_GROUP_ROWS, Stager, prefix_for
 
 DATA = pa.table({"id": pa.array(range(2_000_000), pa.int64()), "s": pa.array(["x" * 12] * 2_000_000)})
 
@@ -89,3 +89,19 @@ def test_the_same_rows_stage_the_same_files_whatever_the_threads_and_batches(see
         layouts.append(_layout(url, f"t{threads}", staged))
     assert len(layouts[0]) >= 2  # several row groups: the case the old lanes got wrong
     assert all(layout == layouts[0] for layout in layouts[1:])
+
+
+@pytest.mark.parametrize(("base", "group"), [("local", ROW_GROUP_ROWS), ("memory://groups", REMOTE_ROW_GROUP_ROWS)])
+def test_row_groups_are_whole_duckdb_groups_locally_and_larger_remotely(base, group, tmp_path):
+    """Local parts: 245,760-row groups (two of DuckDB's); remote parts: 491,520 (zstd compresses them better)."""
+    url = str(tmp_path / "stage") if base == "local" else base
+    staged = Stager(url, threads=2).write(DATA.to_reader(max_chunksize=77_777), "g")
+    fs, path = fsspec.core.url_to_fs(url)
+    sizes = sorted(
+        meta.row_group(i).num_rows
+        for name in staged.files
+        for meta in [pq.read_metadata(fs.open(f"{path}/g/{name}"))]
+        for i in range(meta.num_row_groups)
+    )
+    assert sizes[-1] == group and sizes.count(group) == DATA.num_rows // group
+    assert sum(sizes) == DATA.num_rows and (ROW_GROUP_ROWS, REMOTE_ROW_GROUP_ROWS) == (245_760, 491_520)
