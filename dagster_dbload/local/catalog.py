@@ -16,6 +16,14 @@ from ..naming import name_problem, quote
 from .errors import LocalSQLError, schema_not_found
 
 _META = '"__dbload"'
+PROPERTY = "delta.enableChangeDataFeed"
+CHANGE_SCHEMA = '"__dbload_cdf"'  # one table of changed rows per (table id, version); see changes.py
+CHANGE_VERSIONS = f"{_META}.change_feed"  # (table id, version): versions committed while the feed was on
+
+
+def enabled(meta: TableMeta) -> bool:
+    """Whether the table records its change data feed."""
+    return meta.properties.get(PROPERTY, "").lower() == "true"
 
 
 def check_name(name: str, kind: str) -> str:
@@ -242,6 +250,8 @@ class Catalog:
     def drop_table(self, meta: TableMeta, keep_history: bool = False) -> None:
         for table in ("tables", "loaded_files") if keep_history else ("tables", "history", "loaded_files"):
             self.con.execute(f"DELETE FROM {_META}.{table} WHERE key = ?", [meta.key])
+        if not keep_history:
+            self._drop_changes(meta)
         if not meta.is_view:
             self.con.execute(f"DROP TABLE IF EXISTS {meta.duck}")
             for column in meta.columns:
@@ -283,6 +293,9 @@ class Catalog:
                 json.dumps({k: str(v) for k, v in metrics.items()}),
             ],
         )
+        if enabled(meta):
+            self.con.execute(f"CREATE TABLE IF NOT EXISTS {CHANGE_VERSIONS} (id VARCHAR, version BIGINT)")
+            self.con.execute(f"INSERT INTO {CHANGE_VERSIONS} VALUES (?, ?)", [meta.id, meta.version])
         self.save_table(meta)
         return meta.version
 
@@ -293,6 +306,14 @@ class Catalog:
             "ORDER BY version DESC LIMIT ?",
             [meta.key, limit],
         ).fetchall()
+
+    def _drop_changes(self, meta: TableMeta) -> None:
+        names = self.con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE schema_name = ? AND starts_with(table_name, ?)",
+            [CHANGE_SCHEMA.strip('"'), meta.id + "_"],
+        ).fetchall()
+        for (name,) in names:
+            self.con.execute(f"DROP TABLE {CHANGE_SCHEMA}.{quote_duck(name)}")
 
     def last_modified(self, meta: TableMeta) -> datetime | None:
         row = self.con.execute(f"SELECT max(ts) FROM {_META}.history WHERE key = ?", [meta.key]).fetchall()

@@ -1,4 +1,4 @@
-"""What every statement family of a session works on: its DuckDB connection and catalog, the files it reads, its
+"""What every statement family of a session works on: its DuckDB connection, catalog and change feed, the files it reads, its
 current names, settings and transaction state, and the name lookup and transaction scope they share."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from sqlglot import exp
 
 from . import decimals
 from .catalog import Catalog, TableMeta, check_name, quote_dbx
+from .changes import ChangeFeed
 from .common import no_catalog
 from .errors import LocalSQLError, table_not_found
 from .files import FileResolver
@@ -25,6 +26,7 @@ class Context:
 
     con: duckdb.DuckDBPyConnection
     meta: Catalog
+    changes: ChangeFeed
 
     def __init__(self, files: FileResolver, catalog: str = "main", schema: str = "default"):
         self.files = files
@@ -38,6 +40,7 @@ class Context:
         """Run the session's next statements on `con` (the file is opened again after it was released)."""
         self.con = con
         self.meta = Catalog(con)
+        self.changes = ChangeFeed(con)
         decimals.install(con)
         self.apply_settings()
 

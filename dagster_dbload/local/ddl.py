@@ -134,6 +134,7 @@ class Ddl:
                 meta.columns = [Column(f.name, dbx_type(f)) for f in schema_]
                 check_columns(meta)
                 metrics["numOutputRows"] = self.ctx.con.execute(f"SELECT count(*) FROM {meta.duck}").fetchall()[0][0]
+                self.ctx.changes.record(meta, "insert")
             elif meta.columns:
                 self._create_duck_table(meta, identity_starts)
                 if clone is not None:
@@ -141,6 +142,7 @@ class Ddl:
                         0
                     ]
                     metrics = {"numCopiedRows": copied, "sourceTableSize": copied}
+                    self.ctx.changes.record(meta, "insert")
             self.ctx.meta.commit(meta, operation, {"isManaged": "true", "description": meta.comment}, metrics)
         return Result()
 

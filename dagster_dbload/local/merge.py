@@ -6,7 +6,7 @@ import pyarrow.compute as pc
 import sqlglot
 from sqlglot import exp
 
-from .catalog import TableMeta, quote_duck
+from .catalog import TableMeta, enabled, quote_duck
 from .common import (
     Result,
     counts,
@@ -52,7 +52,13 @@ class Merges:
                         "Preprocess the source table to eliminate the possibility of multiple matches.",
                         "21506",
                     )
+            rows = _actions(self.ctx, meta, rewritten)
+            self.ctx.changes.record(meta, "delete", rows.get("delete", "false"))
+            self.ctx.changes.record(meta, "update_preimage", rows.get("update", "false"))
+            mark = self.ctx.changes.mark(meta)
             updated, deleted, inserted = self._run_merge(meta, rewritten.sql("duckdb"), whens)
+            self.ctx.changes.record(meta, "update_postimage", rows.get("update", "false"))
+            self.ctx.changes.inserted(meta, mark)
             self.ctx.meta.commit(
                 meta,
                 "MERGE",
@@ -92,6 +98,41 @@ class Merges:
         if "Insert" not in kinds:  # no inserts: it shrank by the deletes
             return total + growth, -growth, 0
         return 0, (total - growth) // 2, (total + growth) // 2  # no updates: total = d + i, growth = i - d
+
+
+def _actions(ctx: Context, meta: TableMeta, merge: exp.Merge) -> dict[str, str]:
+    """With the change feed on: "update" / "delete" -> a condition on `rowid` for the target rows the MERGE will
+    update or delete, decided now as Delta does (each row takes the first clause whose condition holds)."""
+    if not enabled(meta):
+        return {}
+    target, source, on = merge.this.sql("duckdb"), merge.args["using"].sql("duckdb"), merge.args["on"].sql("duckdb")
+    alias = _alias(merge.this)
+    whens = merge.args["whens"].expressions
+
+    def action(by_source: bool) -> str | None:
+        clauses = [w for w in whens if w.args.get("matched") != by_source and bool(w.args.get("source")) == by_source]
+        if not clauses:
+            return None
+        cases = " ".join(
+            f"WHEN {w.args['condition'].sql('duckdb') if w.args.get('condition') else 'true'} THEN "
+            f"'{'update' if isinstance(w.args['then'], exp.Update) else 'delete'}'"
+            for w in clauses
+        )
+        return f"CASE {cases} END"
+
+    matched, unmatched = action(False), action(True)
+    parts = []
+    if matched:
+        parts.append(f"SELECT {alias}.rowid AS rid, {matched} AS kind FROM {target} JOIN {source} ON {on}")
+    if unmatched:
+        parts.append(
+            f"SELECT {alias}.rowid AS rid, {unmatched} AS kind FROM {target} WHERE NOT EXISTS "
+            f"(SELECT 1 FROM {source} WHERE {on})"
+        )
+    if not parts:
+        return {}
+    ctx.con.execute(f"CREATE OR REPLACE TEMP TABLE __dbload_changed AS {' UNION ALL '.join(parts)}")
+    return {kind: f"rowid IN (SELECT rid FROM __dbload_changed WHERE kind = '{kind}')" for kind in ("update", "delete")}
 
 
 def _stars_by_name(e: exp.Merge, target: list[str], source: list[str], schema_evolution: bool) -> exp.Merge:

@@ -7,9 +7,9 @@ import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
-from . import decimals, functions
+from . import changes, decimals, functions
 from .catalog import TableMeta, check_name, quote_dbx
-from .common import Result, no_catalog
+from .common import Result, no_catalog, table_arg
 from .context import USER, Context
 from .datetimes import parse_date, parse_timestamp
 from .errors import DIVIDE_BY_ZERO, LocalSQLError, table_not_found, unsupported
@@ -222,6 +222,8 @@ class Reads:
             return exp.Subquery(this=numbers, alias=alias or exp.TableAlias(this=exp.to_identifier("range")))
         if isinstance(table.this, exp.Anonymous) and table.this.name.lower() == "read_files":
             return self._read_files(table.this, alias)
+        if isinstance(table.this, exp.Anonymous) and table.this.name.lower() == "table_changes":
+            return self._table_changes(table.this, alias)
         if table.db.lower() == "parquet" and not table.catalog:
             return self.parquet_source(self.ctx.files.list_files(table.name), alias)
         if isinstance(table.this, exp.Func) or (not table.db and table.name.lower() in ctes):
@@ -276,6 +278,20 @@ class Reads:
         if unknown:
             raise unsupported(f"read_files options {sorted(unknown)}")
         return self.parquet_source(self.ctx.files.list_files(args[0].name), alias)
+
+    def _table_changes(self, call: exp.Anonymous, alias: exp.Expression | None) -> exp.Expression:
+        """table_changes('<table>', start [, end]): the change data feed between two versions (or timestamps)."""
+        args = list(call.expressions)
+        if not 2 <= len(args) <= 3 or not isinstance(args[0], exp.Literal) or not args[0].is_string:
+            raise LocalSQLError(
+                "WRONG_NUM_ARGS", "table_changes takes a table name (a string), a start and an optional end.", "42605"
+            )
+        meta = self.ctx.lookup(table_arg(args[0].name))
+        history = self.ctx.meta.history(meta)
+        start = changes.bound(args[1], history, is_start=True)
+        end = changes.bound(args[2], history, is_start=False) if len(args) == 3 else meta.version
+        query = sqlglot.parse_one(self.ctx.changes.source(meta, start, end, history), read="duckdb")
+        return exp.Subquery(this=query, alias=alias or exp.TableAlias(this=exp.to_identifier("table_changes")))
 
     def parquet_source(self, paths: list[str], alias: exp.Expression | None) -> exp.Expression:
         self.ctx.files.register(self.ctx.con, paths)

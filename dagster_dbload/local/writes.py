@@ -10,7 +10,7 @@ from sqlglot import exp
 
 from ..sql import end_of_quoted
 from ..types import databricks_to_duckdb, fits
-from .catalog import Column, TableMeta, quote_dbx, quote_duck
+from .catalog import Column, TableMeta, enabled, quote_dbx, quote_duck
 from .columns import dbx_type
 from .common import (
     Result,
@@ -69,8 +69,10 @@ class Writes:
                         f"'{where.sql('databricks')}'.",
                         "44000",
                     )
+                self.ctx.changes.record(meta, "delete", predicate)
                 self.ctx.con.execute(f"DELETE FROM {meta.duck} WHERE {predicate}")
             elif overwrite:
+                self.ctx.changes.record(meta, "delete")
                 self.ctx.con.execute(f"DELETE FROM {meta.duck}")
             inserted = self._append(meta, columns, f"SELECT {_assigned(columns, source_schema)} FROM {source}")
             mode = "Overwrite" if overwrite or where is not None else "Append"
@@ -107,9 +109,11 @@ class Writes:
             f"SELECT 1 FROM ({query}) AS {source_alias} WHERE {condition}", read="databricks"
         )  # fmt: skip
         source = f"({self.reads.to_duckdb(select)}) AS __src({', '.join(quote_duck(c.name) for c in columns)})"
+        exists = f"EXISTS ({self.reads.to_duckdb(matched)})"
         with self.ctx.transaction():
+            self.ctx.changes.record(meta, "delete", exists, quote_duck(target_alias))
             deleted = self.ctx.con.execute(
-                f"DELETE FROM {meta.duck} AS {quote_duck(target_alias)} WHERE EXISTS ({self.reads.to_duckdb(matched)})"
+                f"DELETE FROM {meta.duck} AS {quote_duck(target_alias)} WHERE {exists}"
             ).fetchall()[0][0]
             inserted = self._append(meta, columns, f"SELECT {_assigned(columns, source_schema)} FROM {source}")
             self.ctx.meta.commit(meta, "WRITE", {"mode": "Overwrite", "replaceOn": condition},
@@ -126,18 +130,24 @@ class Writes:
                     "42808",
                 )
         cols = ", ".join(quote_duck(c.name) for c in columns)
-        return self.ctx.con.execute(f"INSERT INTO {meta.duck} ({cols}) {select_sql}").fetchall()[0][0]
+        mark = self.ctx.changes.mark(meta)
+        inserted = self.ctx.con.execute(f"INSERT INTO {meta.duck} ({cols}) {select_sql}").fetchall()[0][0]
+        self.ctx.changes.inserted(meta, mark)
+        return inserted
 
     def delete(self, e: exp.Delete) -> Result:
         meta = self.ctx.lookup(e.this)
         where = e.args.get("where")
         with self.ctx.transaction():
             alias = e.this.args.get("alias")  # DELETE FROM t AS d WHERE d.id = ...
-            target = f"{meta.duck} AS {quote_duck(alias.name)}" if alias is not None else meta.duck
-            sql = f"DELETE FROM {target}" + (f" WHERE {self.reads.to_duckdb(where.this, meta)}" if where else "")
+            name = quote_duck(alias.name) if alias is not None else None
+            target = f"{meta.duck} AS {name}" if name else meta.duck
+            condition = self.reads.to_duckdb(where.this, meta) if where else "true"
+            self.ctx.changes.record(meta, "delete", condition, name)
+            sql = f"DELETE FROM {target} WHERE {condition}"
             deleted = self.ctx.con.execute(sql).fetchall()[0][0]
             self.ctx.meta.commit(
-                meta, "DELETE", {"predicate": where.sql("databricks") if where else ""}, {"numDeletedRows": deleted}
+                meta, "DELETE", {"predicate": where.this.sql("databricks") if where else ""}, {"numDeletedRows": deleted}
             )
         return counts(num_affected_rows=deleted)
 
@@ -149,16 +159,35 @@ class Writes:
         for assignment in e.expressions:
             meta.column(assignment.this.name) or fail(unresolved_column(assignment.this.name, meta))
         with self.ctx.transaction():
+            rows = self._changed_rows(meta, e.this, e.args.get("where"))
+            self.ctx.changes.record(meta, "update_preimage", rows)
             updated = self.ctx.con.execute(self.reads.to_duckdb(e)).fetchall()[0][0]
+            self.ctx.changes.record(meta, "update_postimage", rows)
             self.ctx.meta.commit(meta, "UPDATE", {"predicate": e.args["where"].this.sql("databricks") if e.args.get("where") else ""},
                              {"numUpdatedRows": updated})  # fmt: skip
         return counts(num_affected_rows=updated)
+
+    def _changed_rows(self, meta: TableMeta, target: exp.Table, where: exp.Where | None) -> str:
+        """With the change feed on: a condition on `rowid` for the rows an UPDATE's WHERE selects, noted now (an
+        update keeps row ids); else "false"."""
+        if not enabled(meta):
+            return "false"
+        alias = target.args.get("alias")
+        name = quote_duck(alias.name) if alias is not None else meta.duck
+        source = f"{meta.duck} AS {name}" if alias is not None else meta.duck
+        condition = self.reads.to_duckdb(where.this, meta) if where else "true"
+        self.ctx.con.execute(
+            f"CREATE OR REPLACE TEMP TABLE __dbload_changed AS SELECT {name}.rowid AS rid FROM {source} WHERE {condition}"
+        )
+        return "rowid IN (SELECT rid FROM __dbload_changed)"
 
     def truncate(self, e: exp.TruncateTable) -> Result:
         """TRUNCATE TABLE t: every row removed, as one new version."""
         for table in e.expressions:
             meta = self.ctx.lookup(table)
             with self.ctx.transaction():
+                if meta.columns:
+                    self.ctx.changes.record(meta, "delete")
                 removed = self.ctx.con.execute(f"DELETE FROM {meta.duck}").fetchall()[0][0] if meta.columns else 0
                 self.ctx.meta.commit(meta, "TRUNCATE", {}, {"numRemovedRows": removed})
         return Result()
