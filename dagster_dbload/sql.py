@@ -313,8 +313,38 @@ def count_outside(url: str, predicate: str) -> str:
     return f"SELECT count(*) AS outside FROM {read_files(url)} WHERE NOT coalesce({predicate}, false)"
 
 
-def select(ref: TableRef, columns: Sequence[str] | None = None, where: str | None = None) -> str:
+def select(
+    ref: TableRef, columns: Sequence[str] | None = None, where: str | None = None, version: int | None = None
+) -> str:
+    """The table's rows (as of Delta `version`, when given)."""
     sql = f"SELECT {_columns(columns) if columns else '*'} FROM {ref.sql}"
+    sql += f" VERSION AS OF {int(version)}" if version is not None else ""
+    return sql + (f" WHERE {where}" if where else "")
+
+
+CHANGE_DATA_FEED = {"delta.enableChangeDataFeed": "true"}
+CHANGE_COLUMNS = ("_change_type", "_commit_version", "_commit_timestamp")
+
+
+def table_changes(
+    ref: TableRef, columns: Sequence[str] | None, start: int, end: int, where: str | None, preimages: bool
+) -> str:
+    """The change data feed of versions `start` to `end` (inclusive): inserts, post-images of updates (and their
+    pre-images when `preimages`) and deletes, with the change columns."""
+    wanted = f"{_columns([*columns, *CHANGE_COLUMNS])}" if columns else "*"
+    conditions = [] if preimages else ["_change_type != 'update_preimage'"]
+    conditions += [f"({where})"] if where else []
+    sql = f"SELECT {wanted} FROM table_changes({literal(ref.sql)}, {int(start)}, {int(end)})"
+    return sql + (f" WHERE {' AND '.join(conditions)}" if conditions else "")
+
+
+def as_inserts(ref: TableRef, columns: Sequence[str] | None, version: int, where: str | None) -> str:
+    """The rows of `version` in the change feed's shape, every row an insert: a first incremental read."""
+    wanted = _columns(columns) if columns else "*"
+    sql = (
+        f"SELECT {wanted}, 'insert' AS _change_type, CAST({int(version)} AS BIGINT) AS _commit_version, "
+        f"CAST(NULL AS TIMESTAMP) AS _commit_timestamp FROM {ref.sql} VERSION AS OF {int(version)}"
+    )
     return sql + (f" WHERE {where}" if where else "")
 
 

@@ -45,8 +45,10 @@ def test_division_by_zero_is_an_error_as_under_ansi_mode(division, target):
 def test_time_travel_is_refused_not_answered_with_the_current_rows(clause, target):
     with target.warehouse.connect() as connection:
         connection.cursor().execute("CREATE TABLE t (a INT)")
+        connection.cursor().execute("INSERT INTO t VALUES (1)")
     with pytest.raises(ServerOperationError, match=r"\[UNSUPPORTED_FEATURE.TIME_TRAVEL\]"):
         target.query(f"SELECT * FROM t {clause}")
+    assert target.query("SELECT * FROM t VERSION AS OF 1") == [{"a": 1}]  # the current version is kept
 
 
 def test_timestamp_functions_keep_the_offset_and_return_timestamps(target):

@@ -96,8 +96,7 @@ class ChangeFeed:
         )
         union = " UNION ALL BY NAME ".join([empty, *parts])
         return (
-            f"SELECT {columns}, _change_type, _commit_version, _commit_version_ts AS _commit_timestamp "
-            f"FROM ({union})"
+            f"SELECT {columns}, _change_type, _commit_version, _commit_version_ts AS _commit_timestamp FROM ({union})"
         )
 
     def covered(self, meta: TableMeta, start: int, end: int) -> list[int]:

@@ -211,12 +211,7 @@ class Reads:
     def _source(self, table: exp.Table, ctes: set[str]) -> exp.Expression | None:
         alias = table.args.get("alias")
         if table.args.get("version") is not None:
-            raise LocalSQLError(
-                "UNSUPPORTED_FEATURE.TIME_TRAVEL",
-                f"Time travel ({table.args['version'].sql('databricks')}) is not supported by the local SQL "
-                "warehouse: it keeps only each table's current version (DESCRIBE HISTORY lists the versions).",
-                "0A000",
-            )
+            self._current_version_only(table)
         if isinstance(table.this, exp.Anonymous) and table.this.name.lower() == "range":
             numbers = exp.select(exp.column("range").as_("id")).from_(exp.Table(this=table.this.copy()))
             return exp.Subquery(this=numbers, alias=alias or exp.TableAlias(this=exp.to_identifier("range")))
@@ -246,6 +241,23 @@ class Reads:
             this=exp.to_identifier(meta.name, quoted=True),
             db=exp.to_identifier(f"{meta.catalog}.{meta.schema}", quoted=True),
             alias=alias or exp.TableAlias(this=exp.to_identifier(table.name, quoted=True)),
+        )
+
+    def _current_version_only(self, table: exp.Table) -> None:
+        """`VERSION AS OF` the table's current version reads it; any other time travel is refused."""
+        version = table.args["version"]
+        value = version.args.get("expression")
+        if version.name.upper() == "VERSION" and isinstance(value, exp.Literal) and not value.is_string:
+            bare = table.copy()
+            bare.set("version", None)
+            meta = self.ctx.lookup(bare)
+            if not meta.is_view and int(value.this) == meta.version:
+                return
+        raise LocalSQLError(
+            "UNSUPPORTED_FEATURE.TIME_TRAVEL",
+            f"Time travel ({version.sql('databricks')}) is not supported by the local SQL warehouse: it keeps only "
+            "each table's current version (DESCRIBE HISTORY lists the versions).",
+            "0A000",
         )
 
     def _information_schema(self, table: exp.Table, alias: exp.Expression | None) -> exp.Expression:

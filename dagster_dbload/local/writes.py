@@ -147,7 +147,10 @@ class Writes:
             sql = f"DELETE FROM {target} WHERE {condition}"
             deleted = self.ctx.con.execute(sql).fetchall()[0][0]
             self.ctx.meta.commit(
-                meta, "DELETE", {"predicate": where.this.sql("databricks") if where else ""}, {"numDeletedRows": deleted}
+                meta,
+                "DELETE",
+                {"predicate": where.this.sql("databricks") if where else ""},
+                {"numDeletedRows": deleted},
             )
         return counts(num_affected_rows=deleted)
 
