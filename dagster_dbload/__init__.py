@@ -1,7 +1,13 @@
 """Land Dagster asset outputs in Databricks Delta tables."""
 
 from .checks import build_table_checks
-from .io_manager import DatabricksIOManager, DatabricksLoadError, DatabricksOutputError, StagingCredentials
+from .io_manager import (
+    DatabricksInputError,
+    DatabricksIOManager,
+    DatabricksLoadError,
+    DatabricksOutputError,
+    StagingCredentials,
+)
 from .local import LocalSQLError, LocalSQLWarehouse
 from .resource import DatabricksConnectionError, DatabricksResource
 from .superannotate.component import SuperAnnotateToDatabricks
@@ -14,6 +20,7 @@ __all__ = [
     "DatabricksIOManager",
     "DatabricksLoadError",
     "DatabricksOutputError",
+    "DatabricksInputError",
     "DatabricksResource",
     "LocalSQLError",
     "LocalSQLWarehouse",

@@ -12,7 +12,7 @@ import pyarrow as pa
 from dagster import Config, ConfigurableIOManager, Failure, InputContext, OutputContext
 from pydantic import Field
 
-from . import arrow, loader, partitions, report, request, sql
+from . import arrow, incremental, loader, partitions, report, request, sql
 from .prepare import Output, prepare, staged_stream
 from .progress import Progress
 from .sql import ColumnSpec
@@ -29,6 +29,10 @@ class DatabricksOutputError(Failure, ValueError):
 
     def __init__(self, description: str, **metadata: Any):
         super().__init__(description=description, metadata=metadata, allow_retries=False)
+
+
+class DatabricksInputError(DatabricksOutputError):
+    """An input asks for what its table cannot give (e.g. changes without a change feed); nothing was read."""
 
 
 class StagingCredentials(Config):
@@ -107,6 +111,11 @@ class DatabricksIOManager(ConfigurableIOManager):
         "count(*)) and Delta version (one DESCRIBE HISTORY) for dagster/row_count and dbload/table_version. Off, a "
         "load into an existing table is two statements; a replace reports its row count either way.",
     )
+    change_data_feed: bool = Field(
+        default=False,
+        description="Tables record Delta's change data feed (delta.enableChangeDataFeed), which inputs with "
+        "metadata changes_since read incrementally: new tables are created with it, existing ones get it once.",
+    )
     conflict_retries: int = Field(
         default=8,
         ge=0,
@@ -145,8 +154,8 @@ class DatabricksIOManager(ConfigurableIOManager):
         table = loader.describe(session, wanted.ref)
         if table is not None and output.mapped:
             loader.require_column_mapping(wanted.ref, table, output.mapped)
-        existing = table.columns if table is not None else None
-        plan = loader.plan(wanted.ref, output.spec, output.columns, existing, output.untyped)
+        existing, properties = (table.columns, table.properties) if table is not None else (None, None)
+        plan = loader.plan(wanted.ref, output.spec, output.columns, existing, output.untyped, properties)
         if plan.dropped:
             log(
                 f"{wanted.who}: columns {plan.dropped} hold no values and have no declared type, so they are not "
@@ -239,17 +248,57 @@ class DatabricksIOManager(ConfigurableIOManager):
                 return arrow.from_table(_empty(table.columns if table else [], wanted.columns), target_type)
             if table is None:
                 raise ValueError(f"Table {wanted.ref} does not exist: materialize {wanted.settings.who} first.")
+            if wanted.changes is not None:
+                return arrow.from_table(self._load_changes(context, session, wanted, table), target_type)
             columns, where = loader.read_scope(wanted, table.columns)
-            table: pa.Table = session.run(sql.select(wanted.ref, columns, where)).fetchall_arrow()
-        return arrow.from_table(table, target_type)
+            rows: pa.Table = session.run(sql.select(wanted.ref, columns, where)).fetchall_arrow()
+        return arrow.from_table(rows, target_type)
+
+    def _load_changes(
+        self, context: InputContext, session: loader.Session, wanted: request.ReadRequest, table: loader.TableInfo
+    ) -> pa.Table:
+        """An incremental input: the rows changed in the versions after the last read (or since a version), as
+        the change feed holds them; the versions read go on the reading asset's materialization."""
+        assert wanted.changes is not None
+        upstream = context.asset_key.to_user_string()
+        read = incremental.next_read(context, upstream, wanted.changes.since)
+        end = read.end if read.end is not None else loader.table_version(session, wanted.ref)
+        start, mode = read.start, "changes" if read.start is not None else "full: nothing read before"
+        problem = loader.feed_problem(wanted.ref, table, start)
+        rows = None
+        if problem is None:
+            query = loader.changes_query(wanted, table, start, end)
+            try:
+                rows = session.run(query).fetchall_arrow() if query else _empty(table.columns, wanted.columns, True)
+            except Exception as e:
+                if not loader.feed_gone(e):
+                    raise
+                problem = f"the change data feed of {wanted.ref} does not hold versions {start} to {end}: {e}"
+        if problem is not None:
+            if wanted.changes.fallback != "full_read":
+                raise DatabricksInputError(
+                    f"Input {context.name!r} of {context.op_def.name!r} asks for the changes since version {start}, but "
+                    f"{problem}. Turn the "
+                    f"feed on with metadata {{'change_data_feed': True}} on {wanted.settings.who} (or "
+                    f"{sql.set_properties(wanted.ref, sql.CHANGE_DATA_FEED)}), or let this input read the whole "
+                    "table when the feed cannot answer: AssetIn(metadata={'changes_fallback': 'full_read'})."
+                )
+            context.log.warning(
+                f"Input {context.name!r} of {context.op_def.name!r}: {problem}; reading the whole table."
+            )
+            start, mode = None, f"full: {problem}"
+            rows = session.run(loader.changes_query(wanted, table, None, end)).fetchall_arrow()
+        incremental.record(context, upstream, incremental.Versions(start, end), mode, rows.num_rows)
+        return rows
 
     # settings
     def defaults(self) -> request.Defaults:
         """The settings an asset's metadata may override (staging: the IO manager's, else the warehouse's)."""
         staging_url = self.staging_url or self.warehouse.default_staging_url()
         return request.Defaults(
-            self.catalog, self.schema_, self.write_mode, staging_url, self.create_volume, self.table_stats
-        )
+            self.catalog, self.schema_, self.write_mode, staging_url, self.create_volume, self.table_stats,
+            self.change_data_feed,
+        )  # fmt: skip
 
     def settings_for(self, path: Sequence[str], metadata: Mapping[str, Any]) -> request.AssetSettings:
         """The settings of the asset at key `path` with definition metadata `metadata`, as its loads use them."""
@@ -288,7 +337,12 @@ def _fix_first(context: OutputContext) -> Iterator[None]:
         ) from e
 
 
-def _empty(existing: list[ColumnSpec], columns: Sequence[str] | None) -> pa.Table:
+def _empty(existing: list[ColumnSpec], columns: Sequence[str] | None, changes: bool = False) -> pa.Table:
+    """No rows, with the table's (wanted) columns and, for an incremental read, the change feed's."""
     wanted = {c.lower() for c in columns} if columns else None
     fields = [pa.field(c.name, arrow.databricks_to_arrow(c.type)) for c in existing]
-    return pa.schema([f for f in fields if wanted is None or f.name.lower() in wanted]).empty_table()
+    fields = [f for f in fields if wanted is None or f.name.lower() in wanted]
+    if changes:
+        fields += [pa.field("_change_type", pa.string()), pa.field("_commit_version", pa.int64()),
+                   pa.field("_commit_timestamp", pa.timestamp("us", "UTC"))]  # fmt: skip
+    return pa.schema(fields).empty_table()

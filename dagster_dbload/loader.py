@@ -45,6 +45,7 @@ class WriteSpec:
     create_table: bool = True
     column_mapping: bool = False  # create the table with Delta column mapping (any column name)
     defer_empty_columns: bool = False  # all-null untyped columns the table lacks wait for their first values
+    change_data_feed: bool = False  # the table records Delta's change data feed
 
 
 @dataclass
@@ -169,8 +170,10 @@ def plan(
     columns: Sequence[ColumnSpec],
     existing: list[ColumnSpec] | None,
     untyped: frozenset[str] = frozenset(),
+    properties: Mapping[str, str] | None = None,
 ) -> Plan:
-    """DDL that makes the table fit the output; mismatches raise before anything is written.
+    """DDL that makes the table fit the output; mismatches raise before anything is written. An existing table
+    (with `properties`) gets the change data feed when the spec asks for it and it lacks it.
 
     `untyped` output columns (all null, no declared type) take the table's type; with `defer_empty_columns`
     one the table lacks is left out, so that its type is decided by its first values, not by a batch without
@@ -185,6 +188,9 @@ def plan(
             "Write the history to a new table (metadata 'table'), or drop this one first."
         )
     staged = _plan(ref, spec, [*columns, *history], existing, untyped)
+    feed = {k.lower(): v.lower() for k, v in (properties or {}).items()}.get("delta.enablechangedatafeed")
+    if spec.change_data_feed and existing is not None and feed != "true":
+        staged.ddl.append(sql.set_properties(ref, sql.CHANGE_DATA_FEED))
     staged.columns = [c for c in staged.columns if c.name not in {h.name for h in history}]
     return staged
 
@@ -218,7 +224,11 @@ def _plan(
                     spec.partition_by,
                     spec.cluster_by,
                     spec.comment,
-                    {**sql.ROW_LEVEL_CONCURRENCY, **(sql.COLUMN_MAPPING if spec.column_mapping else {})},
+                    {
+                        **sql.ROW_LEVEL_CONCURRENCY,
+                        **(sql.COLUMN_MAPPING if spec.column_mapping else {}),
+                        **(sql.CHANGE_DATA_FEED if spec.change_data_feed else {}),
+                    },
                     (*spec.primary_key, spec.scd2.valid_from) if spec.mode == "scd2" else spec.primary_key,
                 ),  # fmt: skip
             ],
@@ -380,6 +390,42 @@ def read_scope(wanted: ReadRequest, existing: Sequence[ColumnSpec]) -> tuple[lis
 def _table_version(session: Session, ref: TableRef) -> int | None:
     row = session.run(sql.describe_history(ref, 1)).fetchone()
     return None if row is None else int(row[0])
+
+
+def table_version(session: Session, ref: TableRef) -> int:
+    """The table's current Delta version: one DESCRIBE HISTORY ... LIMIT 1."""
+    version = _table_version(session, ref)
+    if version is None:
+        raise ValueError(f"Table {ref} has no history to read changes from.")
+    return version
+
+
+def feed_problem(ref: TableRef, table: TableInfo, start: int | None) -> str | None:
+    """Why the change data feed cannot answer a read from version `start` (None: it can, or no feed is needed)."""
+    feed = {k.lower(): v.lower() for k, v in table.properties.items()}.get("delta.enablechangedatafeed")
+    if start is None or feed == "true":
+        return None
+    return f"{ref} does not record its change data feed (delta.enableChangeDataFeed is not true)"
+
+
+_FEED_GONE = re.compile(r"DELTA_MISSING_CHANGE_DATA|DELTA_CHANGE_DATA_FILE_NOT_FOUND|DELTA_CHANGE_TABLE_FEED_DISABLED")
+
+
+def feed_gone(error: BaseException) -> bool:
+    """Whether a change feed read failed because the feed does not hold the versions (never on, or vacuumed)."""
+    return bool(_FEED_GONE.search(str(error)))
+
+
+def changes_query(wanted: ReadRequest, table: TableInfo, start: int | None, end: int) -> str | None:
+    """An incremental read of versions `start`..`end`: the change feed, or with no `start` the table as of `end`
+    with every row an insert; None when there is nothing to read (`start` past `end`)."""
+    assert wanted.changes is not None
+    columns, where = read_scope(wanted, table.columns)
+    if start is None:
+        return sql.as_inserts(wanted.ref, columns, end, where)
+    if start > end:
+        return None
+    return sql.table_changes(wanted.ref, columns, start, end, where, wanted.changes.preimages)
 
 
 def require_column_mapping(ref: TableRef, table: TableInfo, names: Sequence[str]) -> None:

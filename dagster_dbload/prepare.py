@@ -82,6 +82,7 @@ def write_spec(request: WriteRequest, column_mapping: bool) -> loader.WriteSpec:
         create_table=s.create_table,
         column_mapping=column_mapping,
         defer_empty_columns=s.defer_empty_columns,
+        change_data_feed=s.change_data_feed,
     )
 
 

@@ -34,9 +34,10 @@ ASSET_KEYS = (
     "write_mode", "primary_key", "dedupe_by", "version_by", "delete_missing", "hard_delete", "partition_expr",
     "partition_by", "cluster_by", "schema_evolution", "create_table", "defer_empty_columns", "column_mapping",
     "table", "schema", "catalog", "staging_url", "create_volume", "scd2_close_missing", "scd2_valid_from",
-    "scd2_valid_to", "scd2_row_hash", "table_stats",
+    "scd2_valid_to", "scd2_row_hash", "table_stats", "change_data_feed",
 )  # fmt: skip
-INPUT_KEYS = ("columns", "scd2_history")
+INPUT_KEYS = ("columns", "scd2_history", "changes_since", "changes_preimages", "changes_fallback")
+CHANGE_FALLBACKS = ("error", "full_read")
 _ONLY_FOR = {"hard_delete": ("merge",), "delete_missing": ("merge",), "version_by": ("merge",),
              "dedupe_by": KEYED_MODES}  # fmt: skip
 
@@ -51,6 +52,7 @@ class Defaults:
     staging_url: str | None = None
     create_volume: bool = False
     table_stats: bool = False
+    change_data_feed: bool = False
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,7 @@ class AssetSettings:
     scd2: sql.Scd2Columns = sql.Scd2Columns()
     scd2_close_missing: bool = True
     table_stats: bool = False  # after a load, ask the table's rows (append and keyed modes) and Delta version
+    change_data_feed: bool = False  # the table records its change data feed (delta.enableChangeDataFeed)
     declared: Mapping[str, Declared] = field(default_factory=dict)  # lower-cased name -> declared column
 
     @property
@@ -117,6 +120,17 @@ class WriteRequest:
 
 
 @dataclass(frozen=True)
+class ChangesWanted:
+    """An incremental input: the rows changed since `since` ("last_read": the version this asset's last
+    materialization read), with update pre-images when `preimages`; `fallback` "full_read" reads the whole table
+    when the change feed cannot answer."""
+
+    since: str | int = "last_read"
+    preimages: bool = False
+    fallback: str = "error"
+
+
+@dataclass(frozen=True)
 class ReadRequest:
     """One input: the upstream asset's settings plus what the input asks for."""
 
@@ -126,6 +140,7 @@ class ReadRequest:
     mapped_to_nothing: bool = False  # a partitioned input mapped to no partition at all
     scd2_history: bool = False  # scd2: every version, with the validity columns
     scd2_moment: dt.datetime | None = None  # scd2 snapshots: the versions valid at this moment
+    changes: ChangesWanted | None = None  # an incremental input: the change data feed instead of the rows
 
     @property
     def ref(self) -> TableRef:
@@ -182,6 +197,7 @@ def asset_settings(path: Sequence[str], metadata: Mapping[str, Any], defaults: D
         ),
         scd2_close_missing=_flag(values, "scd2_close_missing", True, who),
         table_stats=_flag(values, "table_stats", defaults.table_stats, who),
+        change_data_feed=_flag(values, "change_data_feed", defaults.change_data_feed, who),
         declared=_declared(values.get("dagster/column_schema"), who),
     )
 
@@ -235,6 +251,26 @@ def for_input(context: InputContext, defaults: Defaults) -> ReadRequest:
         mapped_to_nothing=context.has_asset_partitions and not context.asset_partition_keys,
         scd2_history=history,
         scd2_moment=moment,
+        changes=_changes(wanted, who),
+    )
+
+
+def _changes(wanted: Mapping[str, Any], who: str) -> ChangesWanted | None:
+    since = wanted.get("changes_since")
+    others = [k for k in ("changes_preimages", "changes_fallback") if k in wanted]
+    if since is None:
+        if others:
+            raise ValueError(f"{who}: {others} apply to incremental inputs only: add 'changes_since': 'last_read'.")
+        return None
+    if since != "last_read" and (not isinstance(since, int) or isinstance(since, bool) or since < 0):
+        raise ValueError(
+            f"{who}: changes_since must be 'last_read' (the version this asset read last) or a table version "
+            f"(an integer >= 0), not {since!r}."
+        )
+    return ChangesWanted(
+        since=since,
+        preimages=_flag(wanted, "changes_preimages", False, who),
+        fallback=_choice(wanted, "changes_fallback", "error", CHANGE_FALLBACKS, who),
     )
 
 

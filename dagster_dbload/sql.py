@@ -157,7 +157,8 @@ def merge(
     hard_delete: str | None = None,
 ) -> str:
     """Upsert the staged rows by `keys` (null-safe); `target_predicate` limits the target to a partition, and
-    with `version_by` a table row is only updated by a row whose value there is at least the table's. With
+    with `version_by` a table row is only updated by a row whose value there is at least the table's; a row
+    equal to its match is not updated. With
     `delete_missing`, table rows (of the partition) that no staged row matches are deleted; `insert_only`
     inserts new keys and never updates; a staged row whose `hard_delete` column is true deletes its match
     and is never inserted (the column is staged, not stored)."""
@@ -175,8 +176,11 @@ def merge(
     )
     flag = f"coalesce(s.{quote(hard_delete)}, false)" if hard_delete else ""
     whens = [f"WHEN MATCHED AND {flag} THEN DELETE"] if hard_delete else []
-    if not insert_only:
-        whens.append(f"WHEN MATCHED{newer} THEN UPDATE SET {updates}")
+    key_names = {k.lower() for k in keys}
+    compared = [c for c in columns if c.lower() not in key_names]
+    if not insert_only and compared:  # a row equal to its match is left alone: no new file, no change feed rows
+        changed = " AND ".join(f"t.{quote(c)} <=> s.{quote(c)}" for c in compared)
+        whens.append(f"WHEN MATCHED{newer} AND NOT ({changed}) THEN UPDATE SET {updates}")
     whens.append(f"WHEN NOT MATCHED{f' AND NOT {flag}' if flag else ''} THEN INSERT ({cols}) VALUES ({values})")
     return (
         f"MERGE INTO {ref.sql} AS t USING ({source}) AS s ON {on} "

@@ -60,6 +60,10 @@ def customers() -> pa.Table:
     kinds={"databricks"},
     description="Orders placed in the shop, one row per order.",
     metadata={
+        "write_mode": "merge",  # only changed orders are rewritten, so the change feed holds only real changes
+        "primary_key": ["order_id"],
+        "change_data_feed": True,  # revenue_changes reads only the orders changed since its last run
+        "table_stats": True,
         "dagster/column_schema": dg.TableSchema(
             columns=[
                 dg.TableColumn("order_id", "bigint", description="Order key"),
@@ -68,7 +72,7 @@ def customers() -> pa.Table:
                 dg.TableColumn("status", "string", description="paid, shipped or refunded"),
                 dg.TableColumn("placed_at", "timestamp", description="When the order was placed (UTC)"),
             ]
-        )
+        ),
     },
 )
 def orders() -> pd.DataFrame:
@@ -83,6 +87,41 @@ def orders() -> pd.DataFrame:
             "status": rng.choice(["paid", "shipped", "refunded"], n, p=[0.3, 0.65, 0.05]),
             "placed_at": placed,
         }
+    )
+
+
+@dg.asset(
+    key_prefix=["shop"],
+    group_name="shop",
+    kinds={"databricks"},
+    description="How the orders changed since the last run move revenue per day: it reads only the changed orders "
+    "(the change data feed of shop/orders) and appends one row per day they touch. Summed over runs, a day's "
+    "revenue is its orders' revenue.",
+    metadata={
+        "write_mode": "append",
+        "dagster/column_schema": dg.TableSchema(
+            columns=[
+                dg.TableColumn("day", "date", description="Day the changed orders were placed (UTC)"),
+                dg.TableColumn("orders", "bigint", description="Change in orders not refunded"),
+                dg.TableColumn("revenue", "double", description="Change in their revenue in EUR"),
+                dg.TableColumn("version", "bigint", description="Newest version of shop/orders read"),
+            ]
+        ),
+    },
+    ins={"orders": dg.AssetIn(key_prefix=["shop"], metadata={"changes_since": "last_read", "changes_preimages": True})},
+)
+def revenue_changes(orders: pl.DataFrame) -> pl.DataFrame:
+    # an insert or an update's new image adds, a delete or an update's old image takes away
+    sign = pl.when(pl.col("_change_type").is_in(["insert", "update_postimage"])).then(1).otherwise(-1)
+    return (
+        orders.filter(pl.col("status") != "refunded")
+        .group_by(pl.col("placed_at").dt.date().alias("day"))
+        .agg(
+            sign.sum().cast(pl.Int64).alias("orders"),
+            (pl.col("amount") * sign).sum().round(2).alias("revenue"),
+            pl.col("_commit_version").max().cast(pl.Int64).alias("version"),
+        )
+        .sort("day")
     )
 
 

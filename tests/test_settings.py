@@ -6,6 +6,7 @@ import dagster as dg
 import pyarrow as pa
 import pytest
 from backends import backend as make_backend
+from databricks.sql.exc import ServerOperationError
 
 from dagster_dbload import build_table_checks
 from dagster_dbload.request import Defaults, asset_settings
@@ -107,9 +108,14 @@ def _scenario(kind: str, root, on_io_manager: dict, in_metadata: dict) -> dict:
             if r["table_schema"] != "information_schema"
         )
         volumes = sorted(r["volume_name"] for r in backend.query("SELECT * FROM main.information_schema.volumes"))
+        try:
+            changes = len(backend.query(f"SELECT * FROM table_changes('{table}', 0) WHERE _change_type = 'insert'"))
+        except ServerOperationError:
+            changes = None
         return {
             "tables": tables,
             "volumes": volumes,
+            "changes": changes,
             "rows": backend.query(f"SELECT id, name FROM {table} ORDER BY id, name"),
             "read": seen,
             "checks": sorted(
@@ -136,6 +142,7 @@ PARITY = {
     "staging_url": "<root>/elsewhere",
     "create_volume": True,
     "table_stats": True,
+    "change_data_feed": True,
 }
 
 
@@ -164,5 +171,7 @@ def test_a_setting_on_the_io_manager_is_the_same_setting_in_metadata(key, kind, 
         assert via_io["staged_under"].startswith("<root>/elsewhere/")
     elif key == "table_stats":
         assert via_io["metadata"]["dbload/table_version"] >= 1
+    elif key == "change_data_feed":
+        assert via_io["changes"] == 6  # both replaces insert 3 rows, recorded from the CREATE on
     else:
         assert via_io["volumes"] == ["landing"]
