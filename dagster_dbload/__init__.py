@@ -2,6 +2,7 @@
 
 from .checks import build_table_checks
 from .io_manager import (
+    Batches,
     DatabricksInputError,
     DatabricksIOManager,
     DatabricksLoadError,
@@ -21,6 +22,7 @@ __all__ = [
     "DatabricksLoadError",
     "DatabricksOutputError",
     "DatabricksInputError",
+    "Batches",
     "DatabricksResource",
     "LocalSQLError",
     "LocalSQLWarehouse",

@@ -5,7 +5,11 @@ pandas and polars are optional thin adapters; nothing here imports them unless t
 
 from __future__ import annotations
 
+import collections.abc
+import os
 import sys
+import typing
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -90,6 +94,57 @@ def _from_polars_lazy(frame: Any, batch_rows: int) -> pa.RecordBatchReader:
             yield from chunk.to_arrow().cast(schema).to_batches()
 
     return pa.RecordBatchReader.from_batches(schema, batches())
+
+
+_FRAMES = ("pyarrow.RecordBatch", "pyarrow.Table", "pandas.DataFrame", "polars.DataFrame")
+
+
+def streams(target_type: Any) -> bool:
+    """Whether an input of this type is read as a stream: pyarrow.RecordBatchReader, polars.LazyFrame, or an
+    iterator of RecordBatches, Tables or pandas / polars DataFrames."""
+    if target_type is pa.RecordBatchReader or _name(target_type) == "polars.LazyFrame":
+        return True
+    return _iterated(target_type) is not None
+
+
+def from_stream(reader: pa.RecordBatchReader, target_type: Any, spill_dir: str) -> Any:
+    """The stream as `target_type`. A LazyFrame scans a parquet file the stream is first written to, under
+    `spill_dir` (it may be collected more than once); everything else reads the stream as it is consumed."""
+    if target_type is pa.RecordBatchReader:
+        return reader
+    if _name(target_type) == "polars.LazyFrame":
+        import polars as pl
+        import pyarrow.parquet as pq
+
+        path = os.path.join(spill_dir, f"{uuid.uuid4().hex}.parquet")
+        with pq.ParquetWriter(path, reader.schema) as writer:
+            for batch in reader:
+                writer.write_batch(batch)
+        return pl.scan_parquet(path)
+    frame = _iterated(target_type)
+    return (_as_frame(batch, frame) for batch in reader)
+
+
+def _as_frame(batch: pa.RecordBatch, frame: str) -> Any:
+    if frame == "pyarrow.RecordBatch":
+        return batch
+    table = pa.Table.from_batches([batch])
+    if frame == "pyarrow.Table":
+        return table
+    return from_table(table, sys.modules[frame.split(".")[0]].DataFrame)
+
+
+def _name(target_type: Any) -> str:
+    return f"{getattr(target_type, '__module__', '').split('.')[0]}.{getattr(target_type, '__name__', '')}"
+
+
+def _iterated(target_type: Any) -> str | None:
+    """The frame type of `Iterator[frame]` / `Iterable[frame]` / `Generator[frame, ...]`, else None."""
+    origin = typing.get_origin(target_type)
+    if origin not in (collections.abc.Iterator, collections.abc.Iterable, collections.abc.Generator):
+        return None
+    args = typing.get_args(target_type)
+    return _name(args[0]) if args and _name(args[0]) in _FRAMES else None
 
 
 def from_table(table: pa.Table, target_type: Any) -> Any:

@@ -3,13 +3,18 @@ staging.py and loaded by loader.py (SQL from sql.py); report.py turns the outcom
 
 from __future__ import annotations
 
+import atexit
+import collections.abc
 import contextlib
+import functools
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
-from dagster import Config, ConfigurableIOManager, Failure, InputContext, OutputContext
+from dagster import Config, ConfigurableIOManager, DagsterType, Failure, InputContext, OutputContext
 from pydantic import Field
 
 from . import arrow, incremental, loader, partitions, report, request, sql
@@ -251,8 +256,11 @@ class DatabricksIOManager(ConfigurableIOManager):
             if wanted.changes is not None:
                 return arrow.from_table(self._load_changes(context, session, wanted, table), target_type)
             columns, where = loader.read_scope(wanted, table.columns)
-            rows: pa.Table = session.run(sql.select(wanted.ref, columns, where)).fetchall_arrow()
-        return arrow.from_table(rows, target_type)
+            statement = sql.select(wanted.ref, columns, where)
+            if not arrow.streams(target_type):
+                return arrow.from_table(session.run(statement).fetchall_arrow(), target_type)
+        # a stream holds its own connection until it is read (or, for a LazyFrame, until it is spilled)
+        return arrow.from_stream(self.warehouse.stream(statement), target_type, _spill_dir())
 
     def _load_changes(
         self, context: InputContext, session: loader.Session, wanted: request.ReadRequest, table: loader.TableInfo
@@ -318,6 +326,30 @@ class DatabricksIOManager(ConfigurableIOManager):
             threads=self.staging_threads or None,
             filesystem=self.warehouse.staging_filesystem(url),
         )
+
+
+@functools.cache
+def Batches(frame: type) -> DagsterType:  # noqa: N802 - reads as a type in ins={...}
+    """The Dagster type of an input read as an iterator of `frame` (pyarrow RecordBatch or Table, pandas or
+    polars DataFrame), one per batch: `ins={"t": AssetIn(dagster_type=Batches(pd.DataFrame))}` with the
+    parameter annotated `Iterator[pd.DataFrame]` (Dagster cannot infer a type from an iterator annotation)."""
+    return DagsterType(
+        type_check_fn=lambda _, value: isinstance(value, collections.abc.Iterator),
+        name=f"Batches[{frame.__module__.split('.')[0]}.{frame.__name__}]",
+        typing_type=Iterator[frame],  # type: ignore[valid-type]
+        description=f"An iterator of {frame.__module__.split('.')[0]} {frame.__name__}s, streamed from the table.",
+    )
+
+
+_SPILLED: list[str] = []
+
+
+def _spill_dir() -> str:
+    """This process's folder for LazyFrame inputs' parquet (removed when the process exits)."""
+    if not _SPILLED:
+        _SPILLED.append(tempfile.mkdtemp(prefix="dbload-inputs-"))
+        atexit.register(shutil.rmtree, _SPILLED[0], True)
+    return _SPILLED[0]
 
 
 @contextlib.contextmanager

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from typing import Any
 
+import pyarrow as pa
 from dagster import ConfigurableResource
 from dagster.components.lib.sql_component.sql_client import SQLClient
 
@@ -25,6 +28,27 @@ class SQLWarehouse(ConfigurableResource, SQLClient):
             cursor = connection.cursor()
             for statement in split_statements(sql):
                 cursor.execute(statement)
+
+    def stream(self, statement: str, batch_rows: int = 128 * 1024) -> pa.RecordBatchReader:
+        """A query's rows as Arrow batches, fetched as they are read (Cloud Fetch links one after another); the
+        connection stays open until the stream is read to its end or closed."""
+        stack = contextlib.ExitStack()
+        try:
+            cursor = stack.enter_context(self.connect()).cursor()
+            cursor.execute(statement)
+            first = cursor.fetchmany_arrow(batch_rows)
+        except BaseException:
+            stack.close()
+            raise
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            with stack:
+                chunk = first
+                while chunk.num_rows:
+                    yield from (batch for batch in chunk.to_batches() if batch.num_rows)
+                    chunk = cursor.fetchmany_arrow(batch_rows)
+
+        return pa.RecordBatchReader.from_batches(first.schema, batches())
 
     def staging_filesystem(self, url: str) -> tuple[Any, str] | None:
         """(filesystem, path) for staging at `url` when plain fsspec cannot reach it, e.g. a Volume path."""

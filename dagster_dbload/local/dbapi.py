@@ -141,6 +141,11 @@ class LocalConnection:
         with self._statement():
             return self.engine.execute(operation, parameters)
 
+    def export(self, operation: str, path: str) -> pa.Schema:
+        """Run a query into a parquet file at `path` (for streamed reads: the file is released at once)."""
+        with self._statement():
+            return self.engine.export(operation, path)
+
     def open_session(self, catalog: str | None, schema: str | None, configuration: Mapping[str, str]) -> None:
         """A session's initial catalog and schema (the schema need not exist yet, as on Databricks) and its
         session configuration, set as SET would set it."""

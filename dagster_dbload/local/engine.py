@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError
@@ -78,6 +79,16 @@ class LocalEngine:
 
     def listing(self, name: str, **filters: Any) -> Result:
         return self.metadata.listing(name, **filters)
+
+    def export(self, sql: str, path: str) -> pa.Schema:
+        """Run a query into a parquet file at `path`; the schema of its result."""
+        statement = sqlglot.parse_one(_LEADING_COMMENTS.sub("", sql, count=1).rstrip().rstrip(";"), read="databricks")
+        if not isinstance(statement, exp.Query):
+            raise LocalSQLError("PARSE_SYNTAX_ERROR", "Only a query's rows can be streamed.", "42601")
+        try:
+            return self.reads.export(statement, path)
+        except duckdb.Error as e:
+            raise from_duckdb(e) from None
 
     # entry point
     def execute(self, sql: str, parameters: Mapping[str, Any] | Sequence[Any] | None = None) -> Result:

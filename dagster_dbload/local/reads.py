@@ -323,6 +323,14 @@ class Reads:
         relation = self._relation(query)
         return Result(databricks_arrow(relation))
 
+    def export(self, query: exp.Expression, path: str) -> pa.Schema:
+        """Run `query` into a parquet file at `path` (errors surface here, as from `query`); the schema its rows
+        have as a result."""
+        sql = self.to_duckdb(query)
+        schema = databricks_arrow(self.ctx.con.sql(sql).limit(0)).schema
+        self.ctx.con.execute(f"COPY ({sql}) TO {exp.Literal.string(path).sql('duckdb')} (FORMAT parquet)")
+        return schema
+
     def source_schema(self, query: exp.Expression) -> pa.Schema:
         return self._relation(query).limit(0).to_arrow_table().schema
 

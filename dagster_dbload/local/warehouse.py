@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 from pydantic import Field
 
 from ..naming import TableRef
@@ -69,6 +73,31 @@ class LocalSQLWarehouse(SQLWarehouse):
 
     def default_staging_url(self) -> str:
         return os.path.join(self.root, "staging")
+
+    def stream(self, statement: str, batch_rows: int = 128 * 1024) -> pa.RecordBatchReader:
+        """A query's rows as Arrow batches: DuckDB writes them to a temporary parquet file (errors surface here,
+        and the warehouse file is released at once), read back one row group at a time and deleted at the end."""
+        folder = tempfile.mkdtemp(prefix="dbload-read-")
+        path = os.path.join(folder, "rows.parquet")
+        try:
+            with self.connect() as connection:
+                schema = connection.export(statement, path)
+            file = pq.ParquetFile(path)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            try:
+                for batch in file.iter_batches(batch_size=batch_rows):
+                    yield pa.RecordBatch.from_arrays(
+                        [c.cast(f.type) for c, f in zip(batch.columns, schema, strict=True)], schema=schema
+                    )
+            finally:
+                file.close()
+                shutil.rmtree(folder, ignore_errors=True)
+
+        return pa.RecordBatchReader.from_batches(schema, batches())
 
     @contextlib.contextmanager
     def connect(self) -> Iterator[LocalConnection]:
