@@ -15,6 +15,8 @@ from .datetimes import parse_date, parse_timestamp
 from .errors import DIVIDE_BY_ZERO, LocalSQLError, table_not_found, unsupported
 from .listings import base_type, information_schema
 
+EXPORT_MEMORY = "256MB"  # a streamed read's bound on DuckDB's buffers, whatever the table's size
+
 
 class Reads:
     """SELECT and the sources every statement reads."""
@@ -328,7 +330,13 @@ class Reads:
         have as a result."""
         sql = self.to_duckdb(query)
         schema = databricks_arrow(self.ctx.con.sql(sql).limit(0)).schema
-        self.ctx.con.execute(f"COPY ({sql}) TO {exp.Literal.string(path).sql('duckdb')} (FORMAT parquet)")
+        con = self.ctx.con
+        limit = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+        con.execute(f"SET memory_limit = '{EXPORT_MEMORY}'")  # DuckDB would keep every block it read cached
+        try:
+            con.execute(f"COPY ({sql}) TO {exp.Literal.string(path).sql('duckdb')} (FORMAT parquet)")
+        finally:
+            con.execute(f"SET memory_limit = {exp.Literal.string(limit).sql('duckdb')}")
         return schema
 
     def source_schema(self, query: exp.Expression) -> pa.Schema:

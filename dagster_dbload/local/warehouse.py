@@ -82,7 +82,7 @@ class LocalSQLWarehouse(SQLWarehouse):
         try:
             with self.connect() as connection:
                 schema = connection.export(statement, path)
-            file = pq.ParquetFile(path)
+            file = pq.ParquetFile(path, pre_buffer=False)  # one row group in memory at a time
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
