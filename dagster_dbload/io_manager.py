@@ -17,7 +17,7 @@ import pyarrow as pa
 from dagster import Config, ConfigurableIOManager, DagsterType, Failure, InputContext, OutputContext
 from pydantic import Field
 
-from . import arrow, incremental, loader, partitions, report, request, sql
+from . import arrow, guard, incremental, loader, partitions, report, request, sql
 from .prepare import Output, prepare, staged_stream
 from .progress import Progress
 from .sql import ColumnSpec
@@ -121,6 +121,15 @@ class DatabricksIOManager(ConfigurableIOManager):
         description="Tables record Delta's change data feed (delta.enableChangeDataFeed), which inputs with "
         "metadata changes_since read incrementally: new tables are created with it, existing ones get it once.",
     )
+    foreign_writes: str = Field(
+        default="warn",
+        description="Before a guarded write, commits to the table that this asset did not make since its last "
+        "write: 'warn' (log them, list them in dbload/foreign_writes, write), 'strict' (fail before anything is "
+        "written) or 'ignore'. Needs a Dagster instance that keeps runs.",
+    )
+    foreign_writes_check: str = Field(
+        default="replace", description="Which writes are guarded: 'replace' or 'every_write'."
+    )
     conflict_retries: int = Field(
         default=8,
         ge=0,
@@ -143,14 +152,19 @@ class DatabricksIOManager(ConfigurableIOManager):
             with self.warehouse.connect() as connection:
                 session = loader.Session(connection.cursor(), self.conflict_retries, context.log.warning)
                 plan = self._plan(session, wanted, output, context.log.info)
+                check = self._guard(context, session, wanted, plan)
                 self.ensure_volume(session, wanted.staging_url, wanted.settings.create_volume)
                 append = wanted.settings.mode == "append"
                 with Attempt(self.stager(wanted.staging_url), wanted.folder, append, self.keep_staged_files) as attempt:
                     progress = Progress(context.log.info, self.progress_seconds, wanted.who)
                     staged = self._stage(session, attempt, wanted, output, plan, progress)
+                    if check is not None:
+                        guard.announce(context, check, wanted.settings.mode, staged.rows)
                     outcome = self._execute(session, attempt, wanted, plan, staged, progress)
         url = self.warehouse.table_url(wanted.ref)
-        context.add_output_metadata(report.metadata(wanted, plan, staged, outcome, url, not self.keep_staged_files))
+        context.add_output_metadata(
+            report.metadata(wanted, plan, staged, outcome, url, not self.keep_staged_files, check)
+        )
 
     def _plan(
         self, session: loader.Session, wanted: request.WriteRequest, output: Output, log: Callable[[str], None]
@@ -167,6 +181,33 @@ class DatabricksIOManager(ConfigurableIOManager):
                 "created yet; the first output with values adds them (or declare them in dagster/column_schema)."
             )
         return plan
+
+    def _guard(
+        self, context: OutputContext, session: loader.Session, wanted: request.WriteRequest, plan: loader.Plan
+    ) -> guard.Check | None:
+        """A guarded write first reads the table's history: commits this asset did not make since its last write
+        are logged, or with foreign_writes="strict" refused before anything is staged. None: not guarded, or
+        Dagster keeps no runs to compare with."""
+        writes = guard.own_writes(context) if wanted.settings.guarded else None
+        if writes is None:
+            return None
+        if plan.create:
+            return guard.Check(base=-1)  # a table this write creates: every commit after it is looked at
+        history = guard.commits(session.run(sql.describe_history(wanted.ref, guard.HISTORY_LIMIT)).fetchall())
+        found = guard.foreign(history, writes, wanted.partition_label)
+        check = guard.Check(history[-1].version if history else -1, tuple(c.describe() for c in found))
+        if found:
+            what = (f"{wanted.ref} was written by someone else since {wanted.who} last wrote it: "
+                    f"{'; '.join(check.foreign)}.")  # fmt: skip
+            if wanted.settings.foreign_writes == "strict":
+                raise DatabricksOutputError(
+                    f"{what} Nothing was written (foreign_writes='strict'). Look at what they changed (DESCRIBE "
+                    f"HISTORY {wanted.ref}); to write over it, materialize with foreign_writes='warn' in the "
+                    "asset's metadata.",
+                    foreign_writes=list(check.foreign),
+                )
+            context.log.warning(f"{what} This write goes ahead (foreign_writes='warn').")
+        return check
 
     def _stage(
         self, session: loader.Session, attempt: Attempt, wanted: request.WriteRequest, output: Output,
@@ -305,7 +346,7 @@ class DatabricksIOManager(ConfigurableIOManager):
         staging_url = self.staging_url or self.warehouse.default_staging_url()
         return request.Defaults(
             self.catalog, self.schema_, self.write_mode, staging_url, self.create_volume, self.table_stats,
-            self.change_data_feed,
+            self.change_data_feed, self.foreign_writes, self.foreign_writes_check,
         )  # fmt: skip
 
     def settings_for(self, path: Sequence[str], metadata: Mapping[str, Any]) -> request.AssetSettings:

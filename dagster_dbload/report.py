@@ -8,7 +8,7 @@ from typing import Any
 
 from dagster import MetadataValue, TableColumn, TableSchema
 
-from . import loader, sql
+from . import guard, loader, sql
 from .request import WriteRequest
 from .staging import StagedFiles
 
@@ -34,8 +34,9 @@ def load_counts(answer: Any) -> dict[str, int]:
 
 
 def metadata(
-    request: WriteRequest, plan: loader.Plan, staged: StagedFiles, outcome: Outcome, url: str | None, deleted: bool
-) -> dict[str, Any]:
+    request: WriteRequest, plan: loader.Plan, staged: StagedFiles, outcome: Outcome, url: str | None, deleted: bool,
+    check: guard.Check | None = None,
+) -> dict[str, Any]:  # fmt: skip
     """The materialization's metadata."""
     settings = request.settings
     scd2 = settings.mode == "scd2"
@@ -64,6 +65,8 @@ def metadata(
         "dbload/seconds_loading": round(outcome.seconds_loading, 3),
         **({"dbload/table_version": outcome.version} if outcome.version is not None else {}),
         "dbload/conflict_retries": outcome.conflict_retries,
+        **({guard.BASE_VERSION: check.base} if check is not None else {}),
+        **({guard.FOREIGN: MetadataValue.json(list(check.foreign))} if check is not None and check.foreign else {}),
     }
 
 

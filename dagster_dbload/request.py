@@ -34,10 +34,12 @@ ASSET_KEYS = (
     "write_mode", "primary_key", "dedupe_by", "version_by", "delete_missing", "hard_delete", "partition_expr",
     "partition_by", "cluster_by", "schema_evolution", "create_table", "defer_empty_columns", "column_mapping",
     "table", "schema", "catalog", "staging_url", "create_volume", "scd2_close_missing", "scd2_valid_from",
-    "scd2_valid_to", "scd2_row_hash", "table_stats", "change_data_feed",
+    "scd2_valid_to", "scd2_row_hash", "table_stats", "change_data_feed", "foreign_writes", "foreign_writes_check",
 )  # fmt: skip
 INPUT_KEYS = ("columns", "scd2_history", "changes_since", "changes_preimages", "changes_fallback")
 CHANGE_FALLBACKS = ("error", "full_read")
+FOREIGN_WRITES = ("warn", "strict", "ignore")  # what a guarded write does about commits it did not make
+FOREIGN_WRITES_CHECKS = ("replace", "every_write")  # which writes are guarded
 _ONLY_FOR = {"hard_delete": ("merge",), "delete_missing": ("merge",), "version_by": ("merge",),
              "dedupe_by": KEYED_MODES}  # fmt: skip
 
@@ -53,6 +55,8 @@ class Defaults:
     create_volume: bool = False
     table_stats: bool = False
     change_data_feed: bool = False
+    foreign_writes: str = "warn"
+    foreign_writes_check: str = "replace"
 
 
 @dataclass(frozen=True)
@@ -90,7 +94,16 @@ class AssetSettings:
     scd2_close_missing: bool = True
     table_stats: bool = False  # after a load, ask the table's rows (append and keyed modes) and Delta version
     change_data_feed: bool = False  # the table records its change data feed (delta.enableChangeDataFeed)
+    foreign_writes: str = "warn"  # commits this asset did not make, before a guarded write: warn, strict, ignore
+    foreign_writes_check: str = "replace"  # guarded writes: replaces, or every write
     declared: Mapping[str, Declared] = field(default_factory=dict)  # lower-cased name -> declared column
+
+    @property
+    def guarded(self) -> bool:
+        """Whether a write looks for foreign commits first."""
+        return self.foreign_writes != "ignore" and (
+            self.mode == "replace" or self.foreign_writes_check == "every_write"
+        )
 
     @property
     def declared_types(self) -> dict[str, str]:
@@ -198,6 +211,10 @@ def asset_settings(path: Sequence[str], metadata: Mapping[str, Any], defaults: D
         scd2_close_missing=_flag(values, "scd2_close_missing", True, who),
         table_stats=_flag(values, "table_stats", defaults.table_stats, who),
         change_data_feed=_flag(values, "change_data_feed", defaults.change_data_feed, who),
+        foreign_writes=_choice(values, "foreign_writes", defaults.foreign_writes, FOREIGN_WRITES, who),
+        foreign_writes_check=_choice(
+            values, "foreign_writes_check", defaults.foreign_writes_check, FOREIGN_WRITES_CHECKS, who
+        ),
         declared=_declared(values.get("dagster/column_schema"), who),
     )
 

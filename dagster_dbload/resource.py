@@ -68,6 +68,9 @@ class DatabricksConnectionError(ConnectionError):
     """Connecting failed; the message names the setting to check (never a credential)."""
 
 
+STREAM_DOWNLOADS = 3  # Cloud Fetch links a streamed read downloads ahead of its reader
+
+
 class DatabricksResource(SQLWarehouse):
     """A Databricks SQL warehouse: personal access token, or OAuth M2M for a service principal.
 
@@ -178,9 +181,17 @@ class DatabricksResource(SQLWarehouse):
         target["connection_parameters"] = parameters
         return target
 
-    @contextlib.contextmanager
-    def connect(self) -> Iterator[Any]:
+    def connect(self) -> contextlib.AbstractContextManager[Any]:
         """A databricks-sql-connector connection, closed on exit."""
+        return self._connection()
+
+    def streaming_connection(self) -> contextlib.AbstractContextManager[Any]:
+        """A connection for a streamed read: Cloud Fetch downloads `STREAM_DOWNLOADS` links ahead of the reader
+        (the connector's default, 10, holds up to ten files in memory at once)."""
+        return self._connection(max_download_threads=STREAM_DOWNLOADS)
+
+    @contextlib.contextmanager
+    def _connection(self, **extra: Any) -> Iterator[Any]:
         from databricks import sql as dbsql
 
         from . import __version__
@@ -196,6 +207,7 @@ class DatabricksResource(SQLWarehouse):
             "_retry_stop_after_attempts_duration": self.retry_duration_seconds,
             "_retry_delay_max": self.retry_delay_max_seconds,
             **self._auth(),
+            **extra,
         }
         if self.connection_uri:
             options["_connection_uri"] = self.connection_uri

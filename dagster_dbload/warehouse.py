@@ -34,7 +34,7 @@ class SQLWarehouse(ConfigurableResource, SQLClient):
         connection stays open until the stream is read to its end or closed."""
         stack = contextlib.ExitStack()
         try:
-            cursor = stack.enter_context(self.connect()).cursor()
+            cursor = stack.enter_context(self.streaming_connection()).cursor()
             cursor.execute(statement)
             first = cursor.fetchmany_arrow(batch_rows)
         except BaseException:
@@ -49,6 +49,10 @@ class SQLWarehouse(ConfigurableResource, SQLClient):
                     chunk = cursor.fetchmany_arrow(batch_rows)
 
         return pa.RecordBatchReader.from_batches(first.schema, batches())
+
+    def streaming_connection(self) -> AbstractContextManager[Any]:
+        """The connection a streamed read holds (by default, `connect()`'s)."""
+        return self.connect()
 
     def staging_filesystem(self, url: str) -> tuple[Any, str] | None:
         """(filesystem, path) for staging at `url` when plain fsspec cannot reach it, e.g. a Volume path."""

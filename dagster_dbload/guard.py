@@ -1,0 +1,155 @@
+"""The guard against foreign writers: before a write (a replace, or any with `foreign_writes_check="every_write"`),
+the table's history since this asset's last write is compared with what this asset's materializations wrote.
+Commits that none of them made are someone else's: warned about, or with `foreign_writes="strict"` the write is
+refused before anything is staged.
+
+Each guarded write records `dbload/base_version`, the table's version just before it. Its own commit is then the
+first commit after that version with its operation and row counts (DESCRIBE HISTORY's operationMetrics), so no
+statement is spent asking the version after the write; the asset's other partitions are found the same way."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from dagster import AssetObservation, AssetRecordsFilter, DagsterInvariantViolationError, OutputContext
+
+BASE_VERSION = "dbload/base_version"
+FOREIGN = "dbload/foreign_writes"
+_RUN = "dbload/run_id"  # on an announcement: the run about to write
+HISTORY_LIMIT = 100  # commits read before a guarded write
+_LOOKBACK = 50  # this asset's materializations searched for its own commits
+_OPERATIONS = {"replace": "WRITE", "append": "COPY INTO"}  # the keyed modes: MERGE
+_OWN_DDL = {"CREATE TABLE", "ADD COLUMNS", "SET TBLPROPERTIES", "CHANGE COLUMN", "UPGRADE PROTOCOL"}
+
+
+@dataclass(frozen=True)
+class Commit:
+    """One row of DESCRIBE HISTORY."""
+
+    version: int
+    operation: str
+    user: str | None = None
+    timestamp: dt.datetime | None = None
+    metrics: Mapping[str, str] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        by = f" by {self.user}" if self.user else ""
+        at = f" at {self.timestamp:%Y-%m-%d %H:%M:%S %Z}".rstrip() if self.timestamp else ""
+        return f"version {self.version}: {self.operation}{by}{at}"
+
+
+@dataclass(frozen=True)
+class Check:
+    """What a guarded write found: the table's version before it, and the foreign commits since the asset's
+    last write."""
+
+    base: int
+    foreign: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class OwnWrite:
+    """One of this asset's materializations, as its metadata tells: the version before it and what it wrote."""
+
+    base: int
+    mode: str
+    rows: Mapping[str, int]  # staged, inserted, updated, deleted
+    partition: str | None = None
+
+
+def commits(rows: Sequence[Any]) -> list[Commit]:
+    """DESCRIBE HISTORY's rows, oldest first."""
+    found = []
+    for row in rows:
+        values = row.asDict() if hasattr(row, "asDict") else dict(row)
+        metrics = values.get("operationMetrics") or {}
+        metrics = dict(metrics.items() if isinstance(metrics, Mapping) else metrics)
+        found.append(Commit(int(values["version"]), str(values["operation"]), values.get("userName"),
+                            values.get("timestamp"), {k: str(v) for k, v in metrics.items()}))  # fmt: skip
+    return sorted(found, key=lambda c: c.version)
+
+
+def _matches(write: OwnWrite, commit: Commit) -> bool:
+    """Whether `commit` is the load of `write`: its operation, and its row counts where the history has them."""
+    if commit.operation != _OPERATIONS.get(write.mode, "MERGE"):
+        return False
+    if write.mode in _OPERATIONS:
+        expected = {"numOutputRows": write.rows.get("staged" if write.mode == "replace" else "inserted")}
+    else:
+        expected = {"numTargetRowsInserted": write.rows.get("inserted"), "numTargetRowsUpdated":
+                    write.rows.get("updated"), "numTargetRowsDeleted": write.rows.get("deleted")}  # fmt: skip
+    return all(
+        str(value) == commit.metrics[name]
+        for name, value in expected.items()
+        if value is not None and name in commit.metrics
+    )
+
+
+def foreign(history: Sequence[Commit], writes: Sequence[OwnWrite], partition: str | None) -> list[Commit]:
+    """The commits in `history` (oldest first) after this asset's last write of `partition` that none of its
+    `writes` (oldest first) made. A write's own commit is the first unclaimed commit after its base version that
+    matches it; the schema changes between its base and its commit are its DDL."""
+    claimed: set[int] = set()
+    since: int | None = None
+    for write in writes:
+        commit = next((c for c in history if c.version > write.base and c.version not in claimed
+                       and _matches(write, c)), None)  # fmt: skip
+        if commit is not None:
+            claimed.add(commit.version)
+            claimed |= {c.version for c in history if write.base < c.version < commit.version
+                        and c.operation in _OWN_DDL}  # fmt: skip
+        if write.partition == partition:
+            since = commit.version if commit is not None else write.base
+    if since is None:
+        return []
+    return [c for c in history if c.version > since and c.version not in claimed]
+
+
+def own_writes(context: OutputContext) -> list[OwnWrite] | None:
+    """This asset's guarded writes (every partition), oldest first: its materializations, and the announcements
+    of writes still running (another partition's run may have committed without having materialized yet). None
+    when Dagster keeps no runs (an ephemeral instance) or the context is not a run's."""
+    try:
+        instance = context.step_context.instance
+    except DagsterInvariantViolationError:
+        return None
+    if instance.is_ephemeral or not context.has_asset_key:
+        return None
+    found = AssetRecordsFilter(asset_key=context.asset_key)
+    records = [*instance.fetch_materializations(found, limit=_LOOKBACK).records,
+               *instance.fetch_observations(found, limit=_LOOKBACK).records]  # fmt: skip
+    writes: dict[str, tuple[int, OwnWrite]] = {}  # run -> (storage id, write): a materialization over its announcement
+    for record in sorted(records, key=lambda r: r.storage_id):
+        event = record.asset_materialization or record.asset_observation
+        metadata = event.metadata if event else {}
+        if BASE_VERSION not in metadata or "dbload/write_mode" not in metadata:
+            continue
+        run = str(metadata[_RUN].value) if _RUN in metadata else record.run_id
+        rows = {name: int(metadata[f"dbload/{key}"].value) for name, key in
+                (("staged", "staged_rows"), ("inserted", "rows_inserted"), ("updated", "rows_updated"),
+                 ("deleted", "rows_deleted")) if f"dbload/{key}" in metadata}  # fmt: skip
+        first = writes.get(run, (record.storage_id, None))[0]
+        writes[run] = (first, OwnWrite(int(metadata[BASE_VERSION].value), str(metadata["dbload/write_mode"].value),
+                                       rows, event.partition))  # fmt: skip
+    return [write for _, write in sorted(writes.values(), key=lambda w: w[0])]
+
+
+def announce(context: OutputContext, check: Check, mode: str, staged_rows: int) -> None:
+    """Before the load statement: tell Dagster's instance at once (not with the step's events) that this write is
+    about to commit after `check.base`, so that a concurrent run of another partition finds it is ours."""
+    observation = AssetObservation(
+        asset_key=context.asset_key,
+        partition=context.asset_partition_key
+        if context.has_asset_partitions and len(context.asset_partition_keys) == 1
+        else None,
+        metadata={
+            BASE_VERSION: check.base,
+            "dbload/write_mode": mode,
+            "dbload/staged_rows": staged_rows,
+            _RUN: context.run_id,
+        },  # fmt: skip
+    )
+    context.step_context.instance.report_runless_asset_event(observation)
