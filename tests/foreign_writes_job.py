@@ -11,7 +11,7 @@ from backends import server_resource_from_env
 
 from dagster_dbload import DatabricksIOManager, LocalSQLWarehouse
 
-PARTS = dg.StaticPartitionsDefinition(["a", "b", "c", "d"])
+PARTS = dg.StaticPartitionsDefinition(["a", "b", "c"])
 
 
 @dg.asset(partitions_def=PARTS, metadata={"partition_expr": "part"})
