@@ -142,6 +142,8 @@ def announce(context: OutputContext, check: Check, mode: str, staged_rows: int) 
     about to commit after `check.base`, so that a concurrent run of another partition finds it is ours."""
     observation = AssetObservation(
         asset_key=context.asset_key,
+        description=f"About to write after table version {check.base} (dagster-dbload's guard against other writers "
+        "notes each write here first, so that concurrent runs of other partitions know its commit).",
         partition=context.asset_partition_key
         if context.has_asset_partitions and len(context.asset_partition_keys) == 1
         else None,

@@ -121,6 +121,17 @@ def server_resource_from_env(prefix: str, retry_duration_seconds: float) -> Any:
     )
 
 
+def warehouse_env(target: Any) -> dict[str, str]:
+    """The environment that tells a reconstructed job (or a step in another process) where the backend's
+    warehouse and staging are: DBLOAD_TEST_WAREHOUSE for the embedded one, else the server's endpoint."""
+    env = {"DBLOAD_TEST_STAGING_URL": target.staging_url}
+    if target.server is None:
+        return env | {"DBLOAD_TEST_WAREHOUSE": target.warehouse.path}
+    resource = target.warehouse
+    return env | {"DBLOAD_TEST_HTTP_PATH": resource.http_path, "DBLOAD_TEST_TOKEN": resource.access_token,
+                  "DBLOAD_TEST_URI": resource.connection_uri}  # fmt: skip
+
+
 @contextlib.contextmanager
 def environ(values: dict[str, str]) -> Iterator[None]:
     """Environment variables set for the block, and put back after it."""

@@ -11,7 +11,7 @@ import dagster as dg
 import pyarrow as pa
 import pytest
 from backends import backend as make_backend
-from backends import environ
+from backends import environ, warehouse_env
 
 from dagster_dbload import DatabricksOutputError
 
@@ -71,14 +71,8 @@ def test_a_replace_after_a_foreign_write_warns_or_refuses_naming_it(strict, targ
 def test_concurrent_partitions_of_the_asset_are_not_foreign_writers(target, tmp_path):
     import foreign_writes_job
 
-    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "home"), "DBLOAD_TEST_STAGING_URL": target.staging_url,
+    env = {**os.environ, **warehouse_env(target), "DAGSTER_HOME": str(tmp_path / "home"),
            "PYTHONPATH": os.pathsep.join(sys.path)}  # fmt: skip
-    if target.server is not None:
-        resource = target.warehouse
-        env |= {"DBLOAD_TEST_HTTP_PATH": resource.http_path, "DBLOAD_TEST_TOKEN": resource.access_token,
-                "DBLOAD_TEST_URI": resource.connection_uri}  # fmt: skip
-    else:
-        env["DBLOAD_TEST_WAREHOUSE"] = target.warehouse.path
     os.makedirs(env["DAGSTER_HOME"])
     with environ({"DAGSTER_HOME": env["DAGSTER_HOME"]}), dg.DagsterInstance.get():
         pass  # its storage is made once, before processes race to make it

@@ -5,7 +5,7 @@ import dagster as dg
 import pyarrow as pa
 import pytest
 from backends import backend as make_backend
-from backends import environ
+from backends import environ, warehouse_env
 
 from dagster_dbload import DatabricksIOManager, LocalSQLWarehouse
 from example_project import assets
@@ -22,15 +22,8 @@ def target(request, tmp_path):
 def _run(target, instance, parent: str | None = None):
     import incremental_job
 
-    env = {"DBLOAD_TEST_STAGING_URL": target.staging_url}
-    if target.server is not None:
-        resource = target.warehouse
-        env |= {"DBLOAD_TEST_HTTP_PATH": resource.http_path, "DBLOAD_TEST_TOKEN": resource.access_token,
-                "DBLOAD_TEST_URI": resource.connection_uri}  # fmt: skip
-        job = incremental_job.server_job
-    else:
-        env["DBLOAD_TEST_WAREHOUSE"] = target.warehouse.path
-        job = incremental_job.local_job
+    env = warehouse_env(target)
+    job = incremental_job.server_job if target.server is not None else incremental_job.local_job
     options = dg.ReexecutionOptions(parent_run_id=parent, step_selection=["shop__order_changes", "shop__revenue_changes"]) if parent else None  # fmt: skip
     with environ(env):
         result = dg.execute_job(dg.reconstructable(job), instance, reexecution_options=options)

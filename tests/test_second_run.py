@@ -10,7 +10,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 from backends import backend as make_backend
-from backends import environ
+from backends import environ, warehouse_env
 from dagster import AssetExecutionContext
 
 from dagster_dbload import DatabricksLoadError
@@ -71,16 +71,8 @@ def test_a_retry_loads_only_the_rows_of_its_own_attempt(mode, expected, target):
 def _run_job(target, instance, reexecute_from: str | None = None, rows: int = 1000, threads: int = 0):
     import second_run_job
 
-    env = {"DBLOAD_TEST_STAGING_URL": target.staging_url, "DBLOAD_TEST_ROWS": str(rows),
-           "DBLOAD_TEST_THREADS": str(threads)}  # fmt: skip
-    if target.server is not None:
-        resource = target.warehouse
-        env |= {"DBLOAD_TEST_HTTP_PATH": resource.http_path, "DBLOAD_TEST_TOKEN": resource.access_token,
-                "DBLOAD_TEST_URI": resource.connection_uri}  # fmt: skip
-        job = second_run_job.server_append_job
-    else:
-        env["DBLOAD_TEST_WAREHOUSE"] = target.warehouse.path
-        job = second_run_job.local_append_job
+    env = warehouse_env(target) | {"DBLOAD_TEST_ROWS": str(rows), "DBLOAD_TEST_THREADS": str(threads)}
+    job = second_run_job.server_append_job if target.server is not None else second_run_job.local_append_job
     options = dg.ReexecutionOptions.from_failure(reexecute_from, instance) if reexecute_from else None
     config = {"staging_url": {"env": "DBLOAD_TEST_STAGING_URL"}, "staging_threads": {"env": "DBLOAD_TEST_THREADS"},
               "staging_storage_options": target.storage_options}  # fmt: skip
