@@ -117,7 +117,7 @@ def test_a_table_without_the_feed_is_an_error_naming_the_fix_or_a_flagged_full_r
         assert read["read_mode"].startswith("full: ") and read["read_rows"] == 5 and "read_from" not in read
 
 
-def test_incremental_input_settings_are_checked():
+def test_incremental_input_settings_are_checked(tmp_path):
     @dg.asset(ins={"plain": dg.AssetIn(metadata={"changes_since": "yesterday"})})
     def reader(plain: pa.Table) -> None: ...
 
@@ -127,5 +127,6 @@ def test_incremental_input_settings_are_checked():
 
     with pytest.raises(Exception, match="changes_since must be 'last_read'"):
         dg.materialize(
-            [plain, reader], resources={"io_manager": DatabricksIOManager(warehouse=LocalSQLWarehouse(path=":memory:"))}
+            [plain, reader],
+            resources={"io_manager": DatabricksIOManager(warehouse=LocalSQLWarehouse(path=str(tmp_path / "w.duckdb")))},
         )
