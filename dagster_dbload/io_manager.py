@@ -294,8 +294,11 @@ class DatabricksIOManager(ConfigurableIOManager):
                 return arrow.from_table(_empty(table.columns if table else [], wanted.columns), target_type)
             if table is None:
                 raise ValueError(f"Table {wanted.ref} does not exist: materialize {wanted.settings.who} first.")
-            if wanted.changes is not None:
-                return arrow.from_table(self._load_changes(context, session, wanted, table), target_type)
+            if wanted.changes is not None:  # a change set is small: read whole, then given as the type asks
+                changes = self._load_changes(context, session, wanted, table)
+                if arrow.streams(target_type):
+                    return arrow.from_stream(changes.to_reader(), target_type, _spill_dir())
+                return arrow.from_table(changes, target_type)
             columns, where = loader.read_scope(wanted, table.columns)
             statement = sql.select(wanted.ref, columns, where)
             if not arrow.streams(target_type):
@@ -327,8 +330,7 @@ class DatabricksIOManager(ConfigurableIOManager):
             if wanted.changes.fallback != "full_read":
                 raise DatabricksInputError(
                     f"Input {context.name!r} of {context.op_def.name!r} asks for the changes since version {start}, but "
-                    f"{problem}. Turn the "
-                    f"feed on with metadata {{'change_data_feed': True}} on {wanted.settings.who} (or "
+                    f"{problem}. Turn the feed on with metadata {{'change_data_feed': True}} on {wanted.settings.who} (or "
                     f"{sql.set_properties(wanted.ref, sql.CHANGE_DATA_FEED)}), or let this input read the whole "
                     "table when the feed cannot answer: AssetIn(metadata={'changes_fallback': 'full_read'})."
                 )

@@ -82,3 +82,21 @@ def test_a_streamed_input_of_a_missing_table_names_the_asset_to_materialize(targ
 
     with pytest.raises(Exception, match="does not exist: materialize Asset 'gone' first"):
         dg.materialize([gone, reads], resources={"io_manager": target.io_manager()}, selection=[reads])
+
+
+def test_an_incremental_input_can_be_an_iterator_of_frames(target):
+    @dg.asset(metadata={"write_mode": "append", "change_data_feed": True})
+    def added() -> pa.Table:
+        return pa.table({"id": pa.array(range(3), pa.int64())})
+
+    seen: list = []
+
+    @dg.asset(ins={"added": dg.AssetIn(metadata={"changes_since": 0}, dagster_type=Batches(pl.DataFrame))})
+    def counted(added: Iterator[pl.DataFrame]) -> None:
+        seen.append(pl.concat(list(added)))
+
+    resources = {"io_manager": target.io_manager()}
+    assert dg.materialize([added], resources=resources).success
+    assert dg.materialize([added, counted], resources=resources).success
+    (frame,) = seen
+    assert sorted(frame["id"].to_list()) == [0, 0, 1, 1, 2, 2] and set(frame["_change_type"]) == {"insert"}
