@@ -398,3 +398,10 @@ def test_merge_refuses_several_source_rows_for_one_target_row(cursor):
         )
     assert run(cursor, "SELECT v FROM t") == [("a",)]
     assert run(cursor, "DESCRIBE HISTORY t")[0].version == 1
+
+
+def test_an_in_memory_path_is_refused_naming_a_file_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match="Give it a file path"), LocalSQLWarehouse(path=":memory:").connect():
+        pass
+    assert not (tmp_path / ":memory:").exists()

@@ -102,6 +102,11 @@ class LocalSQLWarehouse(SQLWarehouse):
     @contextlib.contextmanager
     def connect(self) -> Iterator[LocalConnection]:
         """A connection to the warehouse file, waiting for other processes that hold it."""
+        if self.path.strip() == ":memory:":
+            raise ValueError(
+                "LocalSQLWarehouse(path=':memory:') would make a file named ':memory:': the local warehouse is a "
+                "DuckDB file that each connection opens again. Give it a file path (in tests, under tmp_path)."
+            )
         path = os.path.abspath(self.path)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         files = FileResolver(self.volumes_root, self.storage_options)
