@@ -418,6 +418,6 @@ def _empty(existing: list[ColumnSpec], columns: Sequence[str] | None, changes: b
     fields = [pa.field(c.name, arrow.databricks_to_arrow(c.type)) for c in existing]
     fields = [f for f in fields if wanted is None or f.name.lower() in wanted]
     if changes:
-        fields += [pa.field("_change_type", pa.string()), pa.field("_commit_version", pa.int64()),
-                   pa.field("_commit_timestamp", pa.timestamp("us", "UTC"))]  # fmt: skip
+        types = (pa.string(), pa.int64(), pa.timestamp("us", "UTC"))
+        fields += [pa.field(name, t) for name, t in zip(sql.CHANGE_COLUMNS, types, strict=True)]
     return pa.schema(fields).empty_table()

@@ -188,8 +188,7 @@ def plan(
             "Write the history to a new table (metadata 'table'), or drop this one first."
         )
     staged = _plan(ref, spec, [*columns, *history], existing, untyped)
-    feed = {k.lower(): v.lower() for k, v in (properties or {}).items()}.get("delta.enablechangedatafeed")
-    if spec.change_data_feed and existing is not None and feed != "true":
+    if spec.change_data_feed and existing is not None and not _feed_on(properties or {}):
         staged.ddl.append(sql.set_properties(ref, sql.CHANGE_DATA_FEED))
     staged.columns = [c for c in staged.columns if c.name not in {h.name for h in history}]
     return staged
@@ -400,10 +399,14 @@ def table_version(session: Session, ref: TableRef) -> int:
     return version
 
 
+def _feed_on(properties: Mapping[str, str]) -> bool:
+    """Whether table properties (keys in any case) turn the change data feed on."""
+    return any(k.lower() == "delta.enablechangedatafeed" and v.lower() == "true" for k, v in properties.items())
+
+
 def feed_problem(ref: TableRef, table: TableInfo, start: int | None) -> str | None:
     """Why the change data feed cannot answer a read from version `start` (None: it can, or no feed is needed)."""
-    feed = {k.lower(): v.lower() for k, v in table.properties.items()}.get("delta.enablechangedatafeed")
-    if start is None or feed == "true":
+    if start is None or _feed_on(table.properties):
         return None
     return f"{ref} does not record its change data feed (delta.enableChangeDataFeed is not true)"
 

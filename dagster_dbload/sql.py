@@ -317,12 +317,8 @@ def count_outside(url: str, predicate: str) -> str:
     return f"SELECT count(*) AS outside FROM {read_files(url)} WHERE NOT coalesce({predicate}, false)"
 
 
-def select(
-    ref: TableRef, columns: Sequence[str] | None = None, where: str | None = None, version: int | None = None
-) -> str:
-    """The table's rows (as of Delta `version`, when given)."""
+def select(ref: TableRef, columns: Sequence[str] | None = None, where: str | None = None) -> str:
     sql = f"SELECT {_columns(columns) if columns else '*'} FROM {ref.sql}"
-    sql += f" VERSION AS OF {int(version)}" if version is not None else ""
     return sql + (f" WHERE {where}" if where else "")
 
 

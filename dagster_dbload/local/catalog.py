@@ -17,13 +17,31 @@ from .errors import LocalSQLError, schema_not_found
 
 _META = '"__dbload"'
 PROPERTY = "delta.enableChangeDataFeed"
-CHANGE_SCHEMA = '"__dbload_cdf"'  # one table of changed rows per (table id, version); see changes.py
+_CHANGES = "__dbload_cdf"  # schema of the change sets: one table of changed rows per (table id, version)
 CHANGE_VERSIONS = f"{_META}.change_feed"  # (table id, version): versions committed while the feed was on
 
 
 def enabled(meta: TableMeta) -> bool:
     """Whether the table records its change data feed."""
     return meta.properties.get(PROPERTY, "").lower() == "true"
+
+
+def change_set(meta: TableMeta, version: int) -> str:
+    """The DuckDB table holding the rows `version` of `meta` changed."""
+    return f"{quote_duck(_CHANGES)}.{quote_duck(f'{meta.id}_{version}')}"
+
+
+def stored_change_sets(con: duckdb.DuckDBPyConnection, meta: TableMeta) -> set[int]:
+    """The versions of `meta` with a change set stored (a version that changed no rows has none)."""
+    rows = con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE schema_name = ? AND starts_with(table_name, ?)",
+        [_CHANGES, meta.id + "_"],
+    ).fetchall()
+    return {int(name.rsplit("_", 1)[1]) for (name,) in rows}
+
+
+def create_change_sets(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_duck(_CHANGES)}")
 
 
 def check_name(name: str, kind: str) -> str:
@@ -308,12 +326,8 @@ class Catalog:
         ).fetchall()
 
     def _drop_changes(self, meta: TableMeta) -> None:
-        names = self.con.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE schema_name = ? AND starts_with(table_name, ?)",
-            [CHANGE_SCHEMA.strip('"'), meta.id + "_"],
-        ).fetchall()
-        for (name,) in names:
-            self.con.execute(f"DROP TABLE {CHANGE_SCHEMA}.{quote_duck(name)}")
+        for version in stored_change_sets(self.con, meta):
+            self.con.execute(f"DROP TABLE {change_set(meta, version)}")
 
     def last_modified(self, meta: TableMeta) -> datetime | None:
         row = self.con.execute(f"SELECT max(ts) FROM {_META}.history WHERE key = ?", [meta.key]).fetchall()

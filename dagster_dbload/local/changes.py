@@ -9,11 +9,17 @@ from datetime import datetime, timezone
 import duckdb
 from sqlglot import exp
 
-from .catalog import CHANGE_SCHEMA as _SCHEMA
-from .catalog import CHANGE_VERSIONS, PROPERTY, TableMeta, enabled, quote_duck
+from .catalog import (
+    CHANGE_VERSIONS,
+    PROPERTY,
+    TableMeta,
+    change_set,
+    create_change_sets,
+    enabled,
+    quote_duck,
+    stored_change_sets,
+)
 from .errors import LocalSQLError
-
-KINDS = ("insert", "update_preimage", "update_postimage", "delete")
 
 
 class ChangeFeed:
@@ -40,12 +46,10 @@ class ChangeFeed:
         target = f"{meta.duck} AS {alias}" if alias else meta.duck
         columns = ", ".join(f"{alias + '.' if alias else ''}{quote_duck(c.name)}" for c in meta.columns)
         select = f"SELECT {columns}, '{kind}' AS _change_type FROM {target} WHERE {where}"
-        name = _version_table(meta, meta.version + 1)
-        self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {_SCHEMA}")
-        exists = self.con.execute(
-            "SELECT 1 FROM duckdb_tables() WHERE schema_name = '__dbload_cdf' AND table_name = ?",
-            [f"{meta.id}_{meta.version + 1}"],
-        ).fetchall()
+        version = meta.version + 1
+        name = change_set(meta, version)
+        create_change_sets(self.con)
+        exists = version in stored_change_sets(self.con, meta)
         self.con.execute(f"INSERT INTO {name} BY NAME {select}" if exists else f"CREATE TABLE {name} AS {select}")
 
     def source(self, meta: TableMeta, start: int, end: int, history: list[tuple]) -> str:
@@ -77,27 +81,20 @@ class ChangeFeed:
                 "KD002",
             )
         stamps: dict[int, datetime] = {row[0]: row[1] for row in history}
-        stored = {
-            name
-            for (name,) in self.con.execute(
-                "SELECT table_name FROM duckdb_tables() WHERE schema_name = '__dbload_cdf'"
-            ).fetchall()
-        }
+        stored = stored_change_sets(self.con, meta)
         columns = ", ".join(quote_duck(c.name) for c in meta.columns)
         parts = [
-            f"SELECT *, CAST('{_stamp(stamps[v])}' AS TIMESTAMPTZ) AS _commit_version_ts, {v}::BIGINT AS "
-            f"_commit_version FROM {_version_table(meta, v)}"
+            f"SELECT *, {v}::BIGINT AS _commit_version, CAST('{stamps[v].isoformat()}' AS TIMESTAMPTZ) AS "
+            f"_commit_timestamp FROM {change_set(meta, v)}"
             for v in range(start, end + 1)
-            if f"{meta.id}_{v}" in stored
+            if v in stored
         ]
-        empty = (
-            f"SELECT {columns}, NULL::VARCHAR AS _change_type, NULL::TIMESTAMPTZ AS _commit_version_ts, "
-            f"NULL::BIGINT AS _commit_version FROM {meta.duck} WHERE false"
+        empty = (  # the current columns, typed, whatever the change sets hold
+            f"SELECT {columns}, NULL::VARCHAR AS _change_type, NULL::BIGINT AS _commit_version, "
+            f"NULL::TIMESTAMPTZ AS _commit_timestamp FROM {meta.duck} WHERE false"
         )
         union = " UNION ALL BY NAME ".join([empty, *parts])
-        return (
-            f"SELECT {columns}, _change_type, _commit_version, _commit_version_ts AS _commit_timestamp FROM ({union})"
-        )
+        return f"SELECT {columns}, _change_type, _commit_version, _commit_timestamp FROM ({union})"
 
     def covered(self, meta: TableMeta, start: int, end: int) -> list[int]:
         """The versions in [start, end] committed while the feed was on."""
@@ -108,14 +105,6 @@ class ChangeFeed:
         except duckdb.CatalogException:  # no table has had the feed on
             return []
         return [v for (v,) in rows]
-
-
-def _version_table(meta: TableMeta, version: int) -> str:
-    return f"{_SCHEMA}.{quote_duck(f'{meta.id}_{version}')}"
-
-
-def _stamp(ts: datetime) -> str:
-    return ts.isoformat()
 
 
 def bound(value: exp.Expression, history: list[tuple], is_start: bool) -> int:
