@@ -108,16 +108,21 @@ def foreign(history: Sequence[Commit], writes: Sequence[OwnWrite], partition: st
     return [c for c in history if c.version > since and c.version not in claimed]
 
 
-def own_writes(context: OutputContext) -> list[OwnWrite] | None:
-    """This asset's guarded writes (every partition), oldest first: its materializations, and the announcements
-    of writes still running (another partition's run may have committed without having materialized yet). None
-    when Dagster keeps no runs (an ephemeral instance) or the context is not a run's."""
+def keeps_runs(context: OutputContext) -> bool:
+    """Whether Dagster keeps this asset's runs to compare with (not an ephemeral instance, nor a context built
+    outside a run)."""
     try:
         instance = context.step_context.instance
     except DagsterInvariantViolationError:
-        return None
-    if instance.is_ephemeral or not context.has_asset_key:
-        return None
+        return False
+    return context.has_asset_key and not instance.is_ephemeral
+
+
+def own_writes(context: OutputContext) -> list[OwnWrite]:
+    """This asset's guarded writes (every partition), oldest first: its materializations, and the announcements
+    of writes still running (another partition's run may have committed without having materialized yet). Read
+    after the table's history: a commit in that history was announced before it was made, so it is found here."""
+    instance = context.step_context.instance
     found = AssetRecordsFilter(asset_key=context.asset_key)
     records = [*instance.fetch_materializations(found, limit=_LOOKBACK).records,
                *instance.fetch_observations(found, limit=_LOOKBACK).records]  # fmt: skip

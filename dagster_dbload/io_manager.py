@@ -188,13 +188,13 @@ class DatabricksIOManager(ConfigurableIOManager):
         """A guarded write first reads the table's history: commits this asset did not make since its last write
         are logged, or with foreign_writes="strict" refused before anything is staged. None: not guarded, or
         Dagster keeps no runs to compare with."""
-        writes = guard.own_writes(context) if wanted.settings.guarded else None
-        if writes is None:
+        if not wanted.settings.guarded or not guard.keeps_runs(context):
             return None
         if plan.create:
             return guard.Check(base=-1)  # a table this write creates: every commit after it is looked at
         history = guard.commits(session.run(sql.describe_history(wanted.ref, guard.HISTORY_LIMIT)).fetchall())
-        found = guard.foreign(history, writes, wanted.partition_label)
+        # this asset's writes only now: each commit in `history` was announced before it was made
+        found = guard.foreign(history, guard.own_writes(context), wanted.partition_label)
         check = guard.Check(history[-1].version if history else -1, tuple(c.describe() for c in found))
         if found:
             what = (f"{wanted.ref} was written by someone else since {wanted.who} last wrote it: "
