@@ -1,11 +1,12 @@
-"""Runs databricks-sql-connector's own end-to-end suite (vendored unmodified in third_party/) against
+"""Runs databricks-sql-connector's own end-to-end suite (unmodified, from ../shared/suites or $DBLOAD_SUITES) against
 LocalSQLWarehouseServer, served over HTTPS on 127.0.0.1:443 as the suite builds `https://host:443`. Where 443
 cannot be served (not root, or taken) it serves a free port, which the plugin e2e_thrift_only.py gives the
 connector through its `_port` option; then the one test that needs 443 itself is deselected.
 
     python scripts/connector_e2e.py [pytest args...]     # e.g. -k "parameterized or complex"
 
-Prints the port, then pytest's summary; the exit code is pytest's.
+Prints the port, then pytest's summary; the exit code is pytest's (5, after saying what to fetch, when the
+suite is not on this machine).
 """
 
 from __future__ import annotations
@@ -15,12 +16,9 @@ import subprocess
 import sys
 import tempfile
 
-from suite_support import port_443_or_free
+from suite_support import SUITE_MISSING, port_443_or_free, suite_dir
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SUITE = os.path.join(ROOT, "third_party", "databricks-sql-python")
-
-# Not applicable to a local Thrift warehouse, with the reason (see third_party/databricks-sql-python/ORIGIN.md)
+# Not applicable to a local Thrift warehouse, with the reason
 NOT_APPLICABLE = {
     "sea": "the Statement Execution API backend (use_sea=True), not the Thrift protocol the server speaks",
     "kernel": "the Rust kernel backend (use_kernel=True), not installed with the connector",
@@ -41,6 +39,9 @@ NEEDS_443 = {"test_oserror_retries": "counts connection attempts; the connector'
 def main(argv: list[str]) -> int:
     from dagster_dbload.testing import LocalSQLWarehouseServer
 
+    suite = suite_dir("databricks-sql-python")
+    if suite is None:
+        return SUITE_MISSING
     port = port_443_or_free()
     not_applicable = NOT_APPLICABLE if port == 443 else {**NOT_APPLICABLE, **NEEDS_443}
     with (
@@ -62,7 +63,7 @@ def main(argv: list[str]) -> int:
             "SSL_CERT_FILE": server.certificate or "",
             "REQUESTS_CA_BUNDLE": server.certificate or "",
             "PYTHONPATH": os.pathsep.join(
-                [SUITE, os.path.dirname(os.path.abspath(__file__)), os.environ.get("PYTHONPATH", "")]
+                [suite, os.path.dirname(os.path.abspath(__file__)), os.environ.get("PYTHONPATH", "")]
             ),
         }
         deselect = " and ".join(f"not ({k})" for k in not_applicable)
@@ -71,7 +72,7 @@ def main(argv: list[str]) -> int:
             deselect = f"({deselect}) and ({argv[at + 1]})"
             argv = argv[:at] + argv[at + 2 :]
         command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:dagster_dbload", "-p", "e2e_thrift_only",
-                   "--rootdir", SUITE, "-o", "addopts=", os.path.join(SUITE, "tests", "e2e"), "-k", deselect, *argv]  # fmt: skip
+                   "--rootdir", suite, "-o", "addopts=", os.path.join(suite, "tests", "e2e"), "-k", deselect, *argv]  # fmt: skip
         # the suite writes the connector's DEBUG log (gigabytes) to ./tests-unsafe.log: run it in the temp folder
         return subprocess.run(command, cwd=folder, env=env).returncode
 

@@ -1,4 +1,4 @@
-"""Runs dlt's own load tests (vendored unmodified in third_party/dlt/) on the `databricks` destination against
+"""Runs dlt's own load tests (unmodified, from ../shared/suites/dlt or $DBLOAD_SUITES/dlt) on the `databricks` destination against
 LocalSQLWarehouseServer, over HTTPS, with dlt's default Volume staging (PUT into `_dlt_staging_load_volume`).
 
     python scripts/dlt_load_suite.py [pytest args...]     # e.g. -k merge
@@ -17,10 +17,8 @@ import subprocess
 import sys
 import tempfile
 
-from suite_support import port_443_or_free, suite_pytest
+from suite_support import SUITE_MISSING, port_443_or_free, suite_dir, suite_pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SUITE = os.environ.get("DBLOAD_DLT_SUITE", os.path.join(ROOT, "third_party", "dlt"))
 REQUIREMENTS = ["dlt[databricks,parquet]==1.26.0", "pytest>=7.4.4,<8", "pytest-cases>=3.8.6", "pytest-order",
                 "pytest-timeout", "pytest-forked", "pytest-mock", "requests-mock", "pandas>=2.1.4,<3", "duckdb",
                 "sqlalchemy<2", "pydantic>=2.10", "tqdm", "boto3",
@@ -72,10 +70,13 @@ def _secrets(token: str, client_id: str, client_secret: str, port: int) -> str:
 def main(argv: list[str]) -> int:
     from dagster_dbload.testing import LocalSQLWarehouseServer
 
+    source = suite_dir("dlt")
+    if source is None:
+        return SUITE_MISSING
     pytest = suite_pytest("dlt", REQUIREMENTS)  # its own executable: dlt names a default pipeline after it
     with tempfile.TemporaryDirectory() as folder:
         suite = os.path.join(folder, "dlt")
-        shutil.copytree(SUITE, suite)
+        shutil.copytree(source, suite)
         with LocalSQLWarehouseServer(
             path=os.path.join(folder, "warehouse.duckdb"), port=port_443_or_free(), tls=True
         ) as server:

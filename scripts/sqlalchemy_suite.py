@@ -1,11 +1,11 @@
-"""Runs SQLAlchemy's dialect compliance suite as databricks-sqlalchemy runs it (its `tests/test/`, vendored
-unmodified in third_party/databricks-sqlalchemy/: SQLAlchemy's reusable tests with its own skip lists and
+"""Runs SQLAlchemy's dialect compliance suite as databricks-sqlalchemy runs it (its `tests/test/`, unmodified,
+from ../shared/suites/databricks-sqlalchemy or $DBLOAD_SUITES: SQLAlchemy's reusable tests with its own skip lists and
 requirements) against LocalSQLWarehouseServer over HTTPS, the reviewed tests by default (`-m reviewed`).
 
     python scripts/sqlalchemy_suite.py [pytest args...]     # e.g. -k ComponentReflection
 
 The suite runs in its own virtualenv (.suites/sqlalchemy: the SQLAlchemy and pytest of its lock file) and imports its lists as `databricks.sqlalchemy.test`: the plugin sqlalchemy_suite_path.py puts the
-vendored folder there. Prints pytest's summary; the exit code is pytest's.
+suite's folder there. Prints pytest's summary; the exit code is pytest's.
 """
 
 from __future__ import annotations
@@ -15,10 +15,7 @@ import subprocess
 import sys
 import tempfile
 
-from suite_support import port_443_or_free, suite_pytest
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SUITE = os.environ.get("DBLOAD_SQLALCHEMY_SUITE", os.path.join(ROOT, "third_party", "databricks-sqlalchemy"))
+from suite_support import SUITE_MISSING, port_443_or_free, suite_dir, suite_pytest
 
 # The releases the suite was written for (later SQLAlchemy releases dropped test classes its lists import)
 REQUIREMENTS = ["databricks-sqlalchemy==2.0.10", "sqlalchemy==2.0.37", "pytest==7.4.4"]  # its poetry.lock
@@ -30,6 +27,9 @@ SETUP = ["CREATE SCHEMA IF NOT EXISTS main.sqla", "CREATE SCHEMA IF NOT EXISTS m
 def main(argv: list[str]) -> int:
     from dagster_dbload.testing import LocalSQLWarehouseServer
 
+    suite = suite_dir("databricks-sqlalchemy")
+    if suite is None:
+        return SUITE_MISSING
     pytest = suite_pytest("sqlalchemy", REQUIREMENTS)
     with (
         tempfile.TemporaryDirectory() as folder,
@@ -45,7 +45,7 @@ def main(argv: list[str]) -> int:
         env = {
             **os.environ,
             "DBLOAD_E2E_PORT": "" if port == "443" else port,
-            "DBLOAD_SQLALCHEMY_SUITE": SUITE,
+            "DBLOAD_SQLALCHEMY_SUITE": suite,
             "SSL_CERT_FILE": server.certificate or "",
             "REQUESTS_CA_BUNDLE": server.certificate or "",
             "PYTHONPATH": os.pathsep.join(
@@ -54,9 +54,9 @@ def main(argv: list[str]) -> int:
         }
         marks = [] if "-m" in argv else ["-m", "reviewed"]
         command = [pytest, "-q", "-p", "no:cacheprovider", "-p", "no:dagster_dbload",
-                   "-p", "sqlalchemy_suite_path", "-p", "e2e_thrift_only", "--rootdir", os.path.join(SUITE, "test"),
-                   "-c", os.path.join(SUITE, "test", "setup.cfg"), "-o", "addopts=",
-                   os.path.join(SUITE, "test", "test_suite.py"), "--dburi", uri, *marks, *argv]  # fmt: skip
+                   "-p", "sqlalchemy_suite_path", "-p", "e2e_thrift_only", "--rootdir", os.path.join(suite, "test"),
+                   "-c", os.path.join(suite, "test", "setup.cfg"), "-o", "addopts=",
+                   os.path.join(suite, "test", "test_suite.py"), "--dburi", uri, *marks, *argv]  # fmt: skip
         return subprocess.run(command, cwd=folder, env=env).returncode
 
 

@@ -1,4 +1,4 @@
-"""pytest plugin for scripts/sqlalchemy_suite.py: makes the vendored `test/` folder importable as
+"""pytest plugin for scripts/sqlalchemy_suite.py: makes the suite's `test/` folder importable as
 `databricks.sqlalchemy.test`, the name the suite's test_suite.py imports its skip lists by."""
 
 from __future__ import annotations

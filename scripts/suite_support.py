@@ -1,5 +1,6 @@
-"""What the scripts that run other tools' own test suites share: a virtualenv per suite (the releases it was
-written for, apart from this project's), and the port to serve the warehouse on."""
+"""What the scripts that run other tools' own test suites share: where the suite's files are (never in this
+repository), a virtualenv per suite (the releases it was written for, apart from this project's), and the port to
+serve the warehouse on."""
 
 from __future__ import annotations
 
@@ -9,6 +10,56 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# Each suite as its project publishes it, pinned: (project, commit, what of it the runner needs)
+SUITES = {
+    "databricks-sql-python": (
+        "https://github.com/databricks/databricks-sql-python",
+        "e550cb7218d85e78a69d0617f60189428cc90dd8",
+        "tests/e2e/, tests/__init__.py and conftest.py",
+    ),
+    "databricks-sqlalchemy": (
+        "https://github.com/databricks/databricks-sqlalchemy",
+        "106e087cd619232f0d3e1f29e563e0780ca9fe4f",
+        "tests/test/ as test/, and src/databricks/sqlalchemy/setup.cfg as test/setup.cfg",
+    ),
+    "dlt": (
+        "https://github.com/dlt-hub/dlt",
+        "b3fc4a9e7c4152a76c6d29d035ddf9879609dc50",
+        "tests/ (the load tests, their helpers, conftests and cases) and pyproject.toml",
+    ),
+}
+
+# The exit code of a runner whose suite is not on this machine: pytest's "no tests ran"
+SUITE_MISSING = 5
+
+
+def suite_dir(name: str) -> str | None:
+    """The folder holding suite `name`: $DBLOAD_SUITES/<name>, else shared/suites/<name> beside the checkout (or
+    beside the local checkout it was cloned from). None, after saying on stderr what to fetch and where to put it,
+    when none exists."""
+    places = [os.path.join(os.environ["DBLOAD_SUITES"], name)] if os.environ.get("DBLOAD_SUITES") else []
+    for checkout in [ROOT, _cloned_from()]:
+        if checkout:
+            places.append(os.path.join(os.path.dirname(checkout), "shared", "suites", name))
+    for place in places:
+        if os.path.isdir(place):
+            return place
+    project, commit, what = SUITES[name]
+    print(
+        f"SKIPPED: the {name} suite is not on this machine (looked in {', '.join(places)}). Fetch {what} of "
+        f"{project} at commit {commit}, unmodified, into $DBLOAD_SUITES/{name}.",
+        file=sys.stderr,
+        flush=True,
+    )
+    return None
+
+
+def _cloned_from() -> str | None:
+    """The local folder this checkout was cloned from, if it was (a fresh clone in a temporary folder)."""
+    found = subprocess.run(["git", "-C", ROOT, "remote", "get-url", "origin"], capture_output=True, text=True)
+    origin = found.stdout.strip().removeprefix("file://")
+    return os.path.abspath(origin) if found.returncode == 0 and os.path.isdir(origin) else None
 
 
 def suite_pytest(name: str, requirements: list[str]) -> str:

@@ -7,7 +7,10 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SUITE_MISSING = 5  # scripts/suite_support.py: the suite is not on this machine (the script says what to fetch)
 
 
 def test_connector_e2e_suite_passes_unmodified():
@@ -19,6 +22,8 @@ def test_connector_e2e_suite_passes_unmodified():
          "-W", "ignore::pytest.PytestUnknownMarkWarning"],
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
+    if result.returncode == SUITE_MISSING and "SKIPPED: the databricks-sql-python suite" in result.stderr:
+        pytest.skip(result.stderr.strip().splitlines()[-1])
     summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else result.stderr[-2000:]
     assert result.returncode == 0, result.stdout[-6000:]
     assert " passed" in summary and "failed" not in summary, summary

@@ -103,6 +103,29 @@ def test_429_and_5xx_are_retried_with_backoff(fake, caplog):
     assert not fake._failures
 
 
+def test_429s_are_seen_on_sessions_the_sdk_makes_mid_call(fake, caplog, monkeypatch):
+    """The SDK hands out a new HTTP session per thread and per six-minute period: a retry that crossed a period (or
+    ran on another thread) used a session made after the previous attempt, and its 429 went unseen (the flake)."""
+    import sys
+    import threading
+    import time
+    import types
+
+    sa = resource()
+    http_client = sys.modules[type(sa.client().controller.service_provider.client).__module__]  # the SDK's own import
+    clock = iter(range(0, 10**9, 360))  # every session lookup falls in a new six-minute period
+    monkeypatch.setattr(http_client, "time", types.SimpleNamespace(time=lambda: next(clock), sleep=time.sleep))
+    fake.fail_next(429, 3, path="/items/search")
+    found: list = []
+    with caplog.at_level(logging.WARNING):
+        worker = threading.Thread(target=lambda: found.extend(i for p in sa.list_items(["Completed"]) for i in p))
+        worker.start()
+        worker.join()
+    assert sorted(i.id for i in found) == [1, 2, 4]
+    assert len([r for r in caplog.records if "HTTP [429], retrying" in r.getMessage()]) == 3
+    assert not fake._failures
+
+
 def test_retry_after_is_honoured(fake, caplog):
     fake.fail_next(429, 1, path="/items/search", retry_after=2.5)
     with caplog.at_level(logging.WARNING):

@@ -182,6 +182,7 @@ class SuperAnnotateResource(SuperAnnotateSource):
     backoff_seconds: float = Field(default=1.0, description="First retry delay; doubles on each attempt.")
     _client: Any = PrivateAttr(default=None)
     _statuses: list[str] | None = PrivateAttr(default=None)
+    _watched: _Watched | None = PrivateAttr(default=None)
 
     def client(self) -> Any:
         if self._client is None:
@@ -206,7 +207,9 @@ class SuperAnnotateResource(SuperAnnotateSource):
         """Run one SDK call on the package's retry policy: 429/5xx (seen at the HTTP layer, waiting as long as a
         Retry-After header asks) and connection errors are retried up to `max_attempts` calls in all."""
         client = self.client()
-        watched = _Watched()
+        if self._watched is None:
+            self._watched = _watch_statuses(client)
+        watched = self._watched
 
         def transient(error: BaseException) -> bool:
             return any(s == 429 or s >= 500 for s in watched.statuses) or _is_connection_error(error)
@@ -219,7 +222,7 @@ class SuperAnnotateResource(SuperAnnotateSource):
                                     max_delay=60.0, retry_after=lambda _: watched.retry_after,
                                     before_sleep=again):  # fmt: skip
                 with attempt:
-                    _watch_statuses(client, watched)
+                    watched.clear()
                     return fn()
         except Exception as e:
             seen = f" (HTTP {sorted(set(watched.statuses))})" if watched.statuses else ""
@@ -297,33 +300,48 @@ class SuperAnnotateResource(SuperAnnotateSource):
 
 @dataclass
 class _Watched:
-    """The HTTP error statuses of one SDK call, and the last Retry-After (seconds) a server sent with one."""
+    """The HTTP error statuses the SDK received in the current attempt (emptied as each starts), and the last
+    Retry-After (seconds) a server sent with one."""
 
     statuses: list[int] = field(default_factory=list)
     retry_after: float | None = None
 
+    def clear(self) -> None:
+        self.statuses.clear()
+        self.retry_after = None
 
-def _watch_statuses(client: Any, watched: _Watched) -> None:
-    """Record in `watched` (emptied first) what the SDK receives from now on (it hides HTTP errors in its
-    messages): a response hook on this thread's session of each of its HTTP clients, one per service."""
-    watched.statuses.clear()
-    watched.retry_after = None
-
-    def record(response: Any, *args: Any, **kwargs: Any) -> Any:
+    def record(self, response: Any, *args: Any, **kwargs: Any) -> Any:
         if response.status_code >= 400:
-            watched.statuses.append(response.status_code)
+            self.statuses.append(response.status_code)
             with contextlib.suppress(TypeError, ValueError):
-                watched.retry_after = float(response.headers.get("Retry-After"))
+                self.retry_after = float(response.headers.get("Retry-After"))
         return response
 
-    record.dbload_status_hook = True  # type: ignore[attr-defined]
+
+def _watch_statuses(client: Any) -> _Watched:
+    """What the SDK receives (it hides HTTP errors in its messages), recorded by a response hook on every session
+    its HTTP clients hand out. The SDK keeps a session per thread and per six-minute period (its `get_session`
+    cache key), so the hook goes on each session as it is handed out, not only on the one that exists now: a call
+    that crossed a period, or ran on another thread, got a fresh session and its 429s went unseen."""
+    watched = _Watched()
     provider = client.controller.service_provider
     http_clients = {id(c): c for c in [provider.client, *(getattr(s, "client", None) for s in vars(provider).values())]}
     for http in http_clients.values():
         if hasattr(http, "get_session"):
-            session = http.get_session()
-            hooks = [h for h in session.hooks["response"] if not getattr(h, "dbload_status_hook", False)]
-            session.hooks["response"] = [*hooks, record]  # replaces the previous call's hook
+            http.get_session = _hooked(http.get_session, watched.record)
+    return watched
+
+
+def _hooked(get_session: Callable[[], Any], hook: Callable[..., Any]) -> Callable[[], Any]:
+    """`get_session`, giving each session it returns `hook` among its response hooks (once)."""
+
+    def hooked_session() -> Any:
+        session = get_session()
+        if hook not in session.hooks["response"]:
+            session.hooks["response"].append(hook)
+        return session
+
+    return hooked_session
 
 
 def _is_connection_error(error: Exception) -> bool:
