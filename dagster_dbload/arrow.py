@@ -122,6 +122,8 @@ def from_stream(reader: pa.RecordBatchReader, target_type: Any, spill_dir: str) 
                 writer.write_batch(batch)
         return pl.scan_parquet(path)
     frame = _iterated(target_type)
+    if frame is None:
+        raise TypeError(f"{target_type!r} is not a stream type (see `streams`).")
     return (_as_frame(batch, frame) for batch in reader)
 
 
@@ -161,6 +163,7 @@ def from_table(table: pa.Table, target_type: Any) -> Any:
         import polars as pl
 
         frame = pl.from_arrow(table)
+        assert isinstance(frame, pl.DataFrame)  # a Table gives a DataFrame (a Series only from an Array)
         return frame.lazy() if name == "LazyFrame" else frame
     raise TypeError(
         f"DatabricksIOManager cannot load a table as {target_type!r}: annotate the input as pyarrow.Table, "

@@ -107,7 +107,7 @@ def _checks_for(
             version = loaded["dbload/table_version"].value
             cursor.execute(f"DESCRIBE HISTORY {ref.sql}")  # by column name: Databricks has more columns
             history = {row.version: row.operationMetrics for row in cursor.fetchall()}
-            metrics = dict(history.get(version) or {})  # a MAP arrives as (key, value) pairs
+            metrics: dict[str, str] = dict(history.get(version) or {})  # a MAP arrives as (key, value) pairs
             written = int(metrics.get("numOutputRows", metrics.get("numCopiedRows", -1)))
             return dg.AssetCheckResult(
                 passed=written == staged,

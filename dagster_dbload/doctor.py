@@ -3,6 +3,7 @@ SuperAnnotate) and prints ok or the fix for each, in a table; exit code 1 when o
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import uuid
@@ -123,11 +124,11 @@ def run(target: Target) -> list[Check]:
     if not check("sign-in", signed_in, _connection_fix):
         return checks
     for ref in target.schemas:
-        check(f"schema {ref.catalog}.{ref.schema}", lambda ref=ref: _schema_round_trip(warehouse, ref), _schema_fix)
+        check(f"schema {ref.catalog}.{ref.schema}", functools.partial(_schema_round_trip, warehouse, ref), _schema_fix)
     url = target.io_manager.resolved_staging_url()
     check(f"staging {url}", lambda: _staging_round_trip(target.io_manager, url), lambda m: _staging_fix(url, m))
     for source, statuses in target.superannotate:
-        check(f"SuperAnnotate {source.project_name}", lambda s=source, st=statuses: _superannotate(s, st), _sa_fix)
+        check(f"SuperAnnotate {source.project_name}", functools.partial(_superannotate, source, statuses), _sa_fix)
     return checks
 
 

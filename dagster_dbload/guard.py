@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from dagster import AssetObservation, AssetRecordsFilter, DagsterInvariantViolationError, OutputContext
+from dagster import AssetObservation, AssetRecordsFilter, DagsterInvariantViolationError, MetadataValue, OutputContext
 
 BASE_VERSION = "dbload/base_version"
 FOREIGN = "dbload/foreign_writes"
@@ -129,17 +129,27 @@ def own_writes(context: OutputContext) -> list[OwnWrite]:
     writes: dict[str, tuple[int, OwnWrite]] = {}  # run -> (storage id, write): a materialization over its announcement
     for record in sorted(records, key=lambda r: r.storage_id):
         event = record.asset_materialization or record.asset_observation
-        metadata = event.metadata if event else {}
+        if event is None:
+            continue
+        metadata = event.metadata
         if BASE_VERSION not in metadata or "dbload/write_mode" not in metadata:
             continue
         run = str(metadata[_RUN].value) if _RUN in metadata else record.run_id
-        rows = {name: int(metadata[f"dbload/{key}"].value) for name, key in
+        rows = {name: _int(metadata[f"dbload/{key}"]) for name, key in
                 (("staged", "staged_rows"), ("inserted", "rows_inserted"), ("updated", "rows_updated"),
                  ("deleted", "rows_deleted")) if f"dbload/{key}" in metadata}  # fmt: skip
         first = writes.get(run, (record.storage_id, None))[0]
-        writes[run] = (first, OwnWrite(int(metadata[BASE_VERSION].value), str(metadata["dbload/write_mode"].value),
+        writes[run] = (first, OwnWrite(_int(metadata[BASE_VERSION]), str(metadata["dbload/write_mode"].value),
                                        rows, event.partition))  # fmt: skip
     return [write for _, write in sorted(writes.values(), key=lambda w: w[0])]
+
+
+def _int(entry: MetadataValue) -> int:
+    """The number an integer metadata entry holds."""
+    value = entry.value
+    if not isinstance(value, (int, float, str)):
+        raise ValueError(f"Expected a number in metadata, found {value!r}.")
+    return int(value)
 
 
 def announce(context: OutputContext, check: Check, mode: str, staged_rows: int) -> None:

@@ -52,6 +52,7 @@ def next_read(context: InputContext, upstream: str, since: str | int) -> Version
                 continue
             if record.run_id in lineage:
                 return read
+            assert read.end is not None  # _versions always reads the end
             newest = newest or Versions(read.end + 1)
     return newest or Versions()
 

@@ -338,7 +338,10 @@ class DatabricksIOManager(ConfigurableIOManager):
                 f"Input {context.name!r} of {context.op_def.name!r}: {problem}; reading the whole table."
             )
             start, mode = None, f"full: {problem}"
-            rows = session.run(loader.changes_query(wanted, table, None, end)).fetchall_arrow()
+            full = loader.changes_query(wanted, table, None, end)
+            assert full is not None  # with no start: the table as of `end`
+            rows = session.run(full).fetchall_arrow()
+        assert rows is not None  # read above, or (when the feed cannot answer) the whole table
         incremental.record(context, upstream, incremental.Versions(start, end), mode, rows.num_rows)
         return rows
 

@@ -97,7 +97,8 @@ def predicate(parts: Sequence[PartitionSlice], column_types: Mapping[str, str], 
             sql = f"({sql})"
         unknown = expr_type in (None, "UNKNOWN")  # sqlglot could not type it: compare with timestamps
         if part.is_window and (expr_type in _TIME_TYPES or unknown):
-            kind = "TIMESTAMP" if unknown else expr_type
+            kind = "TIMESTAMP" if unknown or expr_type is None else expr_type
+            assert part.start is not None and part.end is not None  # a window has both ends (see _slice)
             clauses.append(f"{sql} >= {_time_literal(part.start, kind)} AND {sql} < {_time_literal(part.end, kind)}")
         else:
             clauses.append(f"{sql} IN ({', '.join(literal(k) for k in part.keys)})")
@@ -117,26 +118,26 @@ def _column_named(expr: str, column_types: Mapping[str, str]) -> str | None:
     return next((name for name in column_types if name.lower() == wanted), None)
 
 
-def _parse(expr: str) -> exp.Expression:
+def _parse(expr: str) -> exp.Expr:
     return sqlglot.parse_one(expr, read="databricks")
 
 
-def _typed(expr: str, column_types: Mapping[str, str]) -> tuple[exp.Expression, str | None]:
+def _typed(expr: str, column_types: Mapping[str, str]) -> tuple[exp.Expr, str | None]:
     """The expression (a quoted column, or the parsed SQL) and its Databricks type when known."""
     column = _column_named(expr, column_types)
     if column is not None:
         return exp.column(column, quoted=True), column_types[column].upper()
     parsed = _parse(expr)
-    schema = {"t": dict(column_types)}
+    schema: dict[str, object] = {"t": dict(column_types)}
     try:
         query = qualify(exp.select(parsed.copy().as_("p")).from_("t"), schema=schema, dialect="databricks")
         inferred = annotate_types(query, schema=schema, dialect="databricks").selects[0].type
         kind = inferred.sql("databricks").upper() if inferred else None
     except Exception:  # noqa: BLE001 - sqlglot cannot type every expression; then the literals are timestamps
         kind = None
-    for column in parsed.find_all(exp.Column):  # quoted with the output's spelling
-        name = _column_named(column.name, column_types) or column.name
-        column.set("this", exp.to_identifier(name, quoted=True))
+    for node in parsed.find_all(exp.Column):  # quoted with the output's spelling
+        name = _column_named(node.name, column_types) or node.name
+        node.set("this", exp.to_identifier(name, quoted=True))
     return parsed, ("TIMESTAMP_NTZ" if kind == "TIMESTAMPNTZ" else kind)
 
 
@@ -206,6 +207,7 @@ def _check_batch(batch: pa.RecordBatch, part: PartitionSlice, column: str, who: 
     values = batch.column(batch.schema.get_field_index(column))
     dtype = values.type
     if part.is_window and (pa.types.is_timestamp(dtype) or pa.types.is_date(dtype)):
+        assert part.start is not None and part.end is not None  # a window has both ends (see _slice)
         if pa.types.is_date(dtype):
             low, high = pa.scalar(part.start.date(), dtype), pa.scalar(part.end.date(), dtype)
         elif dtype.tz is None:

@@ -326,7 +326,7 @@ def partition_label(context: OutputContext) -> str | None:
     return context.partition_key
 
 
-def _path(context: OutputContext) -> list[str]:
+def _path(context: OutputContext) -> Sequence[str]:
     return context.asset_key.path if context.has_asset_key else [context.name]
 
 

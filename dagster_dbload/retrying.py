@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import tenacity
+from tenacity.stop import stop_base
 
 
 def retrying(
@@ -23,7 +24,7 @@ def retrying(
     up to `attempts` times in all or for `within_seconds`. Delays are random in [0, first_delay * 2**n] up to
     `max_delay`, or what `retry_after(error)` says; `before_sleep(error, delay, attempt)` hears of each retry.
     Errors not retried, and the last one, are re-raised as they are."""
-    stops = []
+    stops: list[stop_base] = []
     if attempts is not None:
         stops.append(tenacity.stop_after_attempt(max(1, attempts)))
     if within_seconds is not None:
@@ -37,7 +38,9 @@ def retrying(
 
     def sleeping(state: tenacity.RetryCallState) -> None:
         if before_sleep and state.outcome and state.next_action:
-            before_sleep(state.outcome.exception(), state.next_action.sleep, state.attempt_number)
+            error = state.outcome.exception()
+            assert error is not None  # retry_if_exception: only a failed attempt is retried
+            before_sleep(error, state.next_action.sleep, state.attempt_number)
 
     return tenacity.Retrying(
         retry=tenacity.retry_if_exception(retry_if),

@@ -91,6 +91,8 @@ class Stager:
         """`filesystem` (fs, path) overrides fsspec's choice for the URL, e.g. for Unity Catalog Volumes;
         `compression` the parquet codec (default: none on local disk, read once by a nearby engine; zstd for
         parts that cross a network)."""
+        self.fs: Any
+        self.base_path: str
         self.fs, self.base_path = filesystem or fsspec.core.url_to_fs(base_url, **dict(storage_options or {}))
         self.base_url = base_url.rstrip("/")
         self.local = isinstance(self.fs, LocalFileSystem)
@@ -277,8 +279,9 @@ class _Run:
 
     def _uploaded(self, future: Future) -> None:
         self.uploads.release()
-        if future.exception() is not None:
-            self.fail(future.exception())
+        error = future.exception()
+        if error is not None:
+            self.fail(error)
 
     def fail(self, error: BaseException) -> None:
         with self.lock:
@@ -395,7 +398,7 @@ class _Part:
         self.name = f"{stem}.parquet"
         self.path = f"{folder}/{self.name}"
         self.file: Any = stager.fs.open(self.path, "wb") if stager.local else tempfile.SpooledTemporaryFile(SPOOL_BYTES)  # noqa: SIM115
-        self.sink = _HashingSink(self.file) if content_name else self.file
+        self.sink: _HashingSink | Any = _HashingSink(self.file) if content_name else self.file
         self.writer = pq.ParquetWriter(
             self.sink, schema, compression=stager.compression, coerce_timestamps="us", allow_truncated_timestamps=True,
             use_dictionary=stager.compression != "none",  # uncompressed parts are read once, nearby: encode fast

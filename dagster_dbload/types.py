@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 
 import pyarrow as pa
 from sqlglot import exp
@@ -17,7 +18,7 @@ class UnsupportedTypeError(TypeError):
     """An Arrow column type that Databricks cannot store."""
 
 
-_SIMPLE: list[tuple[object, str]] = [
+_SIMPLE: list[tuple[Callable[[pa.DataType], bool], str]] = [
     (pa.types.is_boolean, "BOOLEAN"),
     (pa.types.is_int8, "TINYINT"),
     (pa.types.is_int16, "SMALLINT"),
@@ -142,7 +143,7 @@ def databricks_to_duckdb(type_sql: str) -> str:
     return parse_type(type_sql).transform(_variant_as_json).sql("duckdb")
 
 
-def _variant_as_json(node: exp.Expression) -> exp.Expression:
+def _variant_as_json(node: exp.Expr) -> exp.Expr:
     if isinstance(node, exp.DataType) and node.this == exp.DataType.Type.VARIANT:
         return exp.DataType.build("JSON")
     return node

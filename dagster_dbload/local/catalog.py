@@ -77,6 +77,13 @@ class Column:
     identity: dict[str, Any] | None = None  # GENERATED ... AS IDENTITY: start, step, always, its DuckDB sequence
 
     @property
+    def identity_settings(self) -> dict[str, Any]:
+        """`identity`, of an identity column."""
+        if self.identity is None:
+            raise AssertionError(f"{self.name} is not an identity column")
+        return self.identity
+
+    @property
     def identity_clause(self) -> str:
         """As SHOW CREATE TABLE writes it; '' for other columns."""
         if not self.identity:
@@ -148,8 +155,15 @@ class TableMeta:
         return self.kind == "VIEW"
 
     @property
+    def primary_key_constraint(self) -> str:
+        """The PRIMARY KEY constraint's name, of a table that has one (it is named when it is added)."""
+        if self.primary_key_name is None:
+            raise AssertionError(f"{self.display} has no named primary key")
+        return self.primary_key_name
+
+    @property
     def constraint_names(self) -> list[str]:
-        return ([self.primary_key_name] if self.primary_key else []) + [f.name for f in self.foreign_keys]
+        return ([self.primary_key_constraint] if self.primary_key else []) + [f.name for f in self.foreign_keys]
 
     def column(self, name: str) -> Column | None:
         return next((c for c in self.columns if c.name.lower() == name.lower()), None)
@@ -157,7 +171,7 @@ class TableMeta:
 
 def identity_sequence(column: Column) -> str:
     """The DuckDB sequence an identity column's values come from (it keeps the name it was made with)."""
-    schema, name = column.identity["sequence"]
+    schema, name = column.identity_settings["sequence"]
     return f"{quote_duck(schema)}.{quote_duck(name)}"
 
 
@@ -228,7 +242,9 @@ class Catalog:
 
     def drop_schema(self, catalog: str, schema: str) -> None:
         for table in self.tables(catalog, schema):
-            self.drop_table(self.get_table(catalog, schema, table))
+            meta = self.get_table(catalog, schema, table)
+            assert meta is not None  # just listed
+            self.drop_table(meta)
         self.con.execute(f"DROP SCHEMA {quote_duck(catalog + '.' + schema)} CASCADE")
 
     # tables
@@ -259,11 +275,12 @@ class Catalog:
 
     def identity_next(self, column: Column) -> int:
         """The value an identity column's sequence gives next."""
+        identity = column.identity_settings
         last = self.con.execute(
             "SELECT last_value FROM duckdb_sequences() WHERE schema_name = ? AND sequence_name = ?",
-            list(column.identity["sequence"]),
+            list(identity["sequence"]),
         ).fetchall()
-        return column.identity["start"] if not last or last[0][0] is None else last[0][0] + column.identity["step"]
+        return identity["start"] if not last or last[0][0] is None else last[0][0] + identity["step"]
 
     def drop_table(self, meta: TableMeta, keep_history: bool = False) -> None:
         for table in ("tables", "loaded_files") if keep_history else ("tables", "history", "loaded_files"):

@@ -107,7 +107,7 @@ class ChangeFeed:
         return [v for (v,) in rows]
 
 
-def bound(value: exp.Expression, history: list[tuple], is_start: bool) -> int:
+def bound(value: exp.Expr, history: list[tuple], is_start: bool) -> int:
     """A table_changes version argument: an integer version, or a timestamp (the first version committed at or
     after it for the start, the last one at or before it for the end)."""
     if isinstance(value, exp.Literal) and not value.is_string:

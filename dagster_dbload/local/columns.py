@@ -13,7 +13,7 @@ from .catalog import Column, TableMeta, quote_dbx
 from .errors import LocalSQLError
 
 
-def column_def(definition: exp.Expression, typed: bool = True) -> Column:
+def column_def(definition: exp.Expr, typed: bool = True) -> Column:
     """A column of CREATE TABLE / ADD COLUMNS (`typed`), or of a view's column list (name and comment only)."""
     if isinstance(definition, exp.Identifier):
         return Column(definition.name, "")

@@ -189,11 +189,12 @@ class Ddl:
         self.ctx.meta.save_table(meta)
         return Result()
 
-    def _add_constraint(self, meta: TableMeta, constraint: exp.Expression, column: str | None = None) -> None:
+    def _add_constraint(self, meta: TableMeta, constraint: exp.Expr, column: str | None = None) -> None:
         """An informational PRIMARY KEY or FOREIGN KEY (kept and reported, not enforced, as on Databricks), of
         the table or of its `column`; other constraints are refused."""
         named = isinstance(constraint, (exp.Constraint, exp.ColumnConstraint)) and constraint.this is not None
         name = constraint.name if named else None
+        kind: exp.Expr | None
         if isinstance(constraint, exp.ColumnConstraint):
             kind = constraint.kind
         elif isinstance(constraint, (exp.PrimaryKey, exp.ForeignKey)):
@@ -236,7 +237,7 @@ class Ddl:
                     f"The PRIMARY KEY column {quote_dbx(column.name)} must be declared NOT NULL.",
                     "42831",
                 )
-        meta.primary_key = [meta.column(n).name for n in names]
+        meta.primary_key = [(meta.column(n) or fail(unresolved_column(n, meta))).name for n in names]
         meta.primary_key_name = name or f"{meta.name}_pk"
 
     def _add_foreign_key(self, meta: TableMeta, name: str | None, names: list[str], reference: exp.Reference) -> None:
@@ -275,7 +276,7 @@ class Ddl:
                          columns: list[str] | None = None) -> None:  # fmt: skip
         """ALTER TABLE t DROP CONSTRAINT name / DROP PRIMARY KEY / DROP FOREIGN KEY (cols) [IF EXISTS]
         [RESTRICT | CASCADE]: a primary key other tables reference goes only with CASCADE, which drops theirs."""
-        if kind == "PRIMARY KEY" or (name and meta.primary_key and name.lower() == meta.primary_key_name.lower()):
+        if kind == "PRIMARY KEY" or (name and meta.primary_key and name.lower() == meta.primary_key_constraint.lower()):
             if not meta.primary_key:
                 if exists:
                     return
@@ -284,7 +285,7 @@ class Ddl:
             if children and not cascade:
                 raise LocalSQLError(
                     "INVALID_PARAMETER_VALUE",
-                    f"The primary key {quote_dbx(meta.primary_key_name)} is referenced by FOREIGN KEYs of "
+                    f"The primary key {quote_dbx(meta.primary_key_constraint)} is referenced by FOREIGN KEYs of "
                     f"{', '.join(t.display for t in children)}: drop it with CASCADE to drop those too.",
                     "22023",
                 )
@@ -384,8 +385,9 @@ class Ddl:
 
     def _identity_sequence(self, meta: TableMeta, column: Column, first: int | None) -> str:
         """A new DuckDB sequence for an identity column; returns the column's DEFAULT clause."""
-        column.identity["sequence"] = [f"{meta.catalog}.{meta.schema}", f"{meta.name}${column.name}${meta.id}"]
-        step, first = column.identity["step"], column.identity["start"] if first is None else first
+        identity = column.identity_settings
+        identity["sequence"] = [f"{meta.catalog}.{meta.schema}", f"{meta.name}${column.name}${meta.id}"]
+        step, first = identity["step"], identity["start"] if first is None else first
         self.ctx.con.execute(f"CREATE SEQUENCE {identity_sequence(column)} START WITH {first} INCREMENT BY {step}"
                              + ("" if step > 0 else f" MAXVALUE {first}"))  # fmt: skip
         return identity_default(column)
@@ -528,7 +530,11 @@ class Ddl:
         with self.ctx.transaction():
             if kind in ("TABLE", "VIEW"):
                 for table in e.args.get("tables") or [e.this]:
-                    if kind == "VIEW" and not table.db and self.ctx.temp_views.pop(table.name.lower(), None):
+                    if (
+                        kind == "VIEW"
+                        and not table.db
+                        and self.ctx.temp_views.pop(table.name.lower(), None) is not None
+                    ):
                         continue
                     try:
                         meta = self.ctx.lookup(table)
@@ -567,7 +573,8 @@ class Ddl:
         raise unsupported(f"DROP {kind}")
 
     def use(self, e: exp.Use) -> Result:
-        kind = (e.args.get("kind").name if e.args.get("kind") else "SCHEMA").upper()
+        kind_arg = e.args.get("kind")
+        kind = (kind_arg.name if kind_arg else "SCHEMA").upper()
         if kind == "CATALOG":
             self.ctx.open_namespace(e.this.name, None)
         else:
@@ -578,7 +585,7 @@ class Ddl:
         return Result()
 
 
-def _property_text(node: exp.Expression) -> str:
+def _property_text(node: exp.Expr) -> str:
     """A TBLPROPERTIES key or value as Databricks stores it: the text of a string, `true`/`false`, a dotted name."""
     if isinstance(node, exp.Literal):
         return node.name

@@ -38,7 +38,7 @@ def quotient_type(p1: int, s1: int, p2: int, s2: int) -> tuple[int, int]:
     return precision, scale
 
 
-def literal_type(node: exp.Expression) -> tuple[int, int] | None:
+def literal_type(node: exp.Expr) -> tuple[int, int] | None:
     """The DECIMAL a numeric literal is in decimal arithmetic: 5.52 is DECIMAL(3,2); an integer literal has its
     own digits (2 is DECIMAL(1,0)); None for other nodes and for exponent forms (DOUBLE)."""
     negated = isinstance(node, exp.Neg) and isinstance(node.this, exp.Literal)
@@ -63,14 +63,14 @@ def type_of(type_sql: str) -> tuple[int, int] | None:
     return None
 
 
-def divide(a: exp.Expression, a_type: tuple[int, int], b: exp.Expression, b_type: tuple[int, int],
-           zero: exp.Expression) -> exp.Expression:  # fmt: skip
+def divide(a: exp.Expr, a_type: tuple[int, int], b: exp.Expr, b_type: tuple[int, int],
+           zero: exp.Expr) -> exp.Expr:  # fmt: skip
     """a / b as a DECIMAL of quotient_type, rounded half up; `zero` is what a zero divisor gives (an error
     under ANSI mode, else NULL)."""
     (p1, s1), (p2, s2) = a_type, b_type
     precision, scale = quotient_type(p1, s1, p2, s2)
 
-    def unscaled(x: exp.Expression, p: int, s: int) -> exp.Expression:
+    def unscaled(x: exp.Expr, p: int, s: int) -> exp.Expr:
         exact = exp.Cast(this=x.copy(), to=exp.DataType.build(f"DECIMAL({p},{s})"))  # exp.cast would merge them
         return exp.Anonymous(
             this="__dbx_unscaled", expressions=[exp.Cast(this=exact, to=exp.DataType.build(f"DECIMAL(38,{s})"))]

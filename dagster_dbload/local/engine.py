@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import duckdb
@@ -126,7 +126,7 @@ class LocalEngine:
         except duckdb.Error as e:
             raise from_duckdb(e) from None
 
-    def _dispatch(self, e: exp.Expression) -> Result:
+    def _dispatch(self, e: exp.Expr) -> Result:
         if isinstance(e, exp.Query):
             return self.reads.query(e)
         if isinstance(e, exp.Insert) and e.args.get("with_") and isinstance(e.expression, exp.Query):
@@ -135,7 +135,7 @@ class LocalEngine:
             raise LocalSQLError(  # Databricks SQL has no RETURNING clause
                 "PARSE_SYNTAX_ERROR", "Syntax error at or near 'RETURNING'.", "42601"
             )
-        handlers = {
+        handlers: dict[type[exp.Expr], Callable[[Any], Result]] = {
             exp.Create: self.ddl.create,
             exp.Alter: self.ddl.alter,
             exp.Copy: self.writes.copy_into,
@@ -191,7 +191,10 @@ class LocalEngine:
         removed = _COMMENT_IS_NULL.match(body)  # COMMENT ON ... IS NULL removes the comment
         if removed:
             statement = sqlglot.parse_one(f"{removed.group(1)} ''", read="databricks")
-            return self.ddl.comment(statement.set("expression", exp.Null()) or statement)
+            if not isinstance(statement, exp.Comment):  # e.g. COMMENT ON CATALOG, which sqlglot leaves a Command
+                raise unsupported(f"{removed.group(1).strip()} NULL")
+            statement.set("expression", exp.Null())
+            return self.ddl.comment(statement)
         if head == "CREATE VOLUME":
             return self.ddl.create_volume(body)
         if words and words[0].upper() == "LIST":

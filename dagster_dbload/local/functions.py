@@ -28,20 +28,20 @@ def refused(name: str) -> LocalSQLError:
     )
 
 
-def _duck(sql: str, **nodes: exp.Expression) -> exp.Expression:
+def _duck(sql: str, **nodes: exp.Expr) -> exp.Expr:
     """DuckDB SQL with {name} placeholders filled by the given nodes."""
     return parse_one(sql.format(**{k: v.sql("duckdb") for k, v in nodes.items()}), read="duckdb")
 
 
-def _day_of_week(node: exp.DayOfWeek) -> exp.Expression:  # Sunday = 1 ... Saturday = 7
+def _day_of_week(node: exp.DayOfWeek) -> exp.Expr:  # Sunday = 1 ... Saturday = 7
     return _duck("(DAYOFWEEK(CAST({x} AS DATE)) + 1)", x=node.this)
 
 
-def _weekday(node: exp.Anonymous) -> exp.Expression:  # Monday = 0 ... Sunday = 6
+def _weekday(node: exp.Anonymous) -> exp.Expr:  # Monday = 0 ... Sunday = 6
     return _duck("(ISODOW(CAST({x} AS DATE)) - 1)", x=node.expressions[0])
 
 
-def _typeof(node: exp.Typeof) -> exp.Expression:
+def _typeof(node: exp.Typeof) -> exp.Expr:
     cases = " ".join(f"WHEN '{duck}' THEN '{name}'" for duck, name in _TYPE_NAMES.items())
     return _duck(
         "CASE TYPEOF({x}) " + cases + " ELSE CASE WHEN TYPEOF({x}) LIKE 'DECIMAL(%' THEN LOWER(TYPEOF({x})) "
@@ -50,11 +50,11 @@ def _typeof(node: exp.Typeof) -> exp.Expression:
     )
 
 
-def _add_months(node: exp.AddMonths) -> exp.Expression:  # a DATE, not DuckDB's TIMESTAMP
+def _add_months(node: exp.AddMonths) -> exp.Expr:  # a DATE, not DuckDB's TIMESTAMP
     return exp.cast(node, exp.DataType.build("DATE"))
 
 
-def _array_contains(node: exp.ArrayContains) -> exp.Expression:  # NULL when not found but the array holds a NULL
+def _array_contains(node: exp.ArrayContains) -> exp.Expr:  # NULL when not found but the array holds a NULL
     return _duck(
         "CASE WHEN {a} IS NULL OR {x} IS NULL THEN NULL WHEN LIST_CONTAINS({a}, {x}) THEN TRUE "
         "WHEN LEN(LIST_FILTER({a}, e -> e IS NULL)) > 0 THEN NULL ELSE FALSE END",
@@ -62,27 +62,27 @@ def _array_contains(node: exp.ArrayContains) -> exp.Expression:  # NULL when not
     )  # fmt: skip
 
 
-def _array_position(node: exp.ArrayPosition) -> exp.Expression:  # 1-based, 0 when absent, NULL for a NULL value
+def _array_position(node: exp.ArrayPosition) -> exp.Expr:  # 1-based, 0 when absent, NULL for a NULL value
     return _duck(
         "CASE WHEN {a} IS NULL OR {x} IS NULL THEN NULL ELSE COALESCE(LIST_POSITION({a}, {x}), 0) END",
         a=node.this, x=node.expression,
     )  # fmt: skip
 
 
-def _array_remove(node: exp.ArrayRemove) -> exp.Expression:  # NULL elements stay; removing NULL gives NULL
+def _array_remove(node: exp.ArrayRemove) -> exp.Expr:  # NULL elements stay; removing NULL gives NULL
     return _duck(
         "CASE WHEN {x} IS NULL THEN NULL ELSE LIST_FILTER({a}, e -> e IS DISTINCT FROM {x}) END",
         a=node.this, x=node.expression,
     )  # fmt: skip
 
 
-def _array_sort(node: exp.ArraySort) -> exp.Expression:
+def _array_sort(node: exp.ArraySort) -> exp.Expr:
     if node.args.get("expression") is not None:
         raise refused("array_sort with a comparator")
     return node
 
 
-def _regexp_replace(node: exp.RegexpReplace) -> exp.Expression:
+def _regexp_replace(node: exp.RegexpReplace) -> exp.Expr:
     """Java's $1 back-references are DuckDB's \\1."""
     replacement = node.args.get("replacement")
     if not isinstance(replacement, exp.Literal):
@@ -94,7 +94,7 @@ def _regexp_replace(node: exp.RegexpReplace) -> exp.Expression:
     return node
 
 
-def _sequence(node: exp.GenerateSeries) -> exp.Expression:
+def _sequence(node: exp.GenerateSeries) -> exp.Expr:
     """sequence(start, stop[, step]) of integers, counting down when stop < start; dates are refused."""
     start, stop, step = node.args["start"], node.args["end"], node.args.get("step")
     if any(isinstance(a, exp.Interval) or (isinstance(a, exp.Cast) and not a.to.is_type(*exp.DataType.INTEGER_TYPES))
@@ -105,7 +105,7 @@ def _sequence(node: exp.GenerateSeries) -> exp.Expression:
     return _duck("RANGE({s}, {e} + SIGN({k}), {k})", s=start, e=stop, k=step)
 
 
-def _date_diff(node: exp.DateDiff | exp.TimestampDiff) -> exp.Expression:
+def _date_diff(node: exp.DateDiff | exp.TimestampDiff) -> exp.Expr:
     """DAY and shorter units count as DuckDB does; longer ones count whole units on Databricks, boundaries in DuckDB."""
     unit = node.args.get("unit")
     if unit is not None and unit.name.upper() not in ("DAY", "HOUR", "MINUTE", "SECOND", "MILLISECOND", "MICROSECOND"):
@@ -113,12 +113,12 @@ def _date_diff(node: exp.DateDiff | exp.TimestampDiff) -> exp.Expression:
     return node
 
 
-def _percentile(node: exp.Quantile) -> exp.Expression:
+def _percentile(node: exp.Quantile) -> exp.Expr:
     """percentile(x, p): exact, interpolated between the two nearest values (DuckDB's QUANTILE is discrete)."""
     return exp.Anonymous(this="QUANTILE_CONT", expressions=[node.this, node.args["quantile"]])
 
 
-def _percentile_approx(node: exp.ApproxQuantile) -> exp.Expression:
+def _percentile_approx(node: exp.ApproxQuantile) -> exp.Expr:
     """percentile_approx(x, p): the smallest value v with at least a fraction p of the values <= v, exactly
     (Databricks' answer for any input whose distinct values fit its accuracy; DuckDB's t-digest interpolates)."""
     p = node.args["quantile"]
@@ -130,7 +130,7 @@ def _percentile_approx(node: exp.ApproxQuantile) -> exp.Expression:
     )  # fmt: skip
 
 
-def _date_format(node: exp.TimeToStr) -> exp.Expression:
+def _date_format(node: exp.TimeToStr) -> exp.Expr:
     """date_format with fractions of a second: `SSS` is milliseconds (DuckDB's %g); other runs of S are refused."""
     fmt = node.args.get("format")
     text = fmt.name if isinstance(fmt, exp.Literal) else None
@@ -144,23 +144,23 @@ def _date_format(node: exp.TimeToStr) -> exp.Expression:
     return node
 
 
-def _pmod(node: exp.Anonymous) -> exp.Expression:  # the positive remainder (DuckDB's % keeps the dividend's sign)
+def _pmod(node: exp.Anonymous) -> exp.Expr:  # the positive remainder (DuckDB's % keeps the dividend's sign)
     a, b = node.expressions
     return _duck("CASE WHEN ({a}) % ({b}) < 0 THEN (({a}) % ({b}) + ({b})) % ({b}) ELSE ({a}) % ({b}) END", a=a, b=b)
 
 
-def _bround(node: exp.Anonymous) -> exp.Expression:  # round half to even
+def _bround(node: exp.Anonymous) -> exp.Expr:  # round half to even
     return exp.Anonymous(
         this="ROUND_EVEN", expressions=[node.expressions[0], *(node.expressions[1:] or [exp.Literal.number(0)])]
     )
 
 
-def _nanvl(node: exp.Expression) -> exp.Expression:
+def _nanvl(node: exp.Expr) -> exp.Expr:
     a, b = node.this, node.expression
     return _duck("CASE WHEN ISNAN(CAST({a} AS DOUBLE)) THEN CAST({b} AS DOUBLE) ELSE CAST({a} AS DOUBLE) END", a=a, b=b)
 
 
-def _substring_index(node: exp.SubstringIndex) -> exp.Expression:
+def _substring_index(node: exp.SubstringIndex) -> exp.Expr:
     """substring_index(s, delimiter, n): before the n-th delimiter (n > 0) or after the n-th from the end (n < 0)."""
     s, delimiter, n = node.this, node.args["delimiter"], node.args["count"]
     return _duck(
@@ -170,14 +170,14 @@ def _substring_index(node: exp.SubstringIndex) -> exp.Expression:
     )  # fmt: skip
 
 
-def _refuse(name: str) -> Callable[[exp.Expression], exp.Expression]:
-    def refuse(node: exp.Expression) -> exp.Expression:
+def _refuse(name: str) -> Callable[[exp.Expr], exp.Expr]:
+    def refuse(node: exp.Expr) -> exp.Expr:
         raise refused(name)
 
     return refuse
 
 
-BY_KIND: dict[type[exp.Expression], Callable] = {
+BY_KIND: dict[type[exp.Expr], Callable] = {
     exp.AddMonths: _add_months,
     exp.ArrayContains: _array_contains,
     exp.ArrayDistinct: _refuse("array_distinct (DuckDB's drops NULL and reorders)"),
@@ -229,13 +229,13 @@ def refuse_lost_arguments(sql: str) -> None:
             raise refused("percentile with a frequency")
 
 
-def rewrite(node: exp.Expression) -> exp.Expression:
+def rewrite(node: exp.Expr) -> exp.Expr:
     """`node` as DuckDB answers it the Databricks way (unchanged when it needs nothing)."""
     fix = BY_NAME.get(node.name.lower()) if isinstance(node, exp.Anonymous) else BY_KIND.get(type(node))
     return fix(node) if fix else node
 
 
-def rewrite_all(tree: exp.Expression) -> exp.Expression:
+def rewrite_all(tree: exp.Expr) -> exp.Expr:
     """Every function call in `tree` rewritten, arguments before the call that takes them (so a rewrite that
     writes its arguments out, e.g. typeof(nanvl(..)), writes them rewritten)."""
     for node in reversed(list(tree.walk(bfs=False))):

@@ -27,7 +27,7 @@ _SIZES = {"boolean": 1, "tinyint": 1, "smallint": 2, "int": 4, "bigint": 8, "flo
 
 def like(pattern: str | None, value: str) -> bool:
     """A JDBC/Databricks name pattern: `%` or `*` any text, `_` one character, backslash escapes; no case."""
-    if pattern in (None, "", "%", "*"):
+    if pattern is None or pattern in ("", "%", "*"):
         return True
     regex = ""
     i = 0
@@ -211,7 +211,7 @@ def information_schema(meta: Catalog, volumes_root: str, catalog: str, view: str
 
 def _keys(t: TableMeta) -> list[tuple[str, str, list[str], ForeignKey | None]]:
     """A table's constraints: (name, type, columns, the foreign key or None)."""
-    keys = [(t.primary_key_name, "PRIMARY KEY", t.primary_key, None)] if t.primary_key else []
+    keys = [(t.primary_key_constraint, "PRIMARY KEY", t.primary_key, None)] if t.primary_key else []
     return keys + [(f.name, "FOREIGN KEY", f.columns, f) for f in t.foreign_keys]
 
 

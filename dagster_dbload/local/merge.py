@@ -35,6 +35,7 @@ class Merges:
                 self.ctx.meta.commit(meta, "ADD COLUMNS", {"source": "MERGE WITH SCHEMA EVOLUTION"}, {})
             by_name = _stars_by_name(e, [c.name for c in meta.columns], source_schema.names, schema_evolution)
             rewritten = sqlglot.parse_one(self.reads.to_duckdb(by_name), read="duckdb")
+            assert isinstance(rewritten, exp.Merge)  # the MERGE, written for DuckDB
             target, source, on = (
                 rewritten.this.sql("duckdb"),
                 rewritten.args["using"].sql("duckdb"),
@@ -166,13 +167,13 @@ def _stars_by_name(e: exp.Merge, target: list[str], source: list[str], schema_ev
     return e
 
 
-def _is_star(then: exp.Expression) -> bool:
+def _is_star(then: exp.Expr) -> bool:
     if isinstance(then, exp.Update):
         return len(then.expressions) == 1 and isinstance(then.expressions[0], exp.Star)
     return isinstance(then, exp.Insert) and isinstance(then.this, exp.Star)
 
 
-def _alias(node: exp.Expression) -> str:
+def _alias(node: exp.Expr) -> str:
     alias = node.args.get("alias")
     return quote_duck(alias.name) if alias is not None else quote_duck(node.name)
 

@@ -198,7 +198,9 @@ class Metadata:
                     "0A000",
                 )  # fmt: skip
             return Result(table_of(json_metadata=(pa.string(), [json.dumps(describe_json(meta))])))
-        rows = [(c.name, display_type(c.type), c.comment) for c in meta.columns]
+        rows: list[tuple[str, str | None, str | None]] = [
+            (c.name, display_type(c.type), c.comment) for c in meta.columns
+        ]
         for title, cols in (
             ("# Partition Information", meta.partitioned_by),
             ("# Clustering Information", meta.clustered_by),
@@ -376,8 +378,12 @@ def json_type(type_sql: str) -> dict[str, Any]:
 
 def constraints(meta: TableMeta) -> list[tuple[str, str]]:
     """(name, definition) of the table's PRIMARY KEY, then its FOREIGN KEYs by name, as Databricks shows them."""
-    key = [(meta.primary_key_name, f"PRIMARY KEY ({', '.join(quote_dbx(c) for c in meta.primary_key)})")]
-    return (key if meta.primary_key else []) + sorted((f.name, f.definition) for f in meta.foreign_keys)
+    key = (
+        [(meta.primary_key_constraint, f"PRIMARY KEY ({', '.join(quote_dbx(c) for c in meta.primary_key)})")]
+        if meta.primary_key
+        else []
+    )
+    return key + sorted((f.name, f.definition) for f in meta.foreign_keys)
 
 
 def create_statement(meta: TableMeta) -> str:

@@ -14,7 +14,7 @@ from ..types import parse_type
 from .errors import LocalSQLError
 
 
-def literal(value: Any) -> exp.Expression:
+def literal(value: Any) -> exp.Expr:
     value = getattr(value, "value", value)  # the connector's typed parameter objects
     if value is None:
         return exp.null()
@@ -46,7 +46,7 @@ def literal(value: Any) -> exp.Expression:
     raise LocalSQLError("INVALID_PARAMETER_VALUE", f"Cannot bind a parameter of type {type(value).__name__}.")
 
 
-def bind(statement: exp.Expression, parameters: Mapping[str, Any] | Sequence[Any] | None) -> exp.Expression:
+def bind(statement: exp.Expr, parameters: Mapping[str, Any] | Sequence[Any] | None) -> exp.Expr:
     """Replace :name and ? markers with literals built as AST nodes (never pasted as text)."""
     placeholders = list(statement.find_all(exp.Placeholder))
     if not placeholders:

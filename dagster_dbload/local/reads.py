@@ -24,7 +24,7 @@ class Reads:
     def __init__(self, ctx: Context):
         self.ctx = ctx
 
-    def to_duckdb(self, query: exp.Expression, target: TableMeta | None = None) -> str:
+    def to_duckdb(self, query: exp.Expr, target: TableMeta | None = None) -> str:
         """DuckDB SQL for a Databricks query (or a DELETE's condition on `target`): tables renamed to their
         DuckDB homes, file sources readable."""
         query = query.copy()
@@ -36,7 +36,7 @@ class Reads:
         query = functions.rewrite_all(self._with_sources(query))
         return query.transform(self._databricks_semantics).sql("duckdb")
 
-    def _decimal_division(self, query: exp.Expression, target: TableMeta | None) -> exp.Expression:
+    def _decimal_division(self, query: exp.Expr, target: TableMeta | None) -> exp.Expr:
         """`5.52 / 2.4`, `price / 100`: a division with a DECIMAL operand and an exact (DECIMAL or integer) other
         one is a DECIMAL on Databricks, computed exactly (decimals.py). Only where both operands' types are
         certain: literals, casts and columns of known tables; innermost divisions first."""
@@ -48,7 +48,7 @@ class Reads:
             division.replace(decimals.divide(division.this, a[0], division.expression, b[0], zero))
         return query
 
-    def _exact_type(self, node: exp.Expression, target: TableMeta | None) -> tuple[tuple[int, int], bool] | None:
+    def _exact_type(self, node: exp.Expr, target: TableMeta | None) -> tuple[tuple[int, int], bool] | None:
         """((precision, scale), is a DECIMAL) of an operand in decimal arithmetic, or None when it is not exact
         or not certain."""
         if isinstance(node, exp.Paren):
@@ -57,15 +57,17 @@ class Reads:
         if literal is not None:
             return literal, "." in node.sql()
         if isinstance(node, exp.Cast):
-            type_sql = node.to.sql("databricks")
+            type_sql: str | None = node.to.sql("databricks")
         elif isinstance(node, exp.Column) and isinstance(node.this, exp.Identifier):
             type_sql = self._column_type(node, target)
         else:
             return None
-        found = decimals.type_of(type_sql) if type_sql else None
+        if not type_sql:
+            return None
+        found = decimals.type_of(type_sql)
         return (found, base_type(type_sql) == "decimal") if found else None
 
-    def _datetime_comparisons(self, query: exp.Expression, target: TableMeta | None) -> exp.Expression:
+    def _datetime_comparisons(self, query: exp.Expr, target: TableMeta | None) -> exp.Expr:
         """`ts = '2026-12-05 03:59:55 +0000'`, `d BETWEEN '2024' AND '2025-06'`: a string compared with a DATE or
         TIMESTAMP column is read as Databricks reads it into the column's type (DuckDB's implicit cast refuses
         ` +0000` and reads other forms otherwise). Only where the column's table is certain."""
@@ -103,7 +105,7 @@ class Reads:
         types = {c.type for meta in candidates if (c := meta.column(column.name)) is not None}
         return types.pop() if len(types) == 1 else None
 
-    def _with_sources(self, query: exp.Expression) -> exp.Expression:
+    def _with_sources(self, query: exp.Expr) -> exp.Expr:
         """`query` with each table, view, information_schema view and file source replaced by what DuckDB reads."""
         ctes = {cte.alias_or_name.lower() for cte in query.find_all(exp.CTE)}
         for table in list(query.find_all(exp.Table)):
@@ -114,7 +116,7 @@ class Reads:
                 table.replace(source)
         return query
 
-    def _databricks_semantics(self, node: exp.Expression) -> exp.Expression:
+    def _databricks_semantics(self, node: exp.Expr) -> exp.Expr:
         """Where DuckDB would answer differently from Databricks: session functions, date_add's DATE, the
         time zone of TIMESTAMP(x) / to_timestamp(x), and ANSI division by zero (an error, not inf or NULL);
         built-in functions are rewritten before, in functions.py."""
@@ -161,7 +163,7 @@ class Reads:
             node.set("catalog", None)
         return self._guard_divisor(node)
 
-    def _guard_divisor(self, node: exp.Expression) -> exp.Expression:
+    def _guard_divisor(self, node: exp.Expr) -> exp.Expr:
         """A zero divisor of /, div and % is `[DIVIDE_BY_ZERO]` under ANSI mode, else NULL (DuckDB: inf or an
         error of its own). The same node is returned: transform goes on into the new divisor."""
         if isinstance(node, (exp.Div, exp.IntDiv, exp.Mod)):
@@ -175,7 +177,7 @@ class Reads:
             node.set("expression", exp.Case(ifs=[exp.If(this=zero, true=error)], default=divisor))
         return node
 
-    def _datetime_literal(self, text: str, to: exp.DataType) -> exp.Expression | None:
+    def _datetime_literal(self, text: str, to: exp.DataType) -> exp.Expr | None:
         """A string literal cast to DATE / TIMESTAMP[_NTZ], read as Databricks reads it; malformed text is
         `[CAST_INVALID_INPUT]` under ANSI mode, else NULL. None for other casts."""
         T = exp.DataType.Type
@@ -210,7 +212,7 @@ class Reads:
             return exp.cast(exp.null(), exp.DataType.build(kind))
         return exp.cast(exp.Literal.string(shown), exp.DataType.build(kind))
 
-    def _source(self, table: exp.Table, ctes: set[str]) -> exp.Expression | None:
+    def _source(self, table: exp.Table, ctes: set[str]) -> exp.Expr | None:
         alias = table.args.get("alias")
         if table.args.get("version") is not None:
             self._current_version_only(table)
@@ -229,6 +231,7 @@ class Reads:
             return self._information_schema(table, alias)
         meta = self.ctx.lookup(table)
         if meta.is_view:
+            assert meta.view_text is not None  # a view is made with its query
             view = self._with_sources(sqlglot.parse_one(meta.view_text, read="databricks"))
             return exp.Subquery(
                 this=view, alias=alias or exp.TableAlias(this=exp.to_identifier(table.name, quoted=True))
@@ -262,7 +265,7 @@ class Reads:
             "0A000",
         )
 
-    def _information_schema(self, table: exp.Table, alias: exp.Expression | None) -> exp.Expression:
+    def _information_schema(self, table: exp.Table, alias: exp.Expr | None) -> exp.Expr:
         catalog = check_name(table.catalog or self.ctx.current_catalog, "catalog")
         if catalog.lower() == "system" and not self.ctx.meta.catalog_exists(
             catalog
@@ -281,7 +284,7 @@ class Reads:
         return exp.Table(this=exp.to_identifier(name, quoted=True),
                          alias=alias or exp.TableAlias(this=exp.to_identifier(table.name, quoted=True)))  # fmt: skip
 
-    def _read_files(self, call: exp.Anonymous, alias: exp.Expression | None) -> exp.Expression:
+    def _read_files(self, call: exp.Anonymous, alias: exp.Expr | None) -> exp.Expr:
         args = list(call.expressions)
         if not args or not isinstance(args[0], exp.Literal) or not args[0].is_string:
             raise LocalSQLError("INVALID_PARAMETER_VALUE", "read_files needs a path string first.", "22023")
@@ -293,7 +296,7 @@ class Reads:
             raise unsupported(f"read_files options {sorted(unknown)}")
         return self.parquet_source(self.ctx.files.list_files(args[0].name), alias)
 
-    def _table_changes(self, call: exp.Anonymous, alias: exp.Expression | None) -> exp.Expression:
+    def _table_changes(self, call: exp.Anonymous, alias: exp.Expr | None) -> exp.Expr:
         """table_changes('<table>', start [, end]): the change data feed between two versions (or timestamps)."""
         args = list(call.expressions)
         if not 2 <= len(args) <= 3 or not isinstance(args[0], exp.Literal) or not args[0].is_string:
@@ -307,7 +310,7 @@ class Reads:
         query = sqlglot.parse_one(self.ctx.changes.source(meta, start, end, history), read="duckdb")
         return exp.Subquery(this=query, alias=alias or exp.TableAlias(this=exp.to_identifier("table_changes")))
 
-    def parquet_source(self, paths: list[str], alias: exp.Expression | None) -> exp.Expression:
+    def parquet_source(self, paths: list[str], alias: exp.Expr | None) -> exp.Expr:
         self.ctx.files.register(self.ctx.con, paths)
         call = exp.Anonymous(
             this="read_parquet",
@@ -318,14 +321,14 @@ class Reads:
         )
         return exp.Table(this=call, alias=alias)
 
-    def _relation(self, query: exp.Expression) -> duckdb.DuckDBPyRelation:
+    def _relation(self, query: exp.Expr) -> duckdb.DuckDBPyRelation:
         return self.ctx.con.sql(self.to_duckdb(query))
 
-    def query(self, query: exp.Expression) -> Result:
+    def query(self, query: exp.Expr) -> Result:
         relation = self._relation(query)
         return Result(databricks_arrow(relation))
 
-    def export(self, query: exp.Expression, path: str) -> pa.Schema:
+    def export(self, query: exp.Expr, path: str) -> pa.Schema:
         """Run `query` into a parquet file at `path` (errors surface here, as from `query`); the schema its rows
         have as a result."""
         sql = self.to_duckdb(query)
@@ -339,7 +342,7 @@ class Reads:
             con.execute(f"SET memory_limit = {exp.Literal.string(limit).sql('duckdb')}")
         return schema
 
-    def source_schema(self, query: exp.Expression) -> pa.Schema:
+    def source_schema(self, query: exp.Expr) -> pa.Schema:
         return self._relation(query).limit(0).to_arrow_table().schema
 
 
@@ -369,7 +372,7 @@ def databricks_arrow(relation: duckdb.DuckDBPyRelation) -> pa.Table:
     return table
 
 
-def _as_string(value: exp.Expression) -> exp.Case:
+def _as_string(value: exp.Expr) -> exp.Case:
     """CAST(x AS STRING) as Databricks writes a TIMESTAMP: in the session time zone, without DuckDB's offset
     (`2024-01-01 08:00:00`, not `...+00`); other types cast as they are (`typeof` is decided when binding)."""
     text = exp.Cast(this=value.copy(), to=exp.DataType(this=exp.DataType.Type.VARCHAR))
@@ -382,7 +385,7 @@ def _as_string(value: exp.Expression) -> exp.Case:
     return exp.Case(ifs=[exp.If(this=is_tz, true=stripped)], default=text)
 
 
-def _named(projection: exp.Expression) -> exp.Expression:
+def _named(projection: exp.Expr) -> exp.Expr:
     """An unaliased SELECT expression named as Databricks names it: `count(1)`, `(a + 1)`, `upper(x)`."""
     stars = [s for s in projection.find_all(exp.Star) if not isinstance(s.parent, exp.Count)]  # t.*, not count(*)
     if isinstance(projection, (exp.Alias, exp.Column, exp.Star)) or stars:
@@ -391,7 +394,7 @@ def _named(projection: exp.Expression) -> exp.Expression:
         name = "count(1)"
     else:
 
-        def shown_as(n: exp.Expression) -> exp.Expression:
+        def shown_as(n: exp.Expr) -> exp.Expr:
             if isinstance(n, exp.Literal) and n.is_string:
                 return exp.Var(this=n.name)  # '' shows as nothing
             if isinstance(n, exp.Count) and isinstance(n.this, exp.Star):

@@ -218,6 +218,13 @@ class Operation:
         self.done.set()
 
     @property
+    def result_table(self) -> pa.Table:
+        """The rows of a finished operation (`finish` sets them before `done`)."""
+        if self.table is None:
+            raise AssertionError("the operation has no result: it failed or is still running")
+        return self.table
+
+    @property
     def state(self) -> int:
         if not self.done.is_set():
             return T.TOperationState.RUNNING_STATE
@@ -461,7 +468,7 @@ class Service:
 
     # results
     def _links(self, operation: Operation) -> list[T.TSparkArrowResultLink]:
-        table, start = operation.table, operation.offset
+        table, start = operation.result_table, operation.offset
         per_row = max(1, table.nbytes // max(1, table.num_rows))
         rows = max(1, CHUNK_BYTES // per_row)
         links = []
@@ -481,7 +488,7 @@ class Service:
 
     @staticmethod
     def _more(operation: Operation) -> bool:
-        return operation.offset < operation.table.num_rows
+        return operation.offset < operation.result_table.num_rows
 
     @staticmethod
     def _metadata(operation: Operation) -> T.TGetResultSetMetadataResp:
@@ -495,7 +502,7 @@ class Service:
             if operation.cloud_fetch
             else T.TSparkRowSetType.ARROW_BASED_SET,
             lz4Compressed=operation.lz4,
-            arrowSchema=operation.table.schema.serialize().to_pybytes(),
+            arrowSchema=operation.result_table.schema.serialize().to_pybytes(),
             isStagingOperation=operation.staging,
         )
 
@@ -505,7 +512,7 @@ class Service:
         start = operation.offset
         if operation.cloud_fetch:
             return T.TRowSet(startRowOffset=start, rows=[], resultLinks=self._links(operation))
-        chunk = operation.table.slice(start, max(1, max_rows))
+        chunk = operation.result_table.slice(start, max(1, max_rows))
         if max_bytes and chunk.nbytes > max_bytes and chunk.num_rows > 1:
             per_row = max(1, chunk.nbytes // chunk.num_rows)
             chunk = chunk.slice(0, max(1, max_bytes // per_row))

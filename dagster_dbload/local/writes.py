@@ -224,7 +224,7 @@ class Writes:
         schema = self.ctx.con.sql(f"SELECT * FROM {source} LIMIT 0").to_arrow_table().schema
         with self.ctx.transaction():
             self.evolve(meta, schema, merge_schema)
-            columns = [meta.column(f.name) for f in schema]
+            columns = [meta.column(f.name) or fail(unresolved_column(f.name, meta)) for f in schema]  # evolved
             select = ", ".join(quote_duck(f.name) for f in schema)
             inserted = self._append(meta, columns, f"SELECT {select} FROM {source}")
             self.ctx.meta.mark_loaded(meta, new_files)
@@ -297,7 +297,7 @@ def _assigned(columns: list[Column], source: pa.Schema) -> str:
     return ", ".join(values)
 
 
-def options(parameter: exp.Expression | None) -> dict[str, str]:
+def options(parameter: exp.Expr | None) -> dict[str, str]:
     """FORMAT_OPTIONS / COPY_OPTIONS as a dict with lower-case keys."""
     if parameter is None:
         return {}

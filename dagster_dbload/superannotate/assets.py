@@ -123,7 +123,7 @@ def build_superannotate_asset(
         volume = _config(lambda: TableRef(ref.catalog, ref.schema, db_volume))
         metadata["staging_url"] = f"/Volumes/{volume.catalog}/{volume.schema}/{volume.table}/superannotate"
         metadata["create_volume"] = create
-    asset_key = AssetKey(key) if key is not None else AssetKey([ref.schema, ref.table])
+    asset_key = AssetKey.from_coercible(key) if key is not None else AssetKey([ref.schema, ref.table])
     # the IO manager's settings, resolved as its loads will (write_mode is set here, so no default decides)
     _config(lambda: asset_settings(asset_key.path, metadata, Defaults(), f"Asset {asset_key.to_user_string()!r}"))
 
@@ -269,7 +269,8 @@ def build_superannotate_sensor(
             if attempt >= max_attempts:
                 gave_up.append(run.run_id[:8])
                 continue
-            items = run.run_config["ops"][op_name]["config"]["items"]
+            run_config: Mapping[str, Any] = run.run_config  # the config the sensor's request gave, as plain data
+            items = run_config["ops"][op_name]["config"]["items"]
             requests.append(_request(run.tags[_RUN_KEY], items, run.tags["superannotate/project"], attempt + 1))
         return requests, handled, gave_up
 

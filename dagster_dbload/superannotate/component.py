@@ -90,4 +90,4 @@ class _Scaffolder(dg.Scaffolder):
         dg.scaffold_component(request, attributes)
 
 
-SuperAnnotateToDatabricks = dg.scaffold_with(_Scaffolder)(SuperAnnotateToDatabricks)
+dg.scaffold_with(_Scaffolder)(SuperAnnotateToDatabricks)  # marks the class itself (the decorator returns it)

@@ -30,7 +30,7 @@ class Cursor:
         return cls(data.get("watermark"), dict(data.get("requested") or {}), tuple(data.get("retried") or ()))
 
     def dumps(self) -> str:
-        data = {"watermark": self.watermark, "requested": self.requested}
+        data: dict[str, object] = {"watermark": self.watermark, "requested": self.requested}
         if self.retried:
             data["retried"] = list(self.retried[-MAX_RETRIED:])
         return json.dumps(data, sort_keys=True)

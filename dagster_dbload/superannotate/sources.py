@@ -7,6 +7,7 @@ and `get_annotations` (the multimodal `data` of items, by id).
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -254,7 +255,7 @@ class SuperAnnotateResource(SuperAnnotateSource):
         for folder in ["root"] + sorted({f["name"] for f in folders} - {"root"}):
             rows = self._call(
                 f"list_items({folder})",
-                lambda folder=folder: client.list_items(self.project, None if folder == "root" else folder, **filters),
+                functools.partial(client.list_items, self.project, None if folder == "root" else folder, **filters),
             )
             for row in rows:
                 yield SAItem(int(row["id"]), row["name"], folder, row["annotation_status"], row["updatedAt"])
@@ -285,7 +286,7 @@ class SuperAnnotateResource(SuperAnnotateSource):
         for _ in range(2):  # items that come back in another format (no `data`) are asked for once more
             annotations = self._call(
                 "get_annotations",
-                lambda ids=wanted: client.get_annotations(self.project, items=ids, data_spec="multimodal"),
+                functools.partial(client.get_annotations, self.project, items=wanted, data_spec="multimodal"),
             )
             found |= {int(a["metadata"]["id"]): a["data"] or {} for a in annotations if "data" in a}
             wanted = [int(a["metadata"]["id"]) for a in annotations if "data" not in a]
@@ -344,7 +345,7 @@ def _hooked(get_session: Callable[[], Any], hook: Callable[..., Any]) -> Callabl
     return hooked_session
 
 
-def _is_connection_error(error: Exception) -> bool:
+def _is_connection_error(error: BaseException) -> bool:
     text = str(error)
     return isinstance(error, ConnectionError) or any(
         s in text for s in ("Connection aborted", "Max retries exceeded", "Can't get annotations")
