@@ -68,6 +68,8 @@ defs = dg.Definitions(
     asset_checks=build_table_checks([a for a in shop_assets if isinstance(a, dg.AssetsDefinition)]),
     jobs=[qa_review_job],
     sensors=component_sensors,
+    # each run's steps in the run's own process: a step process per asset cost each small run seconds of start-up
+    executor=dg.in_process_executor,
     resources={
         "io_manager": DatabricksIOManager(warehouse=warehouse, staging_url=os.environ.get("DBLOAD_STAGING_URL")),
         "superannotate": _superannotate(),

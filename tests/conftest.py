@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 
 import pytest
@@ -10,7 +11,8 @@ from dagster_dbload import LocalSQLWarehouse
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if not os.environ.get("PYTEST_XDIST_WORKER"):  # parse the example's dbt project once, before workers start
+    # parse the example's dbt project once, before workers start (where dbt is installed: not in .venv-latest)
+    if not os.environ.get("PYTEST_XDIST_WORKER") and importlib.util.find_spec("dagster_dbt") is not None:
         import example_project.dbt_models  # noqa: F401
 
 
