@@ -12,7 +12,11 @@ EXAMPLES = [  # (query, Databricks' documented result)
     ("SELECT dayofweek('2009-07-30')", 5),
     ("SELECT weekday('2009-07-30')", 3),
     ("SELECT typeof(1)", "int"),
-    ("SELECT typeof(array(1))", None),  # refused, not answered differently
+    ("SELECT typeof(array(1))", "array<int>"),  # its Spark type, known before the query runs
+    (
+        "SELECT typeof(array(1, 2.5))",
+        None,
+    ),  # refused (Spark widens the elements to a DECIMAL), not answered differently
     ("SELECT typeof('a')", "string"),
     ("SELECT typeof(1.5)", "decimal(2,1)"),
     ("SELECT typeof(NULL)", "void"),

@@ -95,8 +95,15 @@ _DUCK_ERRORS = [
 ]
 
 
+# raised inside a query by the local engine's own error() calls (semantics.py): `[CLASS] message SQLSTATE: s`
+_RAISED = re.compile(r"\[([A-Z_]+(?:\.[A-Z_]+)*)\] ([^\n]*?) SQLSTATE: ([0-9A-Z]{5})")
+
+
 def from_duckdb(error: duckdb.Error) -> LocalSQLError:
     message = str(error)
+    raised = _RAISED.search(message)
+    if raised:
+        return LocalSQLError(raised.group(1), raised.group(2), raised.group(3))
     for pattern, error_class, sqlstate, text in _DUCK_ERRORS:
         m = pattern.search(message)
         if m:

@@ -1,5 +1,6 @@
-"""Built-in functions DuckDB answers differently from Databricks, as a table of rewrites (in the manner of
-sqlglot's Generator.TRANSFORMS): each becomes DuckDB SQL that answers as Databricks does, or is refused with
+"""Built-in functions DuckDB answers differently from Databricks, as a table of untyped rewrites (in the manner of
+sqlglot's Generator.TRANSFORMS) that semantics.py applies in its one lowering pass beside its typed rules: each
+becomes DuckDB SQL that answers as Databricks does, or is refused with
 `[UNSUPPORTED_FEATURE.FUNCTION]` naming it. Never a different answer."""
 
 from __future__ import annotations
@@ -44,7 +45,9 @@ def _weekday(node: exp.Anonymous) -> exp.Expr:  # Monday = 0 ... Sunday = 6
 def _typeof(node: exp.Typeof) -> exp.Expr:
     cases = " ".join(f"WHEN '{duck}' THEN '{name}'" for duck, name in _TYPE_NAMES.items())
     return _duck(
-        "CASE TYPEOF({x}) " + cases + " ELSE CASE WHEN TYPEOF({x}) LIKE 'DECIMAL(%' THEN LOWER(TYPEOF({x})) "
+        "CASE TYPEOF({x}) "
+        + cases
+        + " ELSE CASE WHEN regexp_full_match(TYPEOF({x}), 'DECIMAL\\(\\d+,\\d+\\)') THEN LOWER(TYPEOF({x})) "
         "ELSE ERROR('[UNSUPPORTED_FEATURE.FUNCTION] typeof of a ' || TYPEOF({x}) || ' value') END END",
         x=node.this,
     )
@@ -233,16 +236,3 @@ def rewrite(node: exp.Expr) -> exp.Expr:
     """`node` as DuckDB answers it the Databricks way (unchanged when it needs nothing)."""
     fix = BY_NAME.get(node.name.lower()) if isinstance(node, exp.Anonymous) else BY_KIND.get(type(node))
     return fix(node) if fix else node
-
-
-def rewrite_all(tree: exp.Expr) -> exp.Expr:
-    """Every function call in `tree` rewritten, arguments before the call that takes them (so a rewrite that
-    writes its arguments out, e.g. typeof(nanvl(..)), writes them rewritten)."""
-    for node in reversed(list(tree.walk(bfs=False))):
-        new = rewrite(node)
-        if new is not node:
-            if node is tree:
-                tree = new
-            else:
-                node.replace(new)
-    return tree

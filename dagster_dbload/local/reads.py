@@ -7,7 +7,7 @@ import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
-from . import changes, decimals, functions
+from . import changes, decimals, semantics
 from .catalog import TableMeta, check_name, quote_dbx
 from .common import Result, no_catalog, table_arg
 from .context import USER, Context
@@ -33,8 +33,10 @@ class Reads:
         if isinstance(query, exp.Select):  # result columns named as Databricks names them
             query.set("expressions", [_named(e) for e in query.expressions])
         query = self._decimal_division(self._datetime_comparisons(query, target), target)
-        query = functions.rewrite_all(self._with_sources(query))
-        return query.transform(self._databricks_semantics).sql("duckdb")
+        semantics.annotate(query, lambda column: self._column_type(column, target))
+        query = self._with_sources(query).transform(semantics.keeping_types(self._databricks_semantics))
+        query = semantics.lower(query, semantics.Settings(ansi=self.ctx.ansi_mode))
+        return query.transform(self._guard_divisor).sql("duckdb")  # every divisor, the lowerings' own too
 
     def _decimal_division(self, query: exp.Expr, target: TableMeta | None) -> exp.Expr:
         """`5.52 / 2.4`, `price / 100`: a division with a DECIMAL operand and an exact (DECIMAL or integer) other
@@ -118,8 +120,8 @@ class Reads:
 
     def _databricks_semantics(self, node: exp.Expr) -> exp.Expr:
         """Where DuckDB would answer differently from Databricks: session functions, date_add's DATE, the
-        time zone of TIMESTAMP(x) / to_timestamp(x), and ANSI division by zero (an error, not inf or NULL);
-        built-in functions are rewritten before, in functions.py."""
+        time zone of TIMESTAMP(x) / to_timestamp(x); operators and built-in functions are lowered after, by
+        semantics.py (with functions.py's rewrites), and every divisor is guarded last."""
         if isinstance(node, exp.CurrentCatalog):
             return exp.Literal.string(self.ctx.current_catalog)
         if isinstance(node, (exp.CurrentSchema, exp.CurrentDatabase)):
@@ -161,7 +163,7 @@ class Reads:
         if isinstance(node, exp.Column) and node.args.get("db"):  # catalog.schema.table.column -> table.column
             node.set("db", None)
             node.set("catalog", None)
-        return self._guard_divisor(node)
+        return node
 
     def _guard_divisor(self, node: exp.Expr) -> exp.Expr:
         """A zero divisor of /, div and % is `[DIVIDE_BY_ZERO]` under ANSI mode, else NULL (DuckDB: inf or an
