@@ -16,6 +16,21 @@ def pytest_configure(config: pytest.Config) -> None:
         import example_project.dbt_models  # noqa: F401
 
 
+# The files that take a minute or more (dbt, dagster dev, the JVM, seeded soaks) start first, so that with
+# --dist loadfile no worker is left running one of them after the others have finished
+SLOW_FIRST = ["test_dbt_assets.py", "test_browser.py", "test_example_project.py", "test_dbt.py", "test_soak.py",
+              "test_foreign_writes.py", "test_spark_oracle.py", "test_dg.py", "test_incremental.py",
+              "test_large_appends.py", "test_connector_e2e.py"]  # fmt: skip
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        name = item.path.name
+        return SLOW_FIRST.index(name) if name in SLOW_FIRST else len(SLOW_FIRST)
+
+    items.sort(key=rank)  # stable: each file keeps its own order
+
+
 @pytest.fixture
 def warehouse(tmp_path) -> LocalSQLWarehouse:
     return LocalSQLWarehouse(path=str(tmp_path / "wh" / "warehouse.duckdb"))

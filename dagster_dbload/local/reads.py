@@ -30,8 +30,8 @@ class Reads:
         query = query.copy()
         if isinstance(query, exp.Values) and query.args.get("alias") is not None:  # VALUES (..) AS v(a, b)
             query = exp.select("*").from_(query)  # its alias names the columns, as a FROM item's does
-        if isinstance(query, exp.Select):  # result columns named as Databricks names them
-            query.set("expressions", [_named(e) for e in query.expressions])
+        for select in query.find_all(exp.Select):  # columns named as Databricks names them, before any is lowered
+            select.set("expressions", [_named(e) for e in select.expressions])
         query = self._decimal_division(self._datetime_comparisons(query, target), target)
         semantics.annotate(query, lambda column: self._column_type(column, target))
         query = self._with_sources(query).transform(semantics.keeping_types(self._databricks_semantics))

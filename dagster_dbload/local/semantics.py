@@ -116,6 +116,8 @@ def _fixed(type_sql: str) -> Callable[[exp.Expr, Sequence[Type]], Type]:
 
 def _cast_returns(node: exp.Expr, types: Sequence[Type]) -> Type:
     assert isinstance(node, exp.Cast)
+    if node.to.this in (T.TIMESTAMP, T.TIMESTAMPNTZ, T.TIMESTAMPLTZ, T.TIMESTAMPTZ) and node.to.expressions:
+        raise refused(f"a {node.to.sql('databricks')} (a timestamp of a chosen precision)")
     return node.to
 
 
