@@ -11,24 +11,42 @@ from dagster_dbload import LocalSQLWarehouse
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(SlowFirstScheduling(), "dbload-slow-first")
     # parse the example's dbt project once, before workers start (where dbt is installed: not in .venv-latest)
     if not os.environ.get("PYTEST_XDIST_WORKER") and importlib.util.find_spec("dagster_dbt") is not None:
         import example_project.dbt_models  # noqa: F401
 
 
-# The files that take a minute or more (dbt, dagster dev, the JVM, seeded soaks) start first, so that with
-# --dist loadfile no worker is left running one of them after the others have finished
-SLOW_FIRST = ["test_dbt_assets.py", "test_browser.py", "test_example_project.py", "test_dbt.py", "test_soak.py",
-              "test_foreign_writes.py", "test_spark_oracle.py", "test_dg.py", "test_incremental.py",
-              "test_large_appends.py", "test_connector_e2e.py"]  # fmt: skip
+# The files that take a minute or more (dbt, dagster dev, the JVM, seeded soaks) start first, so that no worker is
+# left running one of them after the others have finished (xdist's --dist loadfile starts the files with the most
+# tests first, which put these single-test files last)
+SLOW_FIRST = ["test_dbt_assets.py", "test_browser.py", "test_spark_sql_golden.py", "test_example_project.py",
+              "test_dbt.py", "test_soak.py", "test_foreign_writes.py", "test_spark_oracle.py", "test_dg.py",
+              "test_incremental.py", "test_large_appends.py", "test_connector_e2e.py"]  # fmt: skip
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    def rank(item: pytest.Item) -> int:
-        name = item.path.name
-        return SLOW_FIRST.index(name) if name in SLOW_FIRST else len(SLOW_FIRST)
+class SlowFirstScheduling:
+    """A plugin (registered where xdist is loaded): --dist loadfile, with SLOW_FIRST's files sent first."""
 
-    items.sort(key=rank)  # stable: each file keeps its own order
+    def pytest_xdist_make_scheduler(self, config: pytest.Config, log: object) -> object:
+        if config.getoption("dist") != "loadfile":
+            return None
+        from xdist.scheduler import LoadFileScheduling
+
+        class SlowFirst(LoadFileScheduling):
+            def _assign_work_unit(self, node: object) -> None:
+                if not getattr(self, "_slow_first", False):  # once: the queue is built, no file is sent yet
+
+                    def rank(scope: str) -> int:
+                        name = scope.rsplit("/", 1)[-1]
+                        return SLOW_FIRST.index(name) if name in SLOW_FIRST else len(SLOW_FIRST)
+
+                    self.workqueue = type(self.workqueue)(sorted(self.workqueue.items(), key=lambda kv: rank(kv[0])))
+                    self._slow_first = True
+                super()._assign_work_unit(node)
+
+        return SlowFirst(config, log)
 
 
 @pytest.fixture

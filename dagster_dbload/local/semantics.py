@@ -64,12 +64,7 @@ def _duck(sql: str, **nodes: exp.Expr) -> exp.Expr:
 
 def _error(error_class: str, message: exp.Expr | str, sqlstate: str) -> exp.Expr:
     """DuckDB's error() with Databricks' wording: `[CLASS] message SQLSTATE: s`."""
-    text = exp.Literal.string(message) if isinstance(message, str) else message
-    full = exp.DPipe(
-        this=exp.DPipe(this=exp.Literal.string(f"[{error_class}] "), expression=text),
-        expression=exp.Literal.string(f" SQLSTATE: {sqlstate}"),
-    )
-    return exp.Anonymous(this="error", expressions=[full])
+    return exp.Anonymous(this="error", expressions=[_concat(f"[{error_class}] ", message, f" SQLSTATE: {sqlstate}")])
 
 
 def _once(value: exp.Expr, body: str, **others: exp.Expr) -> exp.Expr:
@@ -140,13 +135,12 @@ def _lower_cast(node: exp.Expr, types: Sequence[Type], settings: Settings) -> ex
     invalid = (
         _error(
             "CAST_INVALID_INPUT",
-            exp.DPipe(
-                this=exp.DPipe(this=exp.Literal.string("The value '"), expression=exp.column("v")),
-                expression=exp.Literal.string(
-                    f'\' of the type "STRING" cannot be cast to "{spark}" because it is malformed. Correct the '
-                    "value as per the syntax, or change its target type. Use `try_cast` to tolerate malformed input "
-                    "and return NULL instead."
-                ),
+            _concat(
+                "The value '",
+                exp.column("v"),
+                f'\' of the type "STRING" cannot be cast to "{spark}" because it is malformed. Correct the value as per '
+                "the syntax, or change its target type. Use `try_cast` to tolerate malformed input and return NULL "
+                "instead.",
             ),
             "22018",
         ).sql("duckdb")
@@ -339,29 +333,7 @@ def _lower_bracket(node: exp.Expr, types: Sequence[Type], settings: Settings) ->
     one_based = node.args.get("offset") == 1
     strict = settings.ansi and not node.args.get("safe")
     if one_based:
-        out = (
-            _error(
-                "INVALID_ARRAY_INDEX_IN_ELEMENT_AT",
-                exp.DPipe(
-                    this=exp.DPipe(
-                        this=exp.DPipe(
-                            this=exp.Literal.string("The index "), expression=exp.cast(exp.column("i"), "VARCHAR")
-                        ),
-                        expression=exp.Literal.string(" is out of bounds. The array has "),
-                    ),
-                    expression=exp.DPipe(
-                        this=exp.cast(exp.column("n"), "VARCHAR"),
-                        expression=exp.Literal.string(
-                            " elements. Use `try_element_at` to tolerate accessing element at invalid index and "
-                            "return NULL instead."
-                        ),
-                    ),
-                ),
-                "22003",
-            ).sql("duckdb")
-            if strict
-            else "NULL"
-        )
+        out = _out_of_bounds("INVALID_ARRAY_INDEX_IN_ELEMENT_AT", "`try_element_at`", strict)
         zero = _error(
             "INVALID_INDEX_OF_ZERO",
             "The index 0 is invalid. An index shall be either < 0 or > 0 (the first element has index 1).",
@@ -372,36 +344,35 @@ def _lower_bracket(node: exp.Expr, types: Sequence[Type], settings: Settings) ->
             "WHEN i > 0 THEN a[i] ELSE a[n + i + 1] END"
         )
     else:
-        out = (
-            _error(
-                "INVALID_ARRAY_INDEX",
-                exp.DPipe(
-                    this=exp.DPipe(
-                        this=exp.DPipe(
-                            this=exp.Literal.string("The index "), expression=exp.cast(exp.column("i"), "VARCHAR")
-                        ),
-                        expression=exp.Literal.string(" is out of bounds. The array has "),
-                    ),
-                    expression=exp.DPipe(
-                        this=exp.cast(exp.column("n"), "VARCHAR"),
-                        expression=exp.Literal.string(
-                            " elements. Use the SQL function `get()` to tolerate accessing element at invalid index "
-                            "and return NULL instead."
-                        ),
-                    ),
-                ),
-                "22003",
-            ).sql("duckdb")
-            if strict
-            else "NULL"
-        )
-        body = "CASE WHEN i IS NULL OR a IS NULL THEN NULL WHEN i < 0 OR i >= n THEN " + out + " ELSE a[i + 1] END"
+        out = _out_of_bounds("INVALID_ARRAY_INDEX", "the SQL function `get()`", strict)
+        body = f"CASE WHEN i IS NULL OR a IS NULL THEN NULL WHEN i < 0 OR i >= n THEN {out} ELSE a[i + 1] END"
     return _duck(
         "list_transform([{{'a': {a}, 'i': CAST({i} AS BIGINT)}}], lambda p: list_transform([p.a], lambda a: "
         "list_transform([p.i], lambda i: list_transform([len(a)], lambda n: " + body + ")[1])[1])[1])[1]",
         a=node.this,
         i=key,
     )
+
+
+def _out_of_bounds(error_class: str, tolerant: str, strict: bool) -> str:
+    """DuckDB SQL for an index `i` past an array of `n` elements: Databricks' error, or NULL when not `strict`."""
+    if not strict:
+        return "NULL"
+    message = _concat(
+        "The index ", exp.cast(exp.column("i"), "VARCHAR"), " is out of bounds. The array has ",
+        exp.cast(exp.column("n"), "VARCHAR"),
+        f" elements. Use {tolerant} to tolerate accessing element at invalid index and return NULL instead.",
+    )  # fmt: skip
+    return _error(error_class, message, "22003").sql("duckdb")
+
+
+def _concat(*parts: str | exp.Expr) -> exp.Expr:
+    """The text of `parts` (strings as literals) joined with ||."""
+    nodes = [exp.Literal.string(p) if isinstance(p, str) else p for p in parts]
+    joined = nodes[0]
+    for node in nodes[1:]:
+        joined = exp.DPipe(this=joined, expression=node)
+    return joined
 
 
 # --- dates --------------------------------------------------------------------------------------------------------
