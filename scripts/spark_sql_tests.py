@@ -55,7 +55,11 @@ from sqlglot import exp
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_ROOT = REPO.parent / "shared" / "spark-sql-tests"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from suite_support import shared_dir  # noqa: E402
+
+# beside the checkout, or beside the checkout it was cloned from
+DEFAULT_ROOT = Path(shared_dir("spark-sql-tests") or REPO.parent / "shared" / "spark-sql-tests")
 SUITE_TIME_ZONE = "America/Los_Angeles"  # SharedSparkSession's spark.sql.session.timeZone
 VERDICTS = ("match", "error_parity", "refused", "wrong", "command")
 EMPTY_SCHEMA = "struct<>"

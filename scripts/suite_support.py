@@ -34,20 +34,31 @@ SUITES = {
 SUITE_MISSING = 5
 
 
+def shared_dir(name: str) -> str | None:
+    """shared/<name> beside the checkout, or beside the local checkout it was cloned from (a fresh clone in a
+    temporary folder); None when neither exists."""
+    for checkout in [ROOT, _cloned_from()]:
+        if checkout and os.path.isdir(os.path.join(os.path.dirname(checkout), "shared", name)):
+            return os.path.join(os.path.dirname(checkout), "shared", name)
+    return None
+
+
 def suite_dir(name: str) -> str | None:
     """The folder holding suite `name`: $DBLOAD_SUITES/<name>, else shared/suites/<name> beside the checkout (or
     beside the local checkout it was cloned from). None, after saying on stderr what to fetch and where to put it,
     when none exists."""
-    places = [os.path.join(os.environ["DBLOAD_SUITES"], name)] if os.environ.get("DBLOAD_SUITES") else []
-    for checkout in [ROOT, _cloned_from()]:
-        if checkout:
-            places.append(os.path.join(os.path.dirname(checkout), "shared", "suites", name))
-    for place in places:
+    if os.environ.get("DBLOAD_SUITES"):
+        place = os.path.join(os.environ["DBLOAD_SUITES"], name)
         if os.path.isdir(place):
             return place
+    shared = shared_dir(os.path.join("suites", name))
+    if shared:
+        return shared
+    places = [os.path.join(os.environ.get("DBLOAD_SUITES", "$DBLOAD_SUITES"), name), f"shared/suites/{name}"]
     project, commit, what = SUITES[name]
     print(
-        f"SKIPPED: the {name} suite is not on this machine (looked in {', '.join(places)}). Fetch {what} of "
+        f"SKIPPED: the {name} suite is not on this machine (looked in {' and '.join(places)} beside the checkout). "
+        f"Fetch {what} of "
         f"{project} at commit {commit}, unmodified, into $DBLOAD_SUITES/{name}.",
         file=sys.stderr,
         flush=True,

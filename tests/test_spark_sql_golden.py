@@ -15,7 +15,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-CORPUS = Path(os.environ.get("DBLOAD_SPARK_SQL_TESTS", ROOT.parent / "shared" / "spark-sql-tests"))
+sys.path.insert(0, str(ROOT / "scripts"))
+from suite_support import shared_dir  # noqa: E402
+
+CORPUS = Path(os.environ.get("DBLOAD_SPARK_SQL_TESTS") or shared_dir("spark-sql-tests") or "../shared/spark-sql-tests")
 KNOWN_WRONG = ROOT / "tests" / "data" / "spark_sql_known_wrong.json"
 MATCH_FLOOR = 1345  # of 14,154 blocks on 2026-12-07; raise it as rules are added
 
