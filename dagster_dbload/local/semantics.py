@@ -75,17 +75,21 @@ def _once(value: exp.Expr, body: str, **others: exp.Expr) -> exp.Expr:
 # --- types --------------------------------------------------------------------------------------------------------
 
 
-def literal_type(node: exp.Literal) -> Type:
-    """Spark's type of a literal: INT, BIGINT or DECIMAL(p, 0) by size; DECIMAL(p, s) with a point; DOUBLE with an
-    exponent; STRING."""
-    if node.is_string:
-        return exp.DataType.build("STRING")
+def literal_type(node: exp.Expr) -> Type:
+    """Spark's type of a literal (a negated number too, as Spark's parser reads `-2147483648`): INT, BIGINT or
+    DECIMAL(p, 0) by size; DECIMAL(p, s) with a point; DOUBLE with an exponent; STRING."""
+    negated = isinstance(node, exp.Neg)
+    literal = node.this if negated else node
+    if not isinstance(literal, exp.Literal):
+        return None
+    if literal.is_string:
+        return None if negated else exp.DataType.build("STRING")
     exact = decimals.literal_type(node)
     if exact is None:
-        return exp.DataType.build("DOUBLE") if re.search(r"[eE]", node.name) else None
+        return exp.DataType.build("DOUBLE") if re.search(r"[eE]", literal.name) else None
     precision, scale = exact
-    if scale == 0 and "." not in node.name:
-        value = int(node.name)
+    if scale == 0 and "." not in literal.name:
+        value = -int(literal.name) if negated else int(literal.name)
         if -(2**31) <= value < 2**31:
             return exp.DataType.build("INT")
         if -(2**63) <= value < 2**63:
@@ -497,7 +501,7 @@ def lower(tree: exp.Expr, settings: Settings = Settings()) -> exp.Expr:
 
 
 def _type_of(node: exp.Expr, column_type: Callable[[exp.Column], str | None]) -> Type:
-    if isinstance(node, exp.Literal):
+    if isinstance(node, exp.Literal) or (isinstance(node, exp.Neg) and isinstance(node.this, exp.Literal)):
         return literal_type(node)
     if isinstance(node, exp.Boolean):
         return exp.DataType.build("BOOLEAN")
