@@ -29,22 +29,22 @@ def refused(name: str) -> LocalSQLError:
     )
 
 
-def _duck(sql: str, **nodes: exp.Expr) -> exp.Expr:
+def duck(sql: str, **nodes: exp.Expr) -> exp.Expr:
     """DuckDB SQL with {name} placeholders filled by the given nodes."""
     return parse_one(sql.format(**{k: v.sql("duckdb") for k, v in nodes.items()}), read="duckdb")
 
 
 def _day_of_week(node: exp.DayOfWeek) -> exp.Expr:  # Sunday = 1 ... Saturday = 7
-    return _duck("(DAYOFWEEK(CAST({x} AS DATE)) + 1)", x=node.this)
+    return duck("(DAYOFWEEK(CAST({x} AS DATE)) + 1)", x=node.this)
 
 
 def _weekday(node: exp.Anonymous) -> exp.Expr:  # Monday = 0 ... Sunday = 6
-    return _duck("(ISODOW(CAST({x} AS DATE)) - 1)", x=node.expressions[0])
+    return duck("(ISODOW(CAST({x} AS DATE)) - 1)", x=node.expressions[0])
 
 
 def _typeof(node: exp.Typeof) -> exp.Expr:
     cases = " ".join(f"WHEN '{duck}' THEN '{name}'" for duck, name in _TYPE_NAMES.items())
-    return _duck(
+    return duck(
         "CASE TYPEOF({x}) "
         + cases
         + " ELSE CASE WHEN regexp_full_match(TYPEOF({x}), 'DECIMAL\\(\\d+,\\d+\\)') THEN LOWER(TYPEOF({x})) "
@@ -58,7 +58,7 @@ def _add_months(node: exp.AddMonths) -> exp.Expr:  # a DATE, not DuckDB's TIMEST
 
 
 def _array_contains(node: exp.ArrayContains) -> exp.Expr:  # NULL when not found but the array holds a NULL
-    return _duck(
+    return duck(
         "CASE WHEN {a} IS NULL OR {x} IS NULL THEN NULL WHEN LIST_CONTAINS({a}, {x}) THEN TRUE "
         "WHEN LEN(LIST_FILTER({a}, e -> e IS NULL)) > 0 THEN NULL ELSE FALSE END",
         a=node.this, x=node.expression,
@@ -66,14 +66,14 @@ def _array_contains(node: exp.ArrayContains) -> exp.Expr:  # NULL when not found
 
 
 def _array_position(node: exp.ArrayPosition) -> exp.Expr:  # 1-based, 0 when absent, NULL for a NULL value
-    return _duck(
+    return duck(
         "CASE WHEN {a} IS NULL OR {x} IS NULL THEN NULL ELSE COALESCE(LIST_POSITION({a}, {x}), 0) END",
         a=node.this, x=node.expression,
     )  # fmt: skip
 
 
 def _array_remove(node: exp.ArrayRemove) -> exp.Expr:  # NULL elements stay; removing NULL gives NULL
-    return _duck(
+    return duck(
         "CASE WHEN {x} IS NULL THEN NULL ELSE LIST_FILTER({a}, e -> e IS DISTINCT FROM {x}) END",
         a=node.this, x=node.expression,
     )  # fmt: skip
@@ -104,8 +104,8 @@ def _sequence(node: exp.GenerateSeries) -> exp.Expr:
            for a in (start, stop, step) if a is not None):  # fmt: skip
         raise refused("sequence of dates or timestamps")
     if step is None:
-        return _duck("CASE WHEN {s} <= {e} THEN RANGE({s}, {e} + 1) ELSE RANGE({s}, {e} - 1, -1) END", s=start, e=stop)
-    return _duck("RANGE({s}, {e} + SIGN({k}), {k})", s=start, e=stop, k=step)
+        return duck("CASE WHEN {s} <= {e} THEN RANGE({s}, {e} + 1) ELSE RANGE({s}, {e} - 1, -1) END", s=start, e=stop)
+    return duck("RANGE({s}, {e} + SIGN({k}), {k})", s=start, e=stop, k=step)
 
 
 def _date_diff(node: exp.DateDiff | exp.TimestampDiff) -> exp.Expr:
@@ -127,7 +127,7 @@ def _percentile_approx(node: exp.ApproxQuantile) -> exp.Expr:
     p = node.args["quantile"]
     if isinstance(p, exp.Array) or not isinstance(p, exp.Literal):
         raise refused("percentile_approx with an array of percentages or a non-constant percentage")
-    return _duck(
+    return duck(
         "LIST_SORT(LIST({x}) FILTER (WHERE {x} IS NOT NULL))[GREATEST(1, CAST(CEIL(COUNT({x}) * {p}) AS BIGINT))]",
         x=node.this, p=p,
     )  # fmt: skip
@@ -149,7 +149,7 @@ def _date_format(node: exp.TimeToStr) -> exp.Expr:
 
 def _pmod(node: exp.Anonymous) -> exp.Expr:  # the positive remainder (DuckDB's % keeps the dividend's sign)
     a, b = node.expressions
-    return _duck("CASE WHEN ({a}) % ({b}) < 0 THEN (({a}) % ({b}) + ({b})) % ({b}) ELSE ({a}) % ({b}) END", a=a, b=b)
+    return duck("CASE WHEN ({a}) % ({b}) < 0 THEN (({a}) % ({b}) + ({b})) % ({b}) ELSE ({a}) % ({b}) END", a=a, b=b)
 
 
 def _bround(node: exp.Anonymous) -> exp.Expr:  # round half to even
@@ -160,13 +160,13 @@ def _bround(node: exp.Anonymous) -> exp.Expr:  # round half to even
 
 def _nanvl(node: exp.Expr) -> exp.Expr:
     a, b = node.this, node.expression
-    return _duck("CASE WHEN ISNAN(CAST({a} AS DOUBLE)) THEN CAST({b} AS DOUBLE) ELSE CAST({a} AS DOUBLE) END", a=a, b=b)
+    return duck("CASE WHEN ISNAN(CAST({a} AS DOUBLE)) THEN CAST({b} AS DOUBLE) ELSE CAST({a} AS DOUBLE) END", a=a, b=b)
 
 
 def _substring_index(node: exp.SubstringIndex) -> exp.Expr:
     """substring_index(s, delimiter, n): before the n-th delimiter (n > 0) or after the n-th from the end (n < 0)."""
     s, delimiter, n = node.this, node.args["delimiter"], node.args["count"]
-    return _duck(
+    return duck(
         "CASE WHEN ({n}) > 0 THEN ARRAY_TO_STRING(STRING_SPLIT({s}, {d})[1:({n})], {d}) WHEN ({n}) < 0 THEN "
         "ARRAY_TO_STRING(STRING_SPLIT({s}, {d})[({n}):], {d}) ELSE '' END",
         s=s, d=delimiter, n=n,

@@ -19,6 +19,7 @@ from sqlglot import exp, parse_one
 
 from . import decimals, functions
 from .errors import LocalSQLError
+from .functions import duck, refused
 
 T = exp.DataType.Type
 Type: TypeAlias = "exp.DataType | None"  # None: not known statically
@@ -27,15 +28,6 @@ _DUCK_INTEGRAL = "('TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'HUGEINT', 'UTINY
 _SPARK_NAMES = {T.TINYINT: "TINYINT", T.SMALLINT: "SMALLINT", T.INT: "INT", T.BIGINT: "BIGINT"}
 # Spark trims these around a number it reads from a string (UTF8String.trimAll: whitespace and ISO controls)
 _NUMBER_TEXT = r"^[\x00-\x20]*[+-]?[0-9]+[\x00-\x20]*$"
-
-
-def refused(what: str) -> LocalSQLError:
-    return LocalSQLError(
-        "UNSUPPORTED_FEATURE.FUNCTION",
-        f"The local SQL warehouse cannot compute {what} as Databricks does, so it refuses it rather than answer "
-        "differently; it runs on a Databricks SQL warehouse.",
-        "0A000",
-    )
 
 
 @dataclass(frozen=True)
@@ -57,11 +49,6 @@ class Rule:
 # --- DuckDB building blocks -------------------------------------------------------------------------------------
 
 
-def _duck(sql: str, **nodes: exp.Expr) -> exp.Expr:
-    """DuckDB SQL with {name} placeholders filled by the given nodes."""
-    return parse_one(sql.format(**{k: v.sql("duckdb") for k, v in nodes.items()}), read="duckdb")
-
-
 def _error(error_class: str, message: exp.Expr | str, sqlstate: str) -> exp.Expr:
     """DuckDB's error() with Databricks' wording: `[CLASS] message SQLSTATE: s`."""
     return exp.Anonymous(this="error", expressions=[_concat(f"[{error_class}] ", message, f" SQLSTATE: {sqlstate}")])
@@ -69,7 +56,7 @@ def _error(error_class: str, message: exp.Expr | str, sqlstate: str) -> exp.Expr
 
 def _once(value: exp.Expr, body: str, **others: exp.Expr) -> exp.Expr:
     """`body` with `{v}` bound to `value` once (a CASE would evaluate a pasted rand() at each use)."""
-    return _duck("list_transform([{value}], lambda v: " + body + ")[1]", value=value, **others)
+    return duck("list_transform([{value}], lambda v: " + body + ")[1]", value=value, **others)
 
 
 # --- types --------------------------------------------------------------------------------------------------------
@@ -252,7 +239,7 @@ def _lower_substring(node: exp.Expr, types: Sequence[Type], settings: Settings) 
     if _is(types[0], T.BINARY, T.VARBINARY):
         raise refused("substring of a BINARY")
     length = node.args.get("length") or exp.Literal.number(2**31 - 1)
-    return _duck(
+    return duck(
         "list_transform([{{'s': {s}, 'p': {pos}, 'n': {n}}}], lambda q: CASE WHEN q.s IS NULL OR q.p IS NULL OR q.n IS "
         "NULL THEN NULL ELSE list_transform([CASE WHEN q.p > 0 THEN "
         "q.p - 1 WHEN q.p < 0 THEN length(q.s) + q.p ELSE 0 END], lambda st: CASE WHEN greatest(st, 0) >= st + q.n "
@@ -294,7 +281,7 @@ def _lower_to_binary(node: exp.Expr, types: Sequence[Type], settings: Settings) 
             invalid=invalid,
         )
     if name in ("utf-8", "utf8"):
-        return _duck("encode({s})", s=s)
+        return duck("encode({s})", s=s)
     raise refused("to_binary with a format other than 'hex' or 'utf-8'")
 
 
@@ -350,7 +337,7 @@ def _lower_bracket(node: exp.Expr, types: Sequence[Type], settings: Settings) ->
     else:
         out = _out_of_bounds("INVALID_ARRAY_INDEX", "the SQL function `get()`", strict)
         body = f"CASE WHEN i IS NULL OR a IS NULL THEN NULL WHEN i < 0 OR i >= n THEN {out} ELSE a[i + 1] END"
-    return _duck(
+    return duck(
         "list_transform([{{'a': {a}, 'i': CAST({i} AS BIGINT)}}], lambda p: list_transform([p.a], lambda a: "
         "list_transform([p.i], lambda i: list_transform([len(a)], lambda n: " + body + ")[1])[1])[1])[1]",
         a=node.this,
