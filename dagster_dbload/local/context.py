@@ -52,6 +52,10 @@ class Context:
     def ansi_mode(self) -> bool:
         return self.settings.get("ansi_mode", "true").lower() == "true"
 
+    @property
+    def decimal_precision_loss(self) -> bool:
+        return self.settings.get("spark.sql.decimaloperations.allowprecisionloss", "true").lower() == "true"
+
     def open_namespace(self, catalog: str | None, schema: str | None) -> None:
         if catalog:
             catalog = check_name(catalog, "catalog")

@@ -32,42 +32,12 @@ class Reads:
             query = exp.select("*").from_(query)  # its alias names the columns, as a FROM item's does
         for select in query.find_all(exp.Select):  # columns named as Databricks names them, before any is lowered
             select.set("expressions", [_named(e) for e in select.expressions])
-        query = self._decimal_division(self._datetime_comparisons(query, target), target)
-        semantics.annotate(query, lambda column: self._column_type(column, target))
+        query = self._datetime_comparisons(query, target)
+        settings = semantics.Settings(ansi=self.ctx.ansi_mode, precision_loss=self.ctx.decimal_precision_loss)
+        semantics.annotate(query, lambda column: self._column_type(column, target), settings)
         query = self._with_sources(query).transform(semantics.keeping_types(self._databricks_semantics))
-        query = semantics.lower(query, semantics.Settings(ansi=self.ctx.ansi_mode))
+        query = semantics.lower(query, settings)
         return query.transform(self._guard_divisor).sql("duckdb")  # every divisor, the lowerings' own too
-
-    def _decimal_division(self, query: exp.Expr, target: TableMeta | None) -> exp.Expr:
-        """`5.52 / 2.4`, `price / 100`: a division with a DECIMAL operand and an exact (DECIMAL or integer) other
-        one is a DECIMAL on Databricks, computed exactly (decimals.py). Only where both operands' types are
-        certain: literals, casts and columns of known tables; innermost divisions first."""
-        for division in reversed(list(query.find_all(exp.Div))):
-            a, b = (self._exact_type(x, target) for x in (division.this, division.expression))
-            if a is None or b is None or not (a[1] or b[1]):
-                continue
-            zero = exp.Anonymous(this="error", expressions=[exp.Literal.string(DIVIDE_BY_ZERO)]) if self.ctx.ansi_mode else exp.null()  # fmt: skip
-            division.replace(decimals.divide(division.this, a[0], division.expression, b[0], zero))
-        return query
-
-    def _exact_type(self, node: exp.Expr, target: TableMeta | None) -> tuple[tuple[int, int], bool] | None:
-        """((precision, scale), is a DECIMAL) of an operand in decimal arithmetic, or None when it is not exact
-        or not certain."""
-        if isinstance(node, exp.Paren):
-            return self._exact_type(node.this, target)
-        literal = decimals.literal_type(node)
-        if literal is not None:
-            return literal, "." in node.sql()
-        if isinstance(node, exp.Cast):
-            type_sql: str | None = node.to.sql("databricks")
-        elif isinstance(node, exp.Column) and isinstance(node.this, exp.Identifier):
-            type_sql = self._column_type(node, target)
-        else:
-            return None
-        if not type_sql:
-            return None
-        found = decimals.type_of(type_sql)
-        return (found, base_type(type_sql) == "decimal") if found else None
 
     def _datetime_comparisons(self, query: exp.Expr, target: TableMeta | None) -> exp.Expr:
         """`ts = '2026-12-05 03:59:55 +0000'`, `d BETWEEN '2024' AND '2025-06'`: a string compared with a DATE or

@@ -35,14 +35,15 @@ class Settings:
     """What a lowering may depend on besides the query: the session's settings."""
 
     ansi: bool = True
+    precision_loss: bool = True  # spark.sql.decimalOperations.allowPrecisionLoss
 
 
 @dataclass(frozen=True)
 class Rule:
-    """One operator or function as Spark computes it: `returns(node, argument types)` is its Spark type (None:
+    """One operator or function as Spark computes it: `returns(node, argument types, settings)` is its Spark type (None:
     unknown), `lower(node, argument types, settings)` the DuckDB expression computing Spark's answer."""
 
-    returns: Callable[[exp.Expr, Sequence[Type]], Type]
+    returns: Callable[[exp.Expr, Sequence[Type], Settings], Type]
     lower: Callable[[exp.Expr, Sequence[Type], Settings], exp.Expr]
 
 
@@ -88,19 +89,19 @@ def _is(t: Type, *kinds: object) -> bool:
     return t is not None and t.this in kinds
 
 
-def _same(node: exp.Expr, types: Sequence[Type]) -> Type:
+def _same(node: exp.Expr, types: Sequence[Type], settings: Settings) -> Type:
     return types[0] if types else None
 
 
-def _fixed(type_sql: str) -> Callable[[exp.Expr, Sequence[Type]], Type]:
+def _fixed(type_sql: str) -> Callable[[exp.Expr, Sequence[Type], Settings], Type]:
     built = exp.DataType.build(type_sql, dialect="databricks")
-    return lambda node, types: built
+    return lambda node, types, settings: built
 
 
 # --- casts --------------------------------------------------------------------------------------------------------
 
 
-def _cast_returns(node: exp.Expr, types: Sequence[Type]) -> Type:
+def _cast_returns(node: exp.Expr, types: Sequence[Type], settings: Settings) -> Type:
     assert isinstance(node, exp.Cast)
     if node.to.this in (T.TIMESTAMP, T.TIMESTAMPNTZ, T.TIMESTAMPLTZ, T.TIMESTAMPTZ) and node.to.expressions:
         raise refused(f"a {node.to.sql('databricks')} (a timestamp of a chosen precision)")
@@ -193,7 +194,7 @@ def _lower_cast(node: exp.Expr, types: Sequence[Type], settings: Settings) -> ex
 
 def _lower_int_div(node: exp.Expr, types: Sequence[Type], settings: Settings) -> exp.Expr:
     """a div b: the quotient truncated toward zero, a BIGINT (DuckDB's // keeps the operands' type)."""
-    if any(t is not None and t.this not in INTEGRAL for t in types):
+    if any(t is not None and t.this not in INTEGRAL and t.this != T.NULL for t in types):
         raise refused("div of non-integral operands")
     checks = [
         f"typeof({{x}}) NOT IN {_DUCK_INTEGRAL}".format(x=arg.sql("duckdb"))
@@ -218,16 +219,345 @@ def _unsupported_at_run(what: str) -> exp.Expr:
     )
 
 
-def _sub_returns(node: exp.Expr, types: Sequence[Type]) -> Type:
-    if all(_is(t, T.INT, T.BIGINT, T.SMALLINT, T.TINYINT) for t in types):
-        return exp.DataType.build("BIGINT") if any(_is(t, T.BIGINT) for t in types) else types[0]
-    return None
-
-
 def _lower_sub(node: exp.Expr, types: Sequence[Type], settings: Settings) -> exp.Expr:
     if all(_is(t, T.DATE) for t in types):
         raise refused("date - date (an INTERVAL DAY; datediff(end, start) gives the days as an INT)")
     return node
+
+
+# --- numbers and implicit casts -----------------------------------------------------------------------------------
+# Spark's ANSI coercion (AnsiTypeCoercion, DecimalPrecision): integral types widen in order; an integral meeting a
+# DECIMAL is the DECIMAL that holds it (an integer literal the one its digits need); FLOAT/DOUBLE meeting anything
+# else numeric is DOUBLE; a STRING meeting an integral is read as BIGINT, meeting a fraction as DOUBLE; BOOLEAN,
+# dates and numbers do not mix.
+
+_WIDENING = [T.TINYINT, T.SMALLINT, T.INT, T.BIGINT]
+_HELD_BY = {T.TINYINT: 3, T.SMALLINT: 5, T.INT: 10, T.BIGINT: 20}  # DECIMAL(p, 0) holding each integral type
+_FRACTIONS = {T.FLOAT, T.DOUBLE}
+_STRINGS = {T.TEXT, T.VARCHAR, T.CHAR}
+_DATETIMES = {T.DATE, T.TIMESTAMP, T.TIMESTAMPNTZ, T.TIMESTAMPLTZ}
+
+
+def _numeric(t: exp.DataType) -> bool:
+    return t.this in _HELD_BY or t.this in _FRACTIONS or t.this == T.DECIMAL
+
+
+def _decimal_digits(t: exp.DataType, node: exp.Expr | None = None) -> tuple[int, int]:
+    """(precision, scale) of `t` in decimal arithmetic; an integer literal `node` needs only its own digits."""
+    if t.this == T.DECIMAL:
+        if not t.expressions:
+            return 10, 0
+        digits = [int(e.name) for e in t.expressions]
+        return digits[0], digits[1] if len(digits) > 1 else 0
+    if node is not None and (found := decimals.literal_type(_unwrapped(node))) is not None:
+        return found
+    return _HELD_BY[t.this], 0
+
+
+def _unwrapped(node: exp.Expr) -> exp.Expr:
+    while isinstance(node, exp.Paren):
+        node = node.this
+    return node
+
+
+def _bounded(precision: int, scale: int, settings: Settings = Settings()) -> exp.DataType:
+    """DECIMAL(precision, scale) at most 38 digits: keeping the integral digits and at least 6 decimals (Spark's
+    adjustPrecisionScale) when precision loss is allowed, else the first 38."""
+    if precision > 38 and not settings.precision_loss:
+        precision, scale = 38, min(scale, 38)
+    if precision > 38:
+        integral = precision - scale
+        scale, precision = max(38 - integral, min(scale, 6)), 38
+    return exp.DataType.build(f"DECIMAL({precision}, {scale})")
+
+
+def _sql_type(t: exp.DataType) -> str:
+    return '"' + t.sql("databricks").upper().replace(", ", ",").replace("TEXT", "STRING") + '"'
+
+
+def _mismatch(
+    node: exp.Expr, detail: str, error_class: str = "DATATYPE_MISMATCH.BINARY_OP_DIFF_TYPES"
+) -> LocalSQLError:
+    return LocalSQLError(
+        error_class, f'Cannot resolve "{node.sql("databricks")}" due to data type mismatch: {detail}.', "42K09"
+    )
+
+
+def _operands_mismatch(node: exp.Expr, a: exp.DataType, b: exp.DataType) -> LocalSQLError:
+    return _mismatch(
+        node,
+        f"the left and right operands of the binary operator have incompatible types ({_sql_type(a)} and "
+        f"{_sql_type(b)})",
+    )
+
+
+def _common(a: exp.DataType, b: exp.DataType, nodes: tuple[exp.Expr, exp.Expr] | None = None) -> Type:
+    """The type two values of types `a` and `b` are both cast to (Spark's wider type), None if there is none."""
+    if a == b:
+        return a
+    if a.this == T.NULL:
+        return b
+    if b.this == T.NULL:
+        return a
+    if a.this in _STRINGS and b.this in _STRINGS:
+        return exp.DataType.build("STRING")
+    for x, y in ((a, b), (b, a)):
+        if x.this in _STRINGS:
+            if y.this in _HELD_BY:
+                return exp.DataType.build("BIGINT")
+            if _numeric(y):
+                return exp.DataType.build("DOUBLE")
+            if y.this in _DATETIMES or y.this == T.BOOLEAN:
+                return y
+            return None
+    if {a.this, b.this} <= set(_WIDENING):
+        return max(a, b, key=lambda t: _WIDENING.index(t.this))
+    if _numeric(a) and _numeric(b):
+        if a.this in _FRACTIONS or b.this in _FRACTIONS:
+            return exp.DataType.build("FLOAT" if a.this == b.this == T.FLOAT else "DOUBLE")
+        (p1, s1), (p2, s2) = (_decimal_digits(t, n) for t, n in zip((a, b), nodes or (None, None), strict=True))
+        scale = max(s1, s2)
+        return _bounded(max(p1 - s1, p2 - s2) + scale, scale)
+    if a.this in _DATETIMES and b.this in _DATETIMES:
+        return a if a.this != T.DATE else b
+    return None
+
+
+def _arithmetic_returns(node: exp.Expr, types: Sequence[Type], settings: Settings) -> Type:
+    """+ - * / % and pmod of numbers: Spark's result type (None where an operand's type is not known or is not a
+    number or string: dates and intervals keep their own rules)."""
+    a, b = types[0], types[1] if len(types) > 1 else None
+    if a is None or b is None:
+        return None
+    if a.this in _DATETIMES or b.this in _DATETIMES or a.this == T.INTERVAL or b.this == T.INTERVAL:
+        if isinstance(node, exp.Add) and {a.this, b.this} & {T.DATE} and {a.this, b.this} & set(_WIDENING[:3]):
+            return exp.DataType.build("DATE")
+        return None
+    if T.NULL in (a.this, b.this):
+        other = b if a.this == T.NULL else a
+        if other.this == T.NULL or other.this in _STRINGS:
+            return exp.DataType.build("DOUBLE")
+        return _arithmetic_returns(node, [other, other], settings) if _numeric(other) else None
+    if {a.this, b.this} <= _STRINGS | {T.BOOLEAN}:
+        raise _mismatch(
+            node,
+            'the binary operator requires the input type ("NUMERIC" or "INTERVAL DAY TO SECOND" or "INTERVAL YEAR TO '
+            f'MONTH" or "INTERVAL"), not {_sql_type(a)}',
+            "DATATYPE_MISMATCH.BINARY_OP_WRONG_TYPE",
+        )
+    if T.BOOLEAN in (a.this, b.this):
+        raise _operands_mismatch(node, a, b)
+    if not all(_numeric(t) or t.this in _STRINGS for t in (a, b)):
+        return None
+    operands = _arguments(node)
+    common = _common(a, b, (operands[0], operands[1]))
+    assert common is not None
+    if common.this != T.DECIMAL:
+        return exp.DataType.build("DOUBLE") if isinstance(node, exp.Div) else common
+    (p1, s1), (p2, s2) = (_decimal_digits(t, n) for t, n in ((a, operands[0]), (b, operands[1])))
+    if isinstance(node, (exp.Add, exp.Sub)):
+        scale = max(s1, s2)
+        return _bounded(max(p1 - s1, p2 - s2) + scale + 1, scale, settings)
+    if isinstance(node, exp.Mul):
+        return _bounded(p1 + p2 + 1, s1 + s2, settings)
+    if isinstance(node, exp.Div):
+        return exp.DataType.build("DECIMAL({}, {})".format(*decimals.quotient_type(p1, s1, p2, s2)))
+    scale = max(s1, s2)  # % and pmod
+    return _bounded(min(p1 - s1, p2 - s2) + scale, scale, settings)
+
+
+def _as(node: exp.Expr, source: Type, to: exp.DataType, settings: Settings) -> exp.Expr:
+    """`node` (of Spark type `source`) cast to `to` as Spark's implicit cast does (a string strictly)."""
+    if source is not None and source == to:
+        return node
+    cast = exp.Cast(this=node, to=to.copy())
+    return _lower_cast(cast, [source], settings) if to.this in INTEGRAL else cast
+
+
+def _lower_arithmetic(node: exp.Expr, types: Sequence[Type], settings: Settings) -> exp.Expr:
+    """The operands cast to the type Spark computes in, the result to Spark's type; a DECIMAL quotient exactly."""
+    result = type_of(node)
+    a, b = types[0], types[1] if len(types) > 1 else None
+    a, b = (b if a is not None and a.this == T.NULL else a), (a if b is not None and b.this == T.NULL else b)
+    if result is None or a is None or b is None or not (_numeric(result) and (_numeric(a) or _numeric(b))):
+        return _lower_sub(node, types, settings) if isinstance(node, exp.Sub) else node
+    x, y = _arguments(node)[:2]
+    if result.this != T.DECIMAL:
+        working = result if not isinstance(node, exp.Div) else exp.DataType.build("DOUBLE")
+        if isinstance(node, exp.Div) and a.this in _HELD_BY and b.this in _HELD_BY:
+            return node  # DuckDB's / of integers is a DOUBLE already
+        node.set("this", _as(x, a, working, settings))
+        node.set("expression" if isinstance(node, exp.Binary) else "expressions",
+                 _as(y, b, working, settings) if isinstance(node, exp.Binary) else [_as(y, b, working, settings)])  # fmt: skip
+        return node
+    (p1, s1), (p2, s2) = (_decimal_digits(t, n) for t, n in ((a, x), (b, y)))
+    dx, dy = (exp.DataType.build(f"DECIMAL({p}, {s})") for p, s in ((p1, s1), (p2, s2)))
+    if isinstance(node, exp.Div):
+        zero = (
+            _error("DIVIDE_BY_ZERO", "Division by zero. Use `try_divide` to tolerate divisor being 0 and return NULL "
+                   "instead.", "22012") if settings.ansi else exp.null()
+        )  # fmt: skip
+        return decimals.divide(_as(x, a, dx, settings), (p1, s1), _as(y, b, dy, settings), (p2, s2), zero)
+    node.set("this", _as(x, a, dx, settings))
+    if isinstance(node, exp.Binary):
+        node.set("expression", _as(y, b, dy, settings))
+    else:
+        node.set("expressions", [_as(y, b, dy, settings)])
+    return exp.Cast(this=node, to=result.copy())
+
+
+def _comparison_returns(node: exp.Expr, types: Sequence[Type], settings: Settings) -> Type:
+    """= <> < <= > >= <=>: BOOLEAN; operands without a common type are Spark's BINARY_OP_DIFF_TYPES."""
+    a, b = types
+    if a is not None and b is not None and _common(a, b) is None and _comparable_by_spark(a, b) is False:
+        raise _operands_mismatch(node, a, b)
+    return exp.DataType.build("BOOLEAN")
+
+
+def _comparable_by_spark(a: exp.DataType, b: exp.DataType) -> bool | None:
+    """False where Spark refuses the comparison (a BOOLEAN or date with a number, a date with a BOOLEAN); None where
+    this module does not know (complex types, intervals)."""
+    kinds = []
+    for t in (a, b):
+        if _numeric(t):
+            kinds.append("number")
+        elif t.this == T.BOOLEAN:
+            kinds.append("boolean")
+        elif t.this in _DATETIMES:
+            kinds.append("datetime")
+        else:
+            return None
+    return kinds[0] == kinds[1]
+
+
+def _lower_comparison(node: exp.Expr, types: Sequence[Type], settings: Settings) -> exp.Expr:
+    """A number compared with a string compares as Spark casts the string (to BIGINT or DOUBLE, strictly)."""
+    a, b = types
+    if a is None or b is None or not ({a.this, b.this} & _STRINGS) or a.this in _STRINGS and b.this in _STRINGS:
+        return node
+    common = _common(a, b)
+    if common is None or not _numeric(common):
+        return node
+    node.set("this", _as(node.this, a, common, settings))
+    node.set("expression", _as(node.expression, b, common, settings))
+    return node
+
+
+def _branches(node: exp.Expr) -> list[exp.Expr]:
+    """The values a CASE, IF, COALESCE, NVL or IFNULL can give."""
+    if isinstance(node, exp.Case):
+        return [i.args["true"] for i in node.args.get("ifs") or []] + (
+            [node.args["default"]] if node.args.get("default") is not None else []
+        )
+    if isinstance(node, exp.If):
+        return [node.args["true"]] + ([node.args["false"]] if node.args.get("false") is not None else [])
+    return [node.this, *node.expressions]
+
+
+def _branches_returns(node: exp.Expr, types: Sequence[Type], settings: Settings) -> Type:
+    """The wider type of all branches (Spark's DATA_DIFF_TYPES where there is none); None if one is not known."""
+    if isinstance(node, exp.If) and isinstance(node.parent, exp.Case):
+        return types[0] if types else None
+    if any(t is None for t in types) or not types:
+        return None
+    known = [t for t in types if t is not None]
+    common: Type = known[0]
+    for t in known[1:]:
+        common = _common(common, t) if common is not None else None
+    if common is None:
+        if all(_comparable_by_spark(x, y) is not None for x in known for y in known):
+            name = "CASE" if isinstance(node, exp.Case) else "if" if isinstance(node, exp.If) else "coalesce"
+            raise _mismatch(
+                node,
+                f"Input to `{name}` should all be the same type, but it's ({' or '.join(_sql_type(t) for t in known)})",
+                "DATATYPE_MISMATCH.DATA_DIFF_TYPES",
+            )
+        return None
+    return common
+
+
+def _lower_branches(node: exp.Expr, types: Sequence[Type], settings: Settings) -> exp.Expr:
+    """Each branch cast to the common type (DuckDB picks FLOAT for a BIGINT and a FLOAT, Spark DOUBLE)."""
+    common = type_of(node)
+    if common is None or (isinstance(node, exp.If) and isinstance(node.parent, exp.Case)):
+        return functions.rewrite(node)
+    for branch, t in zip(_branches(node), types, strict=True):
+        if t is not None and t != common and t.this != T.NULL:
+            branch.replace(_as(branch.copy(), t, common, settings))
+    return functions.rewrite(node)
+
+
+# --- functions whose value DuckDB computes in another type ----------------------------------------------------------
+
+
+def _returning(type_sql: str) -> Rule:
+    """A function DuckDB computes as Spark does but in another type (BIGINT for Spark's INT): its answer cast."""
+    built = exp.DataType.build(type_sql, dialect="databricks")
+    return Rule(
+        lambda node, types, settings: built, lambda node, types, settings: exp.cast(functions.rewrite(node), built)
+    )
+
+
+_RANKS = (exp.Rank, exp.DenseRank, exp.RowNumber, exp.Ntile)
+
+
+def _lower_window(node: exp.Expr, types: Sequence[Type], settings: Settings) -> exp.Expr:
+    """rank() and the other ranking functions are INT: the window's value is cast (not the function inside it)."""
+    if isinstance(node.this, _RANKS):
+        return exp.cast(node, "INTEGER")
+    return node
+
+
+# Spark's EXTRACT fields DuckDB numbers alike (DOW: Sunday is 1 in Spark, 0 in DuckDB)
+_FIELDS = {
+    **dict.fromkeys(("YEAR", "Y", "YEARS", "YR", "YRS"), "year"),
+    **dict.fromkeys(("QUARTER", "QTR"), "quarter"),
+    **dict.fromkeys(("MONTH", "MON", "MONS", "MONTHS"), "month"),
+    **dict.fromkeys(("WEEK", "W", "WEEKS"), "week"),
+    **dict.fromkeys(("DAY", "D", "DAYS"), "day"),
+    **dict.fromkeys(("DOY",), "doy"),
+    **dict.fromkeys(("DAYOFWEEK_ISO", "DOW_ISO"), "isodow"),
+    **dict.fromkeys(("HOUR", "H", "HOURS", "HR", "HRS"), "hour"),
+    **dict.fromkeys(("MINUTE", "M", "MIN", "MINS", "MINUTES"), "minute"),
+}
+_SECONDS = ("SECOND", "S", "SEC", "SECONDS", "SECS")
+
+
+def _extract_returns(node: exp.Expr, types: Sequence[Type], settings: Settings) -> Type:
+    field = node.this.name.upper()
+    if field in _SECONDS:
+        return exp.DataType.build("DECIMAL(8, 6)")
+    return exp.DataType.build("INT") if field in _FIELDS or field in ("DOW", "DAYOFWEEK") else None
+
+
+def _lower_extract(node: exp.Expr, types: Sequence[Type], settings: Settings) -> exp.Expr:
+    """EXTRACT(field FROM x): INT fields, SECOND as DECIMAL(8,6) with its microseconds; the rest refused."""
+    field, value = node.this.name.upper(), node.expression
+    if _is(types[1] if len(types) > 1 else None, T.TIME, T.INTERVAL) or isinstance(value, exp.Interval):
+        raise refused(f"EXTRACT({field} FROM a TIME or INTERVAL)")
+    if field in _SECONDS:
+        return duck("CAST(CAST(microsecond({x}) AS DECIMAL(8, 0)) * 0.000001 AS DECIMAL(8, 6))", x=value)
+    if field in ("DOW", "DAYOFWEEK"):
+        return duck("CAST(dayofweek({x}) + 1 AS INTEGER)", x=value)
+    if field not in _FIELDS:
+        raise refused(f"EXTRACT({field} FROM ...)")
+    return duck(f"CAST(date_part('{_FIELDS[field]}', {{x}}) AS INTEGER)", x=value)
+
+
+def _lower_locate(node: exp.Expr, types: Sequence[Type], settings: Settings) -> exp.Expr:
+    """instr(s, sub) / locate(sub, s[, pos]): 1-based, 0 when absent, an INT. A start position is taken only where
+    Spark's locate and instr agree on it (a positive number, a non-empty literal to find)."""
+    position, substr = node.args.get("position"), node.args.get("substr")
+    if node.args.get("occurrence") is not None:
+        raise refused("instr with an occurrence")
+    if position is not None:
+        agreed = (
+            isinstance(position, exp.Literal) and not position.is_string and int(float(position.name)) >= 1
+            and isinstance(substr, exp.Literal) and substr.is_string and substr.name != ""
+        )  # fmt: skip
+        if not agreed:
+            raise refused("locate / instr with a start position that is not a positive number")
+    return exp.cast(functions.rewrite(node), "INTEGER")
 
 
 # --- strings ------------------------------------------------------------------------------------------------------
@@ -288,7 +618,7 @@ def _lower_to_binary(node: exp.Expr, types: Sequence[Type], settings: Settings) 
 # --- arrays -------------------------------------------------------------------------------------------------------
 
 
-def _bracket_returns(node: exp.Expr, types: Sequence[Type]) -> Type:
+def _bracket_returns(node: exp.Expr, types: Sequence[Type], settings: Settings) -> Type:
     container = types[0]
     if _is(container, T.ARRAY) and container is not None and container.expressions:
         element = container.expressions[0]
@@ -413,7 +743,48 @@ RULES: dict[type[exp.Expr], Rule] = {
     exp.Cast: Rule(_cast_returns, _lower_cast),
     exp.TryCast: Rule(_cast_returns, _lower_cast),
     exp.IntDiv: Rule(_fixed("BIGINT"), _lower_int_div),
-    exp.Sub: Rule(_sub_returns, _lower_sub),
+    exp.Add: Rule(_arithmetic_returns, _lower_arithmetic),
+    exp.Sub: Rule(_arithmetic_returns, _lower_arithmetic),
+    exp.Mul: Rule(_arithmetic_returns, _lower_arithmetic),
+    exp.Div: Rule(_arithmetic_returns, _lower_arithmetic),
+    exp.Mod: Rule(_arithmetic_returns, _lower_arithmetic),
+    **{
+        kind: Rule(_comparison_returns, _lower_comparison)
+        for kind in (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.NullSafeEQ)
+    },
+    exp.Case: Rule(_branches_returns, _lower_branches),
+    exp.StrPosition: Rule(_fixed("INT"), _lower_locate),
+    exp.Extract: Rule(_extract_returns, _lower_extract),
+    exp.Window: Rule(lambda node, types, settings: type_of(node.this), _lower_window),
+    **{kind: Rule(_fixed("INT"), lambda node, types, settings: node) for kind in _RANKS},
+    **{
+        kind: _returning("INT")
+        for kind in (
+            exp.DayOfWeek,
+            exp.DayOfYear,
+            exp.Year,
+            exp.Month,
+            exp.Day,
+            exp.DayOfMonth,
+            exp.Quarter,
+            exp.WeekOfYear,
+            exp.Hour,
+            exp.Minute,
+            exp.Second,
+            exp.Length,
+            exp.ArraySize,
+            exp.RegexpCount,
+            exp.RegexpInstr,
+            exp.BitLength,
+            exp.Ascii,
+            exp.Levenshtein,
+            exp.UnixDate,
+            exp.BitwiseCount,
+        )
+    },  # fmt: skip
+    exp.Grouping: _returning("TINYINT"),
+    exp.If: Rule(_branches_returns, _lower_branches),
+    exp.Coalesce: Rule(_branches_returns, _lower_branches),
     exp.Substring: Rule(_fixed("STRING"), _lower_substring),
     exp.RegexpSplit: Rule(_fixed("ARRAY<STRING>"), _lower_split),
     exp.ToBinary: Rule(_fixed("BINARY"), _lower_to_binary),
@@ -427,11 +798,32 @@ RULES: dict[type[exp.Expr], Rule] = {
 }
 
 
+NAMED: dict[str, Rule] = {  # functions sqlglot leaves as exp.Anonymous, by name
+    "weekday": _returning("INT"),
+    "json_array_length": _returning("INT"),
+    "octet_length": _returning("INT"),
+    "cardinality": _returning("INT"),
+}
+
+
+def rule_of(node: exp.Expr) -> Rule | None:
+    """The rule for `node`'s operator or function, if it has one."""
+    if isinstance(node, exp.Anonymous):
+        return NAMED.get(node.name.lower())
+    return RULES.get(type(node))
+
+
 def _arguments(node: exp.Expr) -> list[exp.Expr]:
     """The operands a rule's types are given for, in order."""
     if isinstance(node, exp.Bracket):
         return [node.this, *node.expressions]
     if isinstance(node, exp.Binary):
+        return [node.this, node.expression]
+    if isinstance(node, (exp.Case, exp.If, exp.Coalesce)):
+        return _branches(node)
+    if isinstance(node, exp.Anonymous):
+        return list(node.expressions)
+    if isinstance(node, exp.Extract):
         return [node.this, node.expression]
     return [node.this] if isinstance(node.this, exp.Expr) else []
 
@@ -439,11 +831,11 @@ def _arguments(node: exp.Expr) -> list[exp.Expr]:
 _UNKNOWN = "unknown"
 
 
-def annotate(tree: exp.Expr, column_type: Callable[[exp.Column], str | None]) -> None:
+def annotate(tree: exp.Expr, column_type: Callable[[exp.Column], str | None], settings: Settings = Settings()) -> None:
     """Give each node of `tree` its Spark type (in its meta; columns typed by `column_type`, a Databricks type name
     or None), operands first. Run before the tree's tables are replaced by what DuckDB reads."""
     for node in reversed(list(tree.walk(bfs=False))):
-        found = _type_of(node, column_type)
+        found = _type_of(node, column_type, settings)
         node.meta["spark_type"] = found if found is not None else _UNKNOWN
         node.meta["databricks"] = True  # still Databricks SQL: lowered by its rule
 
@@ -473,13 +865,14 @@ def lower(tree: exp.Expr, settings: Settings = Settings()) -> exp.Expr:
     for node in reversed(list(tree.walk(bfs=False))):
         if not node.meta.get("databricks"):
             continue  # written for DuckDB by an earlier step
-        rule = RULES.get(type(node))
+        rule = rule_of(node)
         parent, key, index = node.parent, node.arg_key, node.index  # a lowering may take `node` in as an operand
         if rule is not None:
             new = rule.lower(node, [type_of(a) for a in _arguments(node)], settings)
         else:
             new = functions.rewrite(node)
         if new is not node:
+            new.meta["spark_type"] = node.meta.get("spark_type", _UNKNOWN)  # what the operator above it reads
             if parent is None or key is None:
                 tree = new
             else:
@@ -487,11 +880,13 @@ def lower(tree: exp.Expr, settings: Settings = Settings()) -> exp.Expr:
     return tree
 
 
-def _type_of(node: exp.Expr, column_type: Callable[[exp.Column], str | None]) -> Type:
+def _type_of(node: exp.Expr, column_type: Callable[[exp.Column], str | None], settings: Settings) -> Type:
     if isinstance(node, exp.Literal) or (isinstance(node, exp.Neg) and isinstance(node.this, exp.Literal)):
         return literal_type(node)
     if isinstance(node, exp.Boolean):
         return exp.DataType.build("BOOLEAN")
+    if isinstance(node, exp.Null):
+        return exp.DataType(this=T.NULL)
     if isinstance(node, exp.Column) and isinstance(node.this, exp.Identifier):
         found = column_type(node)
         try:
@@ -505,7 +900,7 @@ def _type_of(node: exp.Expr, column_type: Callable[[exp.Column], str | None]) ->
         return exp.DataType.build("ARRAY") if node.expressions == [] else None
     if isinstance(node, (exp.Map, exp.VarMap)):
         return exp.DataType(this=T.MAP)
-    rule = RULES.get(type(node))
+    rule = rule_of(node)
     if rule is None:
         return None
-    return rule.returns(node, [type_of(a) for a in _arguments(node)])
+    return rule.returns(node, [type_of(a) for a in _arguments(node)], settings)

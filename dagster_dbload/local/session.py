@@ -42,7 +42,8 @@ class SessionStatements:
     def session_statement(self, body: str) -> Result | None:
         if m := _TIME_ZONE.fullmatch(body):
             value = _unquote(m.group(1))
-            return self._set("timezone", DEFAULTS["timezone"] if value.upper() == "LOCAL" else value)
+            value = DEFAULTS["timezone"] if value.upper() == "LOCAL" else value
+            return self._set("timezone", value, shown="spark.sql.session.timeZone")
         if _BEGIN.fullmatch(body):
             return self._begin()
         if m := _END.fullmatch(body):
@@ -60,7 +61,7 @@ class SessionStatements:
         if key == "autocommit":
             return self._autocommit(m.group(2))
         if m.group(2) is not None:
-            return self._set(key, _unquote(m.group(2)))
+            return self._set(key, _unquote(m.group(2)), shown=" ".join(_unquote(m.group(1)).split()))
         values = {**DEFAULTS, **self.ctx.settings}
         items = sorted(values.items()) if not key else [(key, values.get(key, "<undefined>"))]
         return Result(table_of(key=(pa.string(), [k for k, _ in items]), value=(pa.string(), [v for _, v in items])))
@@ -77,7 +78,8 @@ class SessionStatements:
         key = " ".join(_unquote(text).split()).lower()
         return _ALIASES.get(key, key)
 
-    def _set(self, key: str, value: str) -> Result:
+    def _set(self, key: str, value: str, shown: str | None = None) -> Result:
+        """Set `key`; the answer shows the key as the statement wrote it (`shown`), as Databricks does."""
         if key == "timezone":
             try:
                 ZoneInfo(value)
@@ -90,7 +92,7 @@ class SessionStatements:
             )
         self.ctx.settings[key] = value
         self.ctx.apply_settings()
-        return Result(table_of(key=(pa.string(), [key]), value=(pa.string(), [value])))
+        return Result(table_of(key=(pa.string(), [shown or key]), value=(pa.string(), [value])))
 
     # transactions
     def _autocommit(self, value: str | None) -> Result:
