@@ -82,6 +82,8 @@ class Reads:
         ctes = {cte.alias_or_name.lower() for cte in query.find_all(exp.CTE)}
         for table in list(query.find_all(exp.Table)):
             source = self._source(table, ctes)
+            if source is not None and table.args.get("pivots"):
+                source = exp.Subquery(this=exp.select("*").from_(source), pivots=table.args["pivots"])
             if source is not None:
                 if table is query:
                     return source
@@ -114,7 +116,7 @@ class Reads:
             and node.to.this == exp.DataType.Type.TEXT
             and not isinstance(node.this, exp.Literal)
         ):
-            return _as_string(node.this)
+            return semantics.as_string(node.this)
         if isinstance(node, exp.Cast) and isinstance(node.this, exp.Literal) and node.this.is_string:
             literal = self._datetime_literal(node.this.name, node.to)
             if literal is not None:
@@ -342,19 +344,6 @@ def databricks_arrow(relation: duckdb.DuckDBPyRelation) -> pa.Table:
             field = pa.field(table.field(i).name, pa.string(), metadata={"Spark:DataType:SqlName": "VARIANT"})
             table = table.set_column(i, field, table.column(i).cast(pa.string()))
     return table
-
-
-def _as_string(value: exp.Expr) -> exp.Case:
-    """CAST(x AS STRING) as Databricks writes a TIMESTAMP: in the session time zone, without DuckDB's offset
-    (`2024-01-01 08:00:00`, not `...+00`); other types cast as they are (`typeof` is decided when binding)."""
-    text = exp.Cast(this=value.copy(), to=exp.DataType(this=exp.DataType.Type.VARCHAR))
-    is_tz = exp.EQ(
-        this=exp.Anonymous(this="typeof", expressions=[value.copy()]),
-        expression=exp.Literal.string("TIMESTAMP WITH TIME ZONE"),
-    )
-    offset = exp.Literal.string(r"[+-]\d\d(:\d\d)?$")
-    stripped = exp.Anonymous(this="regexp_replace", expressions=[text.copy(), offset, exp.Literal.string("")])
-    return exp.Case(ifs=[exp.If(this=is_tz, true=stripped)], default=text)
 
 
 def _named(projection: exp.Expr) -> exp.Expr:

@@ -560,6 +560,172 @@ def _lower_locate(node: exp.Expr, types: Sequence[Type], settings: Settings) -> 
     return exp.cast(functions.rewrite(node), "INTEGER")
 
 
+# --- functions refused where DuckDB's answer is not Spark's ------------------------------------------------------
+
+
+def _refusing(what: str, when: Callable[[exp.Expr], bool] = lambda node: True) -> Rule:
+    """A function (or one form of it) that this module cannot compute as Spark does: refused by name."""
+
+    def lower(node: exp.Expr, types: Sequence[Type], settings: Settings) -> exp.Expr:
+        if when(node):
+            raise refused(what)
+        return functions.rewrite(node)
+
+    return Rule(lambda node, types, settings: None, lower)
+
+
+def _charset(node: exp.Expr) -> bool:
+    charset = node.args.get("charset")
+    return not (isinstance(charset, exp.Literal) and charset.name.lower().replace("_", "-") in ("utf-8", "utf8"))
+
+
+def _datetime_pattern(node: exp.Expr) -> bool:
+    """A pattern with a year other than `yyyy` (`yy` reads 2000-2099 in Spark, longer ones pad)."""
+    fmt = node.args.get("format")
+    return isinstance(fmt, exp.Literal) and (fmt.name.count("%Y") + fmt.name.count("%y") > 1 or "%y" in fmt.name)
+
+
+# --- functions whose value DuckDB computes in another form -------------------------------------------------------
+
+
+def _lower_extract_all(node: exp.Expr, types: Sequence[Type], settings: Settings) -> exp.Expr:
+    """regexp_extract_all: a group that did not take part in a match is '' (DuckDB: NULL)."""
+    return duck("list_transform({x}, lambda m: coalesce(m, ''))", x=functions.rewrite(node))
+
+
+def _lower_split_part(node: exp.Expr, types: Sequence[Type], settings: Settings) -> exp.Expr:
+    """split_part(s, delim, n): n = 0 is INVALID_INDEX_OF_ZERO; an empty delimiter leaves s whole (part 1 or -1)."""
+    zero = _error("INVALID_INDEX_OF_ZERO", "The index 0 is invalid. An index shall be either < 0 or > 0 (the first "
+                  "element has index 1).", "22003")  # fmt: skip
+    return duck(
+        "CASE WHEN {n} = 0 THEN {zero} WHEN {d} = '' THEN CASE WHEN {n} IN (1, -1) THEN {s} ELSE '' END ELSE {x} END",
+        n=node.args["part_index"], d=node.args["delimiter"], s=node.this, zero=zero, x=functions.rewrite(node),
+    )  # fmt: skip
+
+
+def _lower_url_encode(node: exp.Expr, types: Sequence[Type], settings: Settings) -> exp.Expr:
+    """url_encode as Java's URLEncoder writes it: a space is '+', '*' is kept, '~' is encoded."""
+    return duck("replace(replace(replace(url_encode({s}), '%20', '+'), '~', '%7E'), '%2A', '*')", s=node.expressions[0])
+
+
+def _lower_unix_millis(node: exp.Expr, types: Sequence[Type], settings: Settings) -> exp.Expr:
+    """unix_millis truncates the microseconds (DuckDB's epoch_ms rounds them)."""
+    return duck("CAST(floor(epoch_us({x}) / 1000) AS BIGINT)", x=node.this)
+
+
+def _ceil_returns(node: exp.Expr, types: Sequence[Type], settings: Settings) -> Type:
+    """ceil/floor: BIGINT of a number, DECIMAL(p - s + 1, 0) of a DECIMAL(p, s)."""
+    t = types[0] if types else None
+    if t is None:
+        return None
+    places = node.args.get("decimals")
+    if places is not None:
+        d = _integer_literal(places)
+        if d is None or not (t.this == T.DECIMAL or t.this in _HELD_BY):
+            return None
+        p, s = _decimal_digits(t)
+        scale = max(0, min(s, d))
+        return exp.DataType.build(f"DECIMAL({min(max(p - s, -d) + 1 + scale, 38)}, {scale})")
+    if t.this == T.DECIMAL:
+        p, s = _decimal_digits(t)
+        return exp.DataType.build(f"DECIMAL({min(p - s + 1, 38) if s else p}, 0)")
+    return exp.DataType.build("BIGINT") if _numeric(t) else None
+
+
+def _integer_literal(node: exp.Expr) -> int | None:
+    node = _unwrapped(node)
+    negated = isinstance(node, exp.Neg)
+    literal = node.this if negated else node
+    if isinstance(literal, exp.Literal) and not literal.is_string and literal.name.isdigit():
+        return -int(literal.name) if negated else int(literal.name)
+    return None
+
+
+def _lower_ceil(node: exp.Expr, types: Sequence[Type], settings: Settings) -> exp.Expr:
+    """ceil/floor(x[, d]): to d decimal places (d < 0: tens, hundreds...) exactly in DECIMAL arithmetic."""
+    result = type_of(node)
+    places = node.args.get("decimals")
+    if places is not None:
+        d = _integer_literal(places)
+        if result is None or d is None:
+            raise refused(f"{node.key}(x, d) of this type or with a d that is not an integer literal")
+        up, down = (f"1{'0' * d}", "0." + "0" * (d - 1) + "1") if d > 0 else ("1", "1") if d == 0 else (
+            "0." + "0" * (-d - 1) + "1", f"1{'0' * -d}")  # fmt: skip
+        rounded = duck(f"{node.key}(CAST({{x}} AS DECIMAL(38, {_decimal_digits(types[0])[1]})) * {up}) * {down}",
+                       x=node.this)  # fmt: skip
+        return exp.Cast(this=rounded, to=result.copy())
+    return exp.Cast(this=functions.rewrite(node), to=result.copy()) if result is not None else functions.rewrite(node)
+
+
+def _lower_within_group(node: exp.Expr, types: Sequence[Type], settings: Settings) -> exp.Expr:
+    """percentile_cont(p) WITHIN GROUP (ORDER BY x [DESC]): DuckDB's exact quantile_cont (DESC reads 1 - p);
+    percentile_disc is refused (Spark's and DuckDB's discrete rules differ)."""
+    function, order = node.this, node.expression
+    if not isinstance(function, exp.PercentileCont):
+        raise refused(f"{function.sql('databricks')} WITHIN GROUP")
+    if not isinstance(order, exp.Order) or len(order.expressions) != 1:
+        raise refused("a percentile WITHIN GROUP of several orderings")
+    ordered = order.expressions[0]
+    p = function.this if not ordered.args.get("desc") else exp.Sub(this=exp.Literal.number(1), expression=function.this)
+    return duck("quantile_cont(CAST({x} AS DOUBLE), {p})", x=ordered.this, p=p)
+
+
+def _lower_index_lambda(node: exp.Expr, types: Sequence[Type], settings: Settings) -> exp.Expr:
+    """transform / filter with (x, i) -> ...: Spark's i counts from 0 (DuckDB's from 1) and is an INT."""
+    lam = node.expression
+    if isinstance(lam, exp.Lambda) and len(lam.expressions) == 2:
+        index = lam.expressions[1].name
+        lam.set("this", lam.this.transform(
+            lambda n: exp.Paren(this=exp.cast(exp.Sub(this=n.copy(), expression=exp.Literal.number(1)), "INTEGER"))
+            if isinstance(n, (exp.Column, exp.Identifier)) and n.name == index and not isinstance(n.parent, exp.Column)
+            else n
+        ))  # fmt: skip
+    return functions.rewrite(node)
+
+
+_SHIFTS = (exp.BitwiseLeftShift, exp.BitwiseRightShift)
+_BITWISE = (exp.BitwiseAnd, exp.BitwiseXor, exp.BitwiseOr)
+
+
+def _lower_shift(node: exp.Expr, types: Sequence[Type], settings: Settings) -> exp.Expr:
+    """`a & b >> c` is `a & (b >> c)` in Spark (shifts bind tighter than & ^ |); sqlglot reads `(a & b) >> c`."""
+    inner = node.this
+    if isinstance(inner, _BITWISE):
+        shifted = type(node)(this=inner.expression, expression=node.expression)
+        return type(inner)(this=inner.this, expression=_lower_shift(shifted, types, settings))
+    return node
+
+
+def _lower_concat_pipes(node: exp.Expr, types: Sequence[Type], settings: Settings) -> exp.Expr:
+    """a || b: a TIMESTAMP operand is written as Spark writes it (no offset)."""
+    for key, t in zip(("this", "expression"), types, strict=True):
+        if t is not None and t.this in (T.TIMESTAMP, T.TIMESTAMPLTZ, T.TIMESTAMPTZ):
+            node.set(key, as_string(node.args[key]))
+    return node
+
+
+def as_string(value: exp.Expr) -> exp.Case:
+    """CAST(x AS STRING) as Databricks writes a TIMESTAMP: in the session time zone, without DuckDB's offset
+    (`2024-01-01 08:00:00`, not `...+00`); other types cast as they are (`typeof` is decided when binding)."""
+    text = exp.Cast(this=value.copy(), to=exp.DataType(this=T.VARCHAR))
+    is_tz = exp.EQ(
+        this=exp.Anonymous(this="typeof", expressions=[value.copy()]),
+        expression=exp.Literal.string("TIMESTAMP WITH TIME ZONE"),
+    )
+    offset = exp.Literal.string(r"[+-]\d\d(:\d\d)?$")
+    stripped = exp.Anonymous(this="regexp_replace", expressions=[text.copy(), offset, exp.Literal.string("")])
+    return exp.Case(ifs=[exp.If(this=is_tz, true=stripped)], default=text)
+
+
+def _lower_safe_divide(node: exp.Expr, types: Sequence[Type], settings: Settings) -> exp.Expr:
+    """try_divide(a, b): a / b as Spark types it, NULL for a zero divisor."""
+    divisor = exp.Nullif(this=node.expression, expression=exp.Literal.number(0))
+    division = exp.Div(this=node.this, expression=divisor)
+    division.meta["spark_type"] = node.meta.get("spark_type", _UNKNOWN)
+    lenient = Settings(ansi=False, precision_loss=settings.precision_loss)
+    return _lower_arithmetic(division, types, lenient)
+
+
 # --- strings ------------------------------------------------------------------------------------------------------
 
 
@@ -700,7 +866,10 @@ def _concat(*parts: str | exp.Expr) -> exp.Expr:
 
 
 def _lower_parse_datetime(node: exp.Expr, types: Sequence[Type], settings: Settings) -> exp.Expr:
-    """to_date / to_timestamp with a pattern that names no year read the year as 1970 (DuckDB: 1900)."""
+    """to_date / to_timestamp with a pattern that names no year read the year as 1970 (DuckDB: 1900); a year
+    pattern other than `yyyy` is refused."""
+    if _datetime_pattern(node):
+        raise refused("a datetime pattern whose year is not `yyyy`")
     fmt = node.args.get("format")
     if not isinstance(fmt, exp.Literal):
         return node
@@ -783,6 +952,31 @@ RULES: dict[type[exp.Expr], Rule] = {
         )
     },  # fmt: skip
     exp.Grouping: _returning("TINYINT"),
+    exp.DateFromUnixDate: _returning("DATE"),
+    exp.UnixMillis: Rule(_fixed("BIGINT"), _lower_unix_millis),
+    exp.Ceil: Rule(_ceil_returns, _lower_ceil),
+    exp.Floor: Rule(_ceil_returns, _lower_ceil),
+    exp.SafeDivide: Rule(_arithmetic_returns, _lower_safe_divide),
+    exp.RegexpExtractAll: Rule(_fixed("ARRAY<STRING>"), _lower_extract_all),
+    exp.SplitPart: Rule(_fixed("STRING"), _lower_split_part),
+    exp.WithinGroup: Rule(_fixed("DOUBLE"), _lower_within_group),
+    exp.Transform: Rule(lambda node, types, settings: None, _lower_index_lambda),
+    exp.ArrayFilter: Rule(lambda node, types, settings: None, _lower_index_lambda),
+    exp.BitwiseLeftShift: Rule(lambda node, types, settings: None, _lower_shift),
+    exp.BitwiseRightShift: Rule(lambda node, types, settings: None, _lower_shift),
+    exp.DPipe: Rule(_fixed("STRING"), _lower_concat_pipes),
+    exp.Rand: _refusing("rand(seed) (Spark's generator: another sequence)", lambda node: node.this is not None),
+    exp.Randn: _refusing("randn(seed) (Spark's generator: another sequence)", lambda node: node.this is not None),
+    exp.Uniform: _refusing("uniform (Spark's generator and result types)"),
+    exp.Skewness: _refusing("skewness (Spark's is the population skewness)"),
+    exp.Kurtosis: _refusing("kurtosis (Spark's is the population excess kurtosis)"),
+    exp.ArgMin: _refusing("min_by(x, y, n)", lambda node: node.args.get("count") is not None),
+    exp.ArgMax: _refusing("max_by(x, y, n)", lambda node: node.args.get("count") is not None),
+    exp.Encode: _refusing("encode to a charset other than UTF-8", _charset),
+    exp.ConvertTimezone: _refusing(
+        "convert_timezone(target, ts) (from the session time zone)", lambda node: node.args.get("source_tz") is None
+    ),
+    exp.Count: _refusing("count(t.*)", lambda node: isinstance(node.this, exp.Column) and node.this.is_star),
     exp.If: Rule(_branches_returns, _lower_branches),
     exp.Coalesce: Rule(_branches_returns, _lower_branches),
     exp.Substring: Rule(_fixed("STRING"), _lower_substring),
@@ -793,6 +987,7 @@ RULES: dict[type[exp.Expr], Rule] = {
     exp.StrToDate: Rule(_fixed("DATE"), _lower_parse_datetime),
     exp.StrToTime: Rule(_fixed("TIMESTAMP"), _lower_parse_datetime),
     exp.TimestampFromParts: Rule(_fixed("TIMESTAMP"), _lower_make_timestamp),
+    exp.Alias: Rule(_same, lambda node, types, settings: node),
     exp.Paren: Rule(_same, lambda node, types, settings: node),
     exp.Neg: Rule(_same, lambda node, types, settings: node),
 }
@@ -803,6 +998,8 @@ NAMED: dict[str, Rule] = {  # functions sqlglot leaves as exp.Anonymous, by name
     "json_array_length": _returning("INT"),
     "octet_length": _returning("INT"),
     "cardinality": _returning("INT"),
+    "url_encode": Rule(_fixed("STRING"), _lower_url_encode),
+    "time_bucket": _refusing("time_bucket (Spark's buckets start at its own origin)"),
 }
 
 
@@ -823,7 +1020,7 @@ def _arguments(node: exp.Expr) -> list[exp.Expr]:
         return _branches(node)
     if isinstance(node, exp.Anonymous):
         return list(node.expressions)
-    if isinstance(node, exp.Extract):
+    if isinstance(node, (exp.Extract, exp.SafeDivide)):
         return [node.this, node.expression]
     return [node.this] if isinstance(node.this, exp.Expr) else []
 
@@ -859,12 +1056,71 @@ def type_of(node: exp.Expr) -> Type:
     return found if isinstance(found, exp.DataType) else None
 
 
+# --- query shapes ------------------------------------------------------------------------------------------------
+
+
+def _shape_refusal(select: exp.Select) -> str | None:
+    """What of a SELECT's shape Spark reads otherwise than DuckDB, or None."""
+    group = select.args.get("group")
+    if group is not None:
+        sets = [*group.args.get("grouping_sets", []), *group.args.get("cube", []), *group.args.get("rollup", [])]
+        if sets and group.expressions:
+            return "GROUP BY a, b GROUPING SETS (...) (write GROUP BY GROUPING SETS (...))"
+        grouped = [*sets, *(e for e in group.expressions if isinstance(e, (exp.GroupingSets, exp.Cube, exp.Rollup)))]
+        if any(isinstance(_unwrapped(n), exp.Literal) for g in grouped for n in g.walk()):
+            return "an ordinal inside GROUPING SETS, CUBE or ROLLUP"
+    generators = [e for e in select.expressions if e.find(exp.Explode, exp.Posexplode, exp.Inline)]
+    if len(generators) > 1:
+        return "several generators (explode, posexplode, inline) in one SELECT"
+    if select.args.get("having") is not None and group is None and not select.find(exp.AggFunc):
+        return "HAVING without GROUP BY or an aggregate"
+    return None
+
+
+def _widen_set_operation(node: exp.SetOperation, settings: Settings) -> None:
+    """UNION / INTERSECT / EXCEPT columns take the wider type of both sides (INCOMPATIBLE_COLUMN_TYPE where
+    there is none); a side is cast where its type is not that one."""
+    left, right = node.this, node.expression
+    if not (isinstance(left, exp.Select) and isinstance(right, exp.Select)):
+        return
+    if len(left.expressions) != len(right.expressions) or any(e.is_star for e in left.expressions + right.expressions):
+        return
+    for i, (a, b) in enumerate(zip(left.expressions, right.expressions, strict=True)):
+        ta, tb = type_of(a), type_of(b)
+        if ta is None or tb is None:
+            continue
+        common = _common(ta, tb)
+        if common is None:
+            if _comparable_by_spark(ta, tb) is None:
+                continue
+            raise LocalSQLError(
+                "INCOMPATIBLE_COLUMN_TYPE",
+                f"{node.key.upper()} can only be performed on inputs with compatible column types. The {_ordinal(i)} "
+                f"column of the second table is {_sql_type(tb)} type which is not compatible with {_sql_type(ta)} at "
+                "the same column of the first table.",
+                "42825",
+            )
+        for side, t in ((a, ta), (b, tb)):
+            if t != common and t.this != T.NULL:
+                value = side.this if isinstance(side, exp.Alias) else side
+                cast = _as(value.copy(), t, common, settings)
+                side.replace(exp.alias_(cast, side.alias_or_name, quoted=True) if side.alias_or_name else cast)
+
+
+def _ordinal(i: int) -> str:
+    return {0: "first", 1: "second", 2: "third"}.get(i, f"{i + 1}th")
+
+
 def lower(tree: exp.Expr, settings: Settings = Settings()) -> exp.Expr:
     """Every node of an annotated `tree` that has a rule lowered onto DuckDB, operands before the operators that
     take them. The last step before DuckDB SQL: what it writes is DuckDB's, and nothing reads it as Databricks'."""
     for node in reversed(list(tree.walk(bfs=False))):
         if not node.meta.get("databricks"):
             continue  # written for DuckDB by an earlier step
+        if isinstance(node, exp.Select) and (shape := _shape_refusal(node)) is not None:
+            raise refused(shape)
+        if isinstance(node, exp.SetOperation):
+            _widen_set_operation(node, settings)
         rule = rule_of(node)
         parent, key, index = node.parent, node.arg_key, node.index  # a lowering may take `node` in as an operand
         if rule is not None:
