@@ -647,7 +647,7 @@ def _lower_ceil(node: exp.Expr, types: Sequence[Type], settings: Settings) -> ex
     places = node.args.get("decimals")
     if places is not None:
         d = _integer_literal(places)
-        if result is None or d is None:
+        if result is None or d is None or types[0] is None:
             raise refused(f"{node.key}(x, d) of this type or with a d that is not an integer literal")
         up, down = (f"1{'0' * d}", "0." + "0" * (d - 1) + "1") if d > 0 else ("1", "1") if d == 0 else (
             "0." + "0" * (-d - 1) + "1", f"1{'0' * -d}")  # fmt: skip
