@@ -137,6 +137,12 @@ def _date_format(node: exp.TimeToStr) -> exp.Expr:
     """date_format with fractions of a second: `SSS` is milliseconds (DuckDB's %g); other runs of S are refused."""
     fmt = node.args.get("format")
     text = fmt.name if isinstance(fmt, exp.Literal) else None
+    if text is None:
+        raise refused("date_format with a pattern that is not a string literal")
+    if text is not None:
+        letters = re.sub(r"S+", "", re.sub(r"%-?.(strict)?", "", text))
+        if text == "" or re.search(r"[A-Za-z]", letters):  # a Spark pattern letter sqlglot did not convert
+            raise refused(f"date_format with the pattern {text!r} (letters it cannot read as Spark does)")
     if text is None or "S" not in re.sub(r"%.", "", text):
         return node
     converted = text.replace("SSSSSS", "%f").replace("SSS", "%g")

@@ -443,6 +443,38 @@ def _lower_comparison(node: exp.Expr, types: Sequence[Type], settings: Settings)
     return node
 
 
+def _in_returns(node: exp.Expr, types: Sequence[Type], settings: Settings) -> Type:
+    """x IN (a, b, ...): BOOLEAN; values without a common type are Spark's DATA_DIFF_TYPES."""
+    known = [t for t in types if t is not None]
+    if len(known) == len(types) and len(types) > 1:
+        common: Type = known[0]
+        for t in known[1:]:
+            common = _common(common, t) if common is not None else None
+        if common is None and all(_comparable_by_spark(x, y) is not None for x in known for y in known):
+            raise _mismatch(
+                node,
+                f"Input to `in` should all be the same type, but it's [{', '.join(_sql_type(t)[1:-1] for t in known)}]",
+                "DATATYPE_MISMATCH.DATA_DIFF_TYPES",
+            )
+    return exp.DataType.build("BOOLEAN")
+
+
+def _lower_in(node: exp.Expr, types: Sequence[Type], settings: Settings) -> exp.Expr:
+    """Strings among numbers are cast as Spark casts them (strictly, to BIGINT or DOUBLE)."""
+    if any(t is None for t in types) or not any(t.this in _STRINGS for t in types if t is not None):
+        return node
+    common: Type = types[0]
+    for t in types[1:]:
+        common = _common(common, t) if common is not None and t is not None else None
+    if common is None or not _numeric(common):
+        return node
+    values = [node.this, *node.expressions]
+    cast = [_as(v, t, common, settings) for v, t in zip(values, types, strict=True)]
+    node.set("this", cast[0])
+    node.set("expressions", cast[1:])
+    return node
+
+
 def _branches(node: exp.Expr) -> list[exp.Expr]:
     """The values a CASE, IF, COALESCE, NVL or IFNULL can give."""
     if isinstance(node, exp.Case):
@@ -921,6 +953,7 @@ RULES: dict[type[exp.Expr], Rule] = {
         kind: Rule(_comparison_returns, _lower_comparison)
         for kind in (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.NullSafeEQ)
     },
+    exp.In: Rule(_in_returns, _lower_in),
     exp.Case: Rule(_branches_returns, _lower_branches),
     exp.StrPosition: Rule(_fixed("INT"), _lower_locate),
     exp.Extract: Rule(_extract_returns, _lower_extract),
@@ -1020,6 +1053,8 @@ def _arguments(node: exp.Expr) -> list[exp.Expr]:
         return _branches(node)
     if isinstance(node, exp.Anonymous):
         return list(node.expressions)
+    if isinstance(node, exp.In):
+        return [node.this, *node.expressions] if not node.args.get("query") else [node.this]
     if isinstance(node, (exp.Extract, exp.SafeDivide)):
         return [node.this, node.expression]
     return [node.this] if isinstance(node.this, exp.Expr) else []
