@@ -71,6 +71,12 @@ _JAVA_DOT = "[^\n\r\u0085\u2028\u2029]"  # Java regex `.`: any character but a l
 # Java string helpers
 
 
+
+def _read(path: Path) -> str:
+    """A file's text with its line ends as they are (a '\\r' inside a literal or a column name stays one)."""
+    with open(path, encoding="utf-8", errors="surrogateescape", newline="") as f:
+        return f.read()
+
 def java_trim(text: str) -> str:
     """String.trim: strips characters <= U+0020 at both ends."""
     start, end = 0, len(text)
@@ -204,12 +210,12 @@ def read_directives(input_path: Path, inputs_root: Path) -> tuple[Directives, li
 
     As in SQLQueryTestSuite, only the file's own --SET lines configure the session: an imported file contributes
     its queries (already in the golden file), not its settings."""
-    own = parse_directives(input_path.read_text(encoding="utf-8", errors="surrogateescape"))
+    own = parse_directives(_read(input_path))
     engines = list(own.only_if)
     for name in own.imports:
         for candidate in (inputs_root / name, input_path.parent / name):
             if candidate.is_file():
-                engines += parse_directives(candidate.read_text(encoding="utf-8", errors="surrogateescape")).only_if
+                engines += parse_directives(_read(candidate)).only_if
                 break
     return own, engines
 
@@ -1282,7 +1288,7 @@ class Engine:
 
 def run_file(engine: Engine, task: FileTask) -> Iterator[tuple[str, Any]]:
     """Run one golden file on a fresh warehouse: yields ('setup', [errors]) then ('block', BlockRecord) per block."""
-    blocks = parse_golden(Path(task.result).read_text(encoding="utf-8", errors="surrogateescape"))
+    blocks = parse_golden(_read(Path(task.result)))
     directives, _ = read_directives(Path(task.input), Path(task.root) / "inputs")
     template, template_errors = engine.template(task.root)
     folder = tempfile.mkdtemp(prefix="file-", dir=engine.scratch)
@@ -1667,7 +1673,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     run = Run()
     for task in tasks:
-        text = Path(task.result).read_text(encoding="utf-8", errors="surrogateescape")
+        text = _read(Path(task.result))
         run.files[task.key] = FileReport(blocks=len(parse_golden(text)))
     started = time.monotonic()
 

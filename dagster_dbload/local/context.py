@@ -44,8 +44,12 @@ class Context:
         decimals.install(con)
         self.apply_settings()
 
+    @property
+    def time_zone(self) -> str:
+        return self.settings.get("timezone", DEFAULTS["timezone"])
+
     def apply_settings(self) -> None:
-        zone = self.settings.get("timezone", DEFAULTS["timezone"])
+        zone = self.time_zone
         self.con.execute(f"SET TimeZone = {exp.Literal.string(zone).sql('duckdb')}")
 
     @property

@@ -7,7 +7,7 @@ import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
-from . import changes, decimals, semantics
+from . import changes, decimals, naming, semantics
 from .catalog import TableMeta, check_name, quote_dbx
 from .common import Result, no_catalog, table_arg
 from .context import USER, Context
@@ -31,7 +31,7 @@ class Reads:
         if isinstance(query, exp.Values) and query.args.get("alias") is not None:  # VALUES (..) AS v(a, b)
             query = exp.select("*").from_(query)  # its alias names the columns, as a FROM item's does
         for select in query.find_all(exp.Select):  # columns named as Databricks names them, before any is lowered
-            select.set("expressions", [_named(e) for e in select.expressions])
+            select.set("expressions", [_named(e, self.ctx.time_zone) for e in select.expressions])
         query = self._datetime_comparisons(query, target)
         settings = semantics.Settings(ansi=self.ctx.ansi_mode, precision_loss=self.ctx.decimal_precision_loss)
         semantics.annotate(query, lambda column: self._column_type(column, target), settings)
@@ -103,7 +103,9 @@ class Reads:
         if isinstance(node, exp.Anonymous) and node.name.lower() == "raise_error" and len(node.expressions) == 1:
             message = exp.DPipe(this=exp.Literal.string("[USER_RAISED_EXCEPTION] "), expression=node.expressions[0])
             return exp.Anonymous(this="error", expressions=[message])
-        if isinstance(node, exp.CurrentUser):
+        if isinstance(node, (exp.CurrentUser, exp.SessionUser)) or (
+            isinstance(node, exp.Anonymous) and node.name.lower() == "user" and not node.expressions
+        ):
             return exp.Literal.string(USER)
         if isinstance(node, (exp.Like, exp.ILike)) and not isinstance(node.parent, exp.Escape):
             return exp.Escape(this=node, expression=exp.Literal.string("\\"))  # Databricks' default escape
@@ -346,24 +348,9 @@ def databricks_arrow(relation: duckdb.DuckDBPyRelation) -> pa.Table:
     return table
 
 
-def _named(projection: exp.Expr) -> exp.Expr:
-    """An unaliased SELECT expression named as Databricks names it: `count(1)`, `(a + 1)`, `upper(x)`."""
+def _named(projection: exp.Expr, time_zone: str) -> exp.Expr:
+    """An unaliased SELECT expression named as Databricks names it (naming.py): `count(1)`, `(a + 1)`, `upper(x)`."""
     stars = [s for s in projection.find_all(exp.Star) if not isinstance(s.parent, exp.Count)]  # t.*, not count(*)
     if isinstance(projection, (exp.Alias, exp.Column, exp.Star)) or stars:
         return projection
-    if isinstance(projection, exp.Count) and isinstance(projection.this, exp.Star):
-        name = "count(1)"
-    else:
-
-        def shown_as(n: exp.Expr) -> exp.Expr:
-            if isinstance(n, exp.Literal) and n.is_string:
-                return exp.Var(this=n.name)  # '' shows as nothing
-            if isinstance(n, exp.Count) and isinstance(n.this, exp.Star):
-                return exp.Var(this="count(1)")
-            return n
-
-        shown = projection.copy().transform(shown_as)
-        name = shown.sql("databricks", normalize_functions="lower")
-        if isinstance(projection, exp.Binary) and not isinstance(projection, exp.Func):  # operators, not calls
-            name = f"({name})"
-    return exp.alias_(projection, exp.to_identifier(name, quoted=True))
+    return exp.alias_(projection, exp.to_identifier(naming.spark_name(projection, time_zone), quoted=True))
