@@ -71,11 +71,11 @@ _JAVA_DOT = "[^\n\r\u0085\u2028\u2029]"  # Java regex `.`: any character but a l
 # Java string helpers
 
 
-
 def _read(path: Path) -> str:
     """A file's text with its line ends as they are (a '\\r' inside a literal or a column name stays one)."""
     with open(path, encoding="utf-8", errors="surrogateescape", newline="") as f:
         return f.read()
+
 
 def java_trim(text: str) -> str:
     """String.trim: strips characters <= U+0020 at both ends."""
