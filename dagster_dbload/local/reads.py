@@ -116,6 +116,13 @@ class Reads:
         if (
             isinstance(node, exp.Cast)
             and node.to.this == exp.DataType.Type.TEXT
+            and isinstance(node.this, exp.JSONExtract)
+            and node.this.args.get("variant_extract")
+        ):  # v:a::string is the string's value (DuckDB's cast of JSON keeps its quotes), or an object's JSON text
+            return exp.JSONExtractScalar(this=node.this.this, expression=node.this.expression)
+        if (
+            isinstance(node, exp.Cast)
+            and node.to.this == exp.DataType.Type.TEXT
             and not isinstance(node.this, exp.Literal)
         ):
             return semantics.as_string(node.this)

@@ -103,6 +103,8 @@ def _fixed(type_sql: str) -> Callable[[exp.Expr, Sequence[Type], Settings], Type
 
 def _cast_returns(node: exp.Expr, types: Sequence[Type], settings: Settings) -> Type:
     assert isinstance(node, exp.Cast)
+    if node.to.this == T.DECIMAL and not node.to.expressions:
+        node.set("to", exp.DataType.build("DECIMAL(10, 0)"))  # DECIMAL, DEC, NUMERIC alone
     if node.to.this in (T.TIMESTAMP, T.TIMESTAMPNTZ, T.TIMESTAMPLTZ, T.TIMESTAMPTZ) and node.to.expressions:
         raise refused(f"a {node.to.sql('databricks')} (a timestamp of a chosen precision)")
     return node.to
@@ -220,7 +222,8 @@ def _unsupported_at_run(what: str) -> exp.Expr:
 
 
 def _lower_sub(node: exp.Expr, types: Sequence[Type], settings: Settings) -> exp.Expr:
-    if all(_is(t, T.DATE) for t in types):
+    dated = any(_is(t, T.DATE) for t in types)
+    if dated and all(_is(t, T.DATE, T.NULL, *_STRINGS) for t in types):
         raise refused("date - date (an INTERVAL DAY; datediff(end, start) gives the days as an INT)")
     return node
 
@@ -758,6 +761,89 @@ def _lower_safe_divide(node: exp.Expr, types: Sequence[Type], settings: Settings
     return _lower_arithmetic(division, types, lenient)
 
 
+# --- aggregates ---------------------------------------------------------------------------------------------------
+
+
+def _sum_returns(node: exp.Expr, types: Sequence[Type], settings: Settings) -> Type:
+    """sum: BIGINT of integers, DOUBLE of fractions, DECIMAL(p + 10, s) of a DECIMAL(p, s)."""
+    t = types[0] if types else None
+    if t is None:
+        return None
+    if t.this == T.DECIMAL:
+        p, s = _decimal_digits(t)
+        return _bounded(min(p + 10, 38), s)
+    if t.this in _HELD_BY:
+        return exp.DataType.build("BIGINT")
+    return exp.DataType.build("DOUBLE") if t.this in _FRACTIONS else None
+
+
+def _avg_returns(node: exp.Expr, types: Sequence[Type], settings: Settings) -> Type:
+    """avg: DOUBLE of numbers, DECIMAL(p + 4, s + 4) of a DECIMAL(p, s)."""
+    t = types[0] if types else None
+    if t is None:
+        return None
+    if t.this == T.DECIMAL:
+        p, s = _decimal_digits(t)
+        return _bounded(min(p + 4, 38), min(s + 4, 38))
+    return exp.DataType.build("DOUBLE") if _numeric(t) else None
+
+
+def _lower_sum(node: exp.Expr, types: Sequence[Type], settings: Settings) -> exp.Expr:
+    result = type_of(node)
+    return exp.Cast(this=node, to=result.copy()) if result is not None and result.this == T.DECIMAL else node
+
+
+def _lower_avg(node: exp.Expr, types: Sequence[Type], settings: Settings) -> exp.Expr:
+    """avg of a DECIMAL as Spark computes it: its sum divided by its count in DECIMAL arithmetic, cast to
+    DECIMAL(p + 4, s + 4) (DuckDB's avg of a DECIMAL is a DOUBLE)."""
+    result = type_of(node)
+    if result is None or result.this != T.DECIMAL or types[0] is None:
+        return node
+    p, s = _decimal_digits(types[0])
+    total = exp.Cast(this=exp.Sum(this=node.this.copy()), to=exp.DataType.build(f"DECIMAL({min(p + 10, 38)}, {s})"))
+    count = exp.Cast(this=exp.Count(this=node.this.copy()), to=exp.DataType.build("DECIMAL(20, 0)"))
+    quotient = decimals.divide(total, (min(p + 10, 38), s), exp.Nullif(this=count, expression=exp.Literal.number(0)),
+                               (20, 0), exp.null())  # fmt: skip
+    return exp.Cast(this=quotient, to=result.copy())
+
+
+def _lower_pmod(node: exp.Expr, types: Sequence[Type], settings: Settings) -> exp.Expr:
+    """pmod(a, b): the operands cast as % casts them, the positive remainder in Spark's type."""
+    result = type_of(node)
+    a, b = (list(types) + [None, None])[:2]
+    if result is None or a is None or b is None or not _numeric(result):
+        return functions.rewrite(node)
+    x, y = node.expressions[:2]
+    if result.this == T.DECIMAL:
+        working = [exp.DataType.build("DECIMAL({}, {})".format(*_decimal_digits(t, n))) for t, n in ((a, x), (b, y))]
+    else:
+        working = [result, result]
+    operands = [_as(v, t, w, settings) for v, t, w in zip((x, y), (a, b), working, strict=True)]
+    remainder = duck("CASE WHEN ({a}) % ({b}) < 0 THEN (({a}) % ({b}) + ({b})) % ({b}) ELSE ({a}) % ({b}) END",
+                     a=operands[0], b=operands[1])  # fmt: skip
+    return exp.Cast(this=remainder, to=result.copy())
+
+
+def _lower_timestamp_add(node: exp.Expr, types: Sequence[Type], settings: Settings) -> exp.Expr:
+    """timestampadd / date_add(unit, n, x): a TIMESTAMP in the session time zone (DuckDB: a TIMESTAMP_NTZ)."""
+    return exp.Cast(this=functions.rewrite(node), to=exp.DataType.build("TIMESTAMPTZ"))
+
+
+def _lower_sort_array(node: exp.Expr, types: Sequence[Type], settings: Settings) -> exp.Expr:
+    """sort_array(a, NULL) is NULL."""
+    asc = node.args.get("asc")
+    if isinstance(asc, exp.Null) or (isinstance(asc, exp.Cast) and isinstance(asc.this, exp.Null)):
+        return exp.null()
+    return functions.rewrite(node)
+
+
+def _lower_array_insert(node: exp.Expr, types: Sequence[Type], settings: Settings) -> exp.Expr:
+    position = _integer_literal(node.args["position"])
+    if position is None or position < 1:
+        raise refused("array_insert at a position that is not a positive integer literal")
+    return functions.rewrite(node)
+
+
 # --- strings ------------------------------------------------------------------------------------------------------
 
 
@@ -954,6 +1040,11 @@ RULES: dict[type[exp.Expr], Rule] = {
         for kind in (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.NullSafeEQ)
     },
     exp.In: Rule(_in_returns, _lower_in),
+    exp.Sum: Rule(_sum_returns, _lower_sum),
+    exp.Avg: Rule(_avg_returns, _lower_avg),
+    exp.TimestampAdd: Rule(_fixed("TIMESTAMP"), _lower_timestamp_add),
+    exp.ArraySort: Rule(_same, _lower_sort_array),
+    exp.ArrayInsert: Rule(_same, _lower_array_insert),
     exp.Case: Rule(_branches_returns, _lower_branches),
     exp.StrPosition: Rule(_fixed("INT"), _lower_locate),
     exp.Extract: Rule(_extract_returns, _lower_extract),
@@ -1032,6 +1123,7 @@ NAMED: dict[str, Rule] = {  # functions sqlglot leaves as exp.Anonymous, by name
     "octet_length": _returning("INT"),
     "cardinality": _returning("INT"),
     "url_encode": Rule(_fixed("STRING"), _lower_url_encode),
+    "pmod": Rule(_arithmetic_returns, _lower_pmod),
     "time_bucket": _refusing("time_bucket (Spark's buckets start at its own origin)"),
 }
 
@@ -1107,6 +1199,8 @@ def _shape_refusal(select: exp.Select) -> str | None:
     generators = [e for e in select.expressions if e.find(exp.Explode, exp.Posexplode, exp.Inline)]
     if len(generators) > 1:
         return "several generators (explode, posexplode, inline) in one SELECT"
+    if generators and select.find(exp.Window):
+        return "a generator (explode, posexplode, inline) beside a window function"
     if select.args.get("having") is not None and group is None and not select.find(exp.AggFunc):
         return "HAVING without GROUP BY or an aggregate"
     return None
