@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import duckdb
 import pyarrow as pa
 import sqlglot
@@ -13,6 +15,7 @@ from .common import Result, no_catalog, table_arg
 from .context import USER, Context
 from .datetimes import parse_date, parse_timestamp
 from .errors import DIVIDE_BY_ZERO, LocalSQLError, table_not_found, unsupported
+from .functions import refused
 from .listings import base_type, information_schema
 
 EXPORT_MEMORY = "256MB"  # a streamed read's bound on DuckDB's buffers, whatever the table's size
@@ -30,6 +33,15 @@ class Reads:
         query = query.copy()
         if isinstance(query, exp.Values) and query.args.get("alias") is not None:  # VALUES (..) AS v(a, b)
             query = exp.select("*").from_(query)  # its alias names the columns, as a FROM item's does
+        for values in query.find_all(exp.Values):  # VALUES' columns are col1, col2... (DuckDB: col0, col1...)
+            alias = values.args.get("alias")
+            in_from = isinstance(values.parent, (exp.From, exp.Join))
+            if in_from and values.expressions and not (alias is not None and alias.columns):
+                width = len(values.expressions[0].expressions) if isinstance(values.expressions[0], exp.Tuple) else 1
+                values.set("alias", exp.TableAlias(
+                    this=exp.to_identifier(alias.name if alias is not None and alias.name else "values", quoted=True),
+                    columns=[exp.to_identifier(f"col{i + 1}") for i in range(width)],
+                ))  # fmt: skip
         for select in query.find_all(exp.Select):  # columns named as Databricks names them, before any is lowered
             select.set("expressions", [_named(e, self.ctx.time_zone) for e in select.expressions])
         query = self._datetime_comparisons(query, target)
@@ -167,7 +179,9 @@ class Reads:
         if to.this == T.DATE:
             value = parse_date(text)
             kind, shown = "DATE", value.isoformat() if value else None
-        elif to.this in (T.TIMESTAMP, T.TIMESTAMPTZ, T.TIMESTAMPNTZ):
+        elif to.this in (T.TIMESTAMP, T.TIMESTAMPTZ, T.TIMESTAMPNTZ, T.TIMESTAMPLTZ):
+            if re.search(r"[.,]\d{7,}", text):
+                raise refused("a TIMESTAMP with nanoseconds (DuckDB keeps microseconds)")
             try:
                 parsed = parse_timestamp(text)
             except ValueError:

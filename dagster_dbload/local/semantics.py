@@ -74,8 +74,22 @@ def literal_type(node: exp.Expr) -> Type:
         return None if negated else exp.DataType.build("STRING")
     exact = decimals.literal_type(node)
     if exact is None:
-        return exp.DataType.build("DOUBLE") if re.search(r"[eE]", literal.name) else None
+        if re.search(r"[eE]", literal.name):
+            if abs(float(literal.name)) == float("inf"):
+                raise LocalSQLError(
+                    "INVALID_NUMERIC_LITERAL_RANGE",
+                    f"Numeric literal {literal.name} is outside the valid range for DOUBLE.",
+                    "22003",
+                )
+            return exp.DataType.build("DOUBLE")
+        return None
     precision, scale = exact
+    if precision > 38:
+        raise LocalSQLError(
+            "DECIMAL_PRECISION_EXCEEDS_MAX_PRECISION",
+            f"Decimal precision {precision} exceeds max precision 38.",
+            "22003",
+        )
     if scale == 0 and "." not in literal.name:
         value = -int(literal.name) if negated else int(literal.name)
         if -(2**31) <= value < 2**31:
@@ -252,7 +266,7 @@ def _decimal_digits(t: exp.DataType, node: exp.Expr | None = None) -> tuple[int,
             return 10, 0
         digits = [int(e.name) for e in t.expressions]
         return digits[0], digits[1] if len(digits) > 1 else 0
-    if node is not None and (found := decimals.literal_type(_unwrapped(node))) is not None:
+    if node is not None and (found := node.meta.get("digits") or decimals.literal_type(_unwrapped(node))):
         return found
     return _HELD_BY[t.this], 0
 
@@ -412,7 +426,7 @@ def _lower_arithmetic(node: exp.Expr, types: Sequence[Type], settings: Settings)
 def _comparison_returns(node: exp.Expr, types: Sequence[Type], settings: Settings) -> Type:
     """= <> < <= > >= <=>: BOOLEAN; operands without a common type are Spark's BINARY_OP_DIFF_TYPES."""
     a, b = types
-    if a is not None and b is not None and _common(a, b) is None and _comparable_by_spark(a, b) is False:
+    if a is not None and b is not None and _comparable_by_spark(a, b) is False:
         raise _operands_mismatch(node, a, b)
     return exp.DataType.build("BOOLEAN")
 
@@ -420,17 +434,30 @@ def _comparison_returns(node: exp.Expr, types: Sequence[Type], settings: Setting
 def _comparable_by_spark(a: exp.DataType, b: exp.DataType) -> bool | None:
     """False where Spark refuses the comparison (a BOOLEAN or date with a number, a date with a BOOLEAN); None where
     this module does not know (complex types, intervals)."""
-    kinds = []
-    for t in (a, b):
-        if _numeric(t):
-            kinds.append("number")
-        elif t.this == T.BOOLEAN:
-            kinds.append("boolean")
-        elif t.this in _DATETIMES:
-            kinds.append("datetime")
-        else:
-            return None
+    kinds = [_kind(t) for t in (a, b)]
+    if None in kinds:
+        return None
+    if "string" in kinds:  # a string is read as the other operand's type, but not as an interval or bytes
+        return not ({"interval year to month", "interval day to second", "binary"} & set(kinds))
     return kinds[0] == kinds[1]
+
+
+def _kind(t: exp.DataType) -> str | None:
+    """The family Spark compares within (None: one this module does not judge)."""
+    if _numeric(t):
+        return "number"
+    if t.this in _STRINGS:
+        return "string"
+    if t.this in (T.BINARY, T.VARBINARY):
+        return "binary"
+    if t.this == T.BOOLEAN:
+        return "boolean"
+    if t.this in _DATETIMES:
+        return "datetime"
+    if t.this == T.INTERVAL and t.expressions:
+        unit = t.expressions[0].sql("databricks").upper()
+        return "interval year to month" if unit.startswith(("YEAR", "MONTH")) else "interval day to second"
+    return None
 
 
 def _lower_comparison(node: exp.Expr, types: Sequence[Type], settings: Settings) -> exp.Expr:
@@ -807,6 +834,21 @@ def _lower_avg(node: exp.Expr, types: Sequence[Type], settings: Settings) -> exp
     return exp.Cast(this=quotient, to=result.copy())
 
 
+def _lower_listagg(node: exp.Expr, types: Sequence[Type], settings: Settings) -> exp.Expr:
+    """listagg / string_agg: no delimiter (or NULL) joins with nothing (DuckDB: ','); BINARY values are refused
+    (DuckDB writes their escapes as text)."""
+    separator = node.args.get("separator")
+    if separator is None or isinstance(separator, exp.Null):
+        node.set("separator", exp.Literal.string(""))
+    if _is(types[0] if types else None, T.BINARY, T.VARBINARY):
+        raise refused("listagg of BINARY values")
+    value = node.this.this if isinstance(node.this, exp.Order) else node.this
+    value = value.expressions[0] if isinstance(value, exp.Distinct) else value
+    refusal = _unsupported_at_run("listagg of BINARY values")
+    value.replace(duck("CASE WHEN typeof({x}) = 'BLOB' THEN {refusal} ELSE {x} END", x=value.copy(), refusal=refusal))
+    return functions.rewrite(node)
+
+
 def _lower_pmod(node: exp.Expr, types: Sequence[Type], settings: Settings) -> exp.Expr:
     """pmod(a, b): the operands cast as % casts them, the positive remainder in Spark's type."""
     result = type_of(node)
@@ -1025,6 +1067,27 @@ def _named_as_spark_names_it(t: exp.DataType) -> bool:
     return t.this in _PLAIN or (t.this == T.TEXT and t.sql("databricks") == "STRING")
 
 
+def _negated_literal(node: exp.Expr) -> exp.Expr:
+    """-2147483648 is an INT in Spark (DuckDB reads -(2147483648), a BIGINT)."""
+    t = type_of(node)
+    if isinstance(node.this, exp.Literal) and t is not None and t.this in INTEGRAL:
+        return exp.cast(node, INTEGRAL[t.this])
+    return node
+
+
+def _boolean_aggregate(node: exp.Expr, types: Sequence[Type], settings: Settings) -> Type:
+    """bool_and / bool_or take BOOLEANs only (UNEXPECTED_INPUT_TYPE)."""
+    t = types[0] if types else None
+    if t is not None and t.this not in (T.BOOLEAN, T.NULL):
+        raise _mismatch(
+            node,
+            f'the first parameter requires the "BOOLEAN" type, however {node.this.sql("databricks")} has the type '
+            f"{_sql_type(t)}",
+            "DATATYPE_MISMATCH.UNEXPECTED_INPUT_TYPE",
+        )
+    return exp.DataType.build("BOOLEAN")
+
+
 RULES: dict[type[exp.Expr], Rule] = {
     exp.Typeof: Rule(_fixed("STRING"), _lower_typeof),
     exp.Cast: Rule(_cast_returns, _lower_cast),
@@ -1040,7 +1103,12 @@ RULES: dict[type[exp.Expr], Rule] = {
         for kind in (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.NullSafeEQ)
     },
     exp.In: Rule(_in_returns, _lower_in),
+    exp.RegrCount: _returning("BIGINT"),
+    exp.LogicalAnd: Rule(_boolean_aggregate, lambda node, types, settings: functions.rewrite(node)),
+    exp.LogicalOr: Rule(_boolean_aggregate, lambda node, types, settings: functions.rewrite(node)),
+    exp.Randstr: _refusing("randstr (Spark's generator: another sequence)"),
     exp.Sum: Rule(_sum_returns, _lower_sum),
+    exp.GroupConcat: Rule(_fixed("STRING"), _lower_listagg),
     exp.Avg: Rule(_avg_returns, _lower_avg),
     exp.TimestampAdd: Rule(_fixed("TIMESTAMP"), _lower_timestamp_add),
     exp.ArraySort: Rule(_same, _lower_sort_array),
@@ -1113,7 +1181,7 @@ RULES: dict[type[exp.Expr], Rule] = {
     exp.TimestampFromParts: Rule(_fixed("TIMESTAMP"), _lower_make_timestamp),
     exp.Alias: Rule(_same, lambda node, types, settings: node),
     exp.Paren: Rule(_same, lambda node, types, settings: node),
-    exp.Neg: Rule(_same, lambda node, types, settings: node),
+    exp.Neg: Rule(_same, lambda node, types, settings: _negated_literal(node)),
 }
 
 
@@ -1201,9 +1269,25 @@ def _shape_refusal(select: exp.Select) -> str | None:
         return "several generators (explode, posexplode, inline) in one SELECT"
     if generators and select.find(exp.Window):
         return "a generator (explode, posexplode, inline) beside a window function"
-    if select.args.get("having") is not None and group is None and not select.find(exp.AggFunc):
-        return "HAVING without GROUP BY or an aggregate"
+    if select.args.get("having") is not None and group is None:
+        return "HAVING without GROUP BY"
+    _check_ordinals(select)
     return None
+
+
+def _check_ordinals(select: exp.Select) -> None:
+    """ORDER BY k names the k-th column: 0, a negative k or one past the last column is ORDER_BY_POS_OUT_OF_RANGE
+    (DuckDB would sort by the constant)."""
+    order = select.args.get("order")
+    width = None if any(e.is_star for e in select.expressions) else len(select.expressions)
+    for ordered in order.expressions if order is not None else []:
+        k = _integer_literal(ordered.this)
+        if k is not None and (k < 1 or (width is not None and k > width)):
+            raise LocalSQLError(
+                "ORDER_BY_POS_OUT_OF_RANGE",
+                f"ORDER BY position {k} is not in select list (valid range is [1, {width or '...'}]).",
+                "42805",
+            )
 
 
 def _widen_set_operation(node: exp.SetOperation, settings: Settings) -> None:
@@ -1243,11 +1327,12 @@ def _ordinal(i: int) -> str:
 def lower(tree: exp.Expr, settings: Settings = Settings()) -> exp.Expr:
     """Every node of an annotated `tree` that has a rule lowered onto DuckDB, operands before the operators that
     take them. The last step before DuckDB SQL: what it writes is DuckDB's, and nothing reads it as Databricks'."""
+    for select in tree.find_all(exp.Select):  # the query's shape, as written
+        if select.meta.get("databricks") and (shape := _shape_refusal(select)) is not None:
+            raise refused(shape)
     for node in reversed(list(tree.walk(bfs=False))):
         if not node.meta.get("databricks"):
             continue  # written for DuckDB by an earlier step
-        if isinstance(node, exp.Select) and (shape := _shape_refusal(node)) is not None:
-            raise refused(shape)
         if isinstance(node, exp.SetOperation):
             _widen_set_operation(node, settings)
         rule = rule_of(node)
@@ -1258,6 +1343,8 @@ def lower(tree: exp.Expr, settings: Settings = Settings()) -> exp.Expr:
             new = functions.rewrite(node)
         if new is not node:
             new.meta["spark_type"] = node.meta.get("spark_type", _UNKNOWN)  # what the operator above it reads
+            if "digits" in node.meta:
+                new.meta["digits"] = node.meta["digits"]  # an integer literal's own digits, in DECIMAL arithmetic
             if parent is None or key is None:
                 tree = new
             else:
@@ -1267,11 +1354,15 @@ def lower(tree: exp.Expr, settings: Settings = Settings()) -> exp.Expr:
 
 def _type_of(node: exp.Expr, column_type: Callable[[exp.Column], str | None], settings: Settings) -> Type:
     if isinstance(node, exp.Literal) or (isinstance(node, exp.Neg) and isinstance(node.this, exp.Literal)):
+        if (digits := decimals.literal_type(node)) is not None:
+            node.meta["digits"] = digits
         return literal_type(node)
     if isinstance(node, exp.Boolean):
         return exp.DataType.build("BOOLEAN")
     if isinstance(node, exp.Null):
         return exp.DataType(this=T.NULL)
+    if isinstance(node, exp.Interval) and isinstance(node.args.get("unit"), exp.Var):
+        return exp.DataType(this=T.INTERVAL, expressions=[exp.Var(this=node.args["unit"].name.upper())])
     if isinstance(node, exp.Column) and isinstance(node.this, exp.Identifier):
         found = column_type(node)
         try:

@@ -11,10 +11,10 @@ import pyarrow as pa
 
 from .common import Result, table_of
 from .context import DEFAULTS, Context
-from .errors import LocalSQLError
+from .errors import LocalSQLError, unsupported
 
 _ALIASES = {"time zone": "timezone", "spark.sql.session.timezone": "timezone", "spark.sql.ansi.enabled": "ansi_mode"}
-_SET = re.compile(r"SET(?:\s+(?:VAR\s+|VARIABLE\s+)?(.*?))?\s*(?:=\s*(.*))?", re.I | re.S)
+_SET = re.compile(r"SET(?:\s+(.*?))?\s*(?:=\s*(.*))?", re.I | re.S)
 _TIME_ZONE = re.compile(r"SET\s+TIME\s+ZONE\s+(.+)", re.I | re.S)
 _RESET = re.compile(r"RESET(?:\s+(.+))?", re.I | re.S)
 _BEGIN = re.compile(r"(BEGIN|START)(\s+TRANSACTION)?", re.I)
@@ -54,6 +54,8 @@ class SessionStatements:
                 self.ctx.settings.pop(key, None)
             self.ctx.apply_settings()
             return Result()
+        if re.match(r"SET\s+VAR(IABLE)?\b", body, re.I):
+            raise unsupported("session variables (DECLARE VARIABLE, SET VARIABLE)")
         m = _SET.fullmatch(body) if re.match(r"SET\b", body, re.I) else None
         if m is None:
             return None
