@@ -45,7 +45,11 @@ class Reads:
         for select in query.find_all(exp.Select):  # columns named as Databricks names them, before any is lowered
             select.set("expressions", [_named(e, self.ctx.time_zone) for e in select.expressions])
         query = self._datetime_comparisons(query, target)
-        settings = semantics.Settings(ansi=self.ctx.ansi_mode, precision_loss=self.ctx.decimal_precision_loss)
+        settings = semantics.Settings(
+            ansi=self.ctx.ansi_mode,
+            precision_loss=self.ctx.decimal_precision_loss,
+            cte_precedence=self.ctx.settings.get("spark.sql.legacy.cteprecedencepolicy", "corrected").lower(),
+        )
         semantics.annotate(query, lambda column: self._column_type(column, target), settings)
         query = self._with_sources(query).transform(semantics.keeping_types(self._databricks_semantics))
         query = semantics.lower(query, settings)

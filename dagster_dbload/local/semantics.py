@@ -36,6 +36,7 @@ class Settings:
 
     ansi: bool = True
     precision_loss: bool = True  # spark.sql.decimalOperations.allowPrecisionLoss
+    cte_precedence: str = "corrected"  # spark.sql.legacy.ctePrecedencePolicy: corrected, legacy or exception
 
 
 @dataclass(frozen=True)
@@ -252,7 +253,7 @@ _WIDENING = [T.TINYINT, T.SMALLINT, T.INT, T.BIGINT]
 _HELD_BY = {T.TINYINT: 3, T.SMALLINT: 5, T.INT: 10, T.BIGINT: 20}  # DECIMAL(p, 0) holding each integral type
 _FRACTIONS = {T.FLOAT, T.DOUBLE}
 _STRINGS = {T.TEXT, T.VARCHAR, T.CHAR}
-_DATETIMES = {T.DATE, T.TIMESTAMP, T.TIMESTAMPNTZ, T.TIMESTAMPLTZ}
+_DATETIMES = {T.DATE, T.TIMESTAMP, T.TIMESTAMPNTZ, T.TIMESTAMPLTZ, T.TIMESTAMPTZ}
 
 
 def _numeric(t: exp.DataType) -> bool:
@@ -346,6 +347,13 @@ def _arithmetic_returns(node: exp.Expr, types: Sequence[Type], settings: Setting
     a, b = types[0], types[1] if len(types) > 1 else None
     if a is None or b is None:
         return None
+    if {a.this, b.this} & (_DATETIMES - {T.DATE}) and {a.this, b.this} & _STRINGS:
+        raise _mismatch(
+            node,
+            f'the binary operator requires the input type ("NUMERIC" or "INTERVAL DAY TO SECOND" or "INTERVAL YEAR TO '
+            f'MONTH" or "INTERVAL"), not {_sql_type(a)}',
+            "DATATYPE_MISMATCH.BINARY_OP_WRONG_TYPE",
+        )
     if a.this in _DATETIMES or b.this in _DATETIMES or a.this == T.INTERVAL or b.this == T.INTERVAL:
         if isinstance(node, exp.Add) and {a.this, b.this} & {T.DATE} and {a.this, b.this} & set(_WIDENING[:3]):
             return exp.DataType.build("DATE")
@@ -475,6 +483,10 @@ def _lower_comparison(node: exp.Expr, types: Sequence[Type], settings: Settings)
 
 def _in_returns(node: exp.Expr, types: Sequence[Type], settings: Settings) -> Type:
     """x IN (a, b, ...): BOOLEAN; values without a common type are Spark's DATA_DIFF_TYPES."""
+    if not node.expressions and node.args.get("query") is None and node.args.get("unnest") is None:
+        raise LocalSQLError(
+            "INVALID_SQL_SYNTAX.EMPTY_IN_PREDICATE", "IN predicate requires at least one value.", "42000"
+        )
     known = [t for t in types if t is not None]
     if len(known) == len(types) and len(types) > 1:
         common: Type = known[0]
@@ -567,6 +579,12 @@ def _lower_window(node: exp.Expr, types: Sequence[Type], settings: Settings) -> 
     """rank() and the other ranking functions are INT: the window's value is cast (not the function inside it)."""
     if isinstance(node.this, _RANKS):
         return exp.cast(node, "INTEGER")
+    if isinstance(node.this, exp.GroupConcat) and isinstance(node.this.this, exp.Order):
+        raise LocalSQLError(
+            "INVALID_WINDOW_SPEC_FOR_AGGREGATION_FUNC",
+            "Cannot specify ORDER BY or a window frame for listagg (WITHIN GROUP is its order).",
+            "42601",
+        )
     return node
 
 
@@ -636,8 +654,20 @@ def _refusing(what: str, when: Callable[[exp.Expr], bool] = lambda node: True) -
     return Rule(lambda node, types, settings: None, lower)
 
 
+def _count_arguments(node: exp.Expr) -> bool:
+    if node.this is None and not node.expressions:
+        raise LocalSQLError(
+            "WRONG_NUM_ARGS.WITH_SUGGESTION",
+            "The `count` requires at least 1 parameters but the actual number is 0. Please use count(*) or count(1).",
+            "42605",
+        )
+    return isinstance(node.this, exp.Column) and node.this.is_star
+
+
 def _charset(node: exp.Expr) -> bool:
     charset = node.args.get("charset")
+    if charset is None:
+        return False
     return not (isinstance(charset, exp.Literal) and charset.name.lower().replace("_", "-") in ("utf-8", "utf8"))
 
 
@@ -847,6 +877,59 @@ def _lower_listagg(node: exp.Expr, types: Sequence[Type], settings: Settings) ->
     refusal = _unsupported_at_run("listagg of BINARY values")
     value.replace(duck("CASE WHEN typeof({x}) = 'BLOB' THEN {refusal} ELSE {x} END", x=value.copy(), refusal=refusal))
     return functions.rewrite(node)
+
+
+def _date_add_returns(node: exp.Expr, types: Sequence[Type], settings: Settings) -> Type:
+    """date_add / date_sub(start, days): days is an INT, SMALLINT or TINYINT (a string is read as an INT)."""
+    days = types[1] if len(types) > 1 else None
+    if days is None or days.this in (T.INT, T.SMALLINT, T.TINYINT, T.NULL) or days.this in _STRINGS:
+        return exp.DataType.build("DATE")
+    if not isinstance(node.expression, exp.Mul):  # date_sub's days, negated by sqlglot
+        raise _mismatch(
+            node,
+            f'the second parameter requires the ("INT" or "SMALLINT" or "TINYINT") type, however '
+            f"{node.expression.sql('databricks')} has the type {_sql_type(days)}",
+            "DATATYPE_MISMATCH.UNEXPECTED_INPUT_TYPE",
+        )
+    return exp.DataType.build("DATE")
+
+
+def _lower_date_add(node: exp.Expr, types: Sequence[Type], settings: Settings) -> exp.Expr:
+    days = types[1] if len(types) > 1 else None
+    if days is not None and days.this in _STRINGS:
+        node.set("expression", _as(node.expression, days, exp.DataType.build("INT"), settings))
+    return node
+
+
+def _regexp_group_returns(node: exp.Expr, types: Sequence[Type], settings: Settings) -> Type:
+    """regexp_extract(s, pattern[, idx]): idx beyond the pattern's groups is INVALID_PARAMETER_VALUE."""
+    pattern, group = node.expression, node.args.get("group")
+    index = _integer_literal(group) if group is not None else 1
+    if isinstance(pattern, exp.Literal) and pattern.is_string and index is not None:
+        try:
+            groups = re.compile(pattern.name).groups
+        except re.error:
+            return exp.DataType.build("STRING")
+        if index > groups or index < 0:
+            raise LocalSQLError(
+                "INVALID_PARAMETER_VALUE.REGEX_GROUP_INDEX",
+                f"The value of parameter(s) `idx` in `regexp_extract` is invalid: Expects group index between 0 and "
+                f"{groups}, but got {index}.",
+                "22023",
+            )
+    return exp.DataType.build("STRING")
+
+
+def _regexp_replace_returns(node: exp.Expr, types: Sequence[Type], settings: Settings) -> Type:
+    position = node.args.get("position")
+    k = _integer_literal(position) if position is not None else 1
+    if k is not None and k < 1:
+        raise _mismatch(
+            node,
+            f"The `position` must be positive, but got {k}",
+            "DATATYPE_MISMATCH.VALUE_OUT_OF_RANGE",
+        )
+    return exp.DataType.build("STRING")
 
 
 def _lower_pmod(node: exp.Expr, types: Sequence[Type], settings: Settings) -> exp.Expr:
@@ -1108,6 +1191,10 @@ RULES: dict[type[exp.Expr], Rule] = {
     exp.LogicalOr: Rule(_boolean_aggregate, lambda node, types, settings: functions.rewrite(node)),
     exp.Randstr: _refusing("randstr (Spark's generator: another sequence)"),
     exp.Sum: Rule(_sum_returns, _lower_sum),
+    exp.TsOrDsAdd: Rule(_date_add_returns, _lower_date_add),
+    exp.RegexpExtract: Rule(_regexp_group_returns, lambda node, types, settings: functions.rewrite(node)),
+    exp.RegexpReplace: Rule(_regexp_replace_returns, lambda node, types, settings: functions.rewrite(node)),
+    exp.Decode: _refusing("decode from a charset other than UTF-8", _charset),
     exp.GroupConcat: Rule(_fixed("STRING"), _lower_listagg),
     exp.Avg: Rule(_avg_returns, _lower_avg),
     exp.TimestampAdd: Rule(_fixed("TIMESTAMP"), _lower_timestamp_add),
@@ -1168,7 +1255,7 @@ RULES: dict[type[exp.Expr], Rule] = {
     exp.ConvertTimezone: _refusing(
         "convert_timezone(target, ts) (from the session time zone)", lambda node: node.args.get("source_tz") is None
     ),
-    exp.Count: _refusing("count(t.*)", lambda node: isinstance(node.this, exp.Column) and node.this.is_star),
+    exp.Count: _refusing("count(t.*)", lambda node: _count_arguments(node)),
     exp.If: Rule(_branches_returns, _lower_branches),
     exp.Coalesce: Rule(_branches_returns, _lower_branches),
     exp.Substring: Rule(_fixed("STRING"), _lower_substring),
@@ -1215,7 +1302,7 @@ def _arguments(node: exp.Expr) -> list[exp.Expr]:
         return list(node.expressions)
     if isinstance(node, exp.In):
         return [node.this, *node.expressions] if not node.args.get("query") else [node.this]
-    if isinstance(node, (exp.Extract, exp.SafeDivide)):
+    if isinstance(node, (exp.Extract, exp.SafeDivide, exp.TsOrDsAdd)):
         return [node.this, node.expression]
     return [node.this] if isinstance(node.this, exp.Expr) else []
 
@@ -1254,7 +1341,7 @@ def type_of(node: exp.Expr) -> Type:
 # --- query shapes ------------------------------------------------------------------------------------------------
 
 
-def _shape_refusal(select: exp.Select) -> str | None:
+def _shape_refusal(select: exp.Select, settings: Settings) -> str | None:
     """What of a SELECT's shape Spark reads otherwise than DuckDB, or None."""
     group = select.args.get("group")
     if group is not None:
@@ -1269,9 +1356,82 @@ def _shape_refusal(select: exp.Select) -> str | None:
         return "several generators (explode, posexplode, inline) in one SELECT"
     if generators and select.find(exp.Window):
         return "a generator (explode, posexplode, inline) beside a window function"
-    if select.args.get("having") is not None and group is None:
-        return "HAVING without GROUP BY"
+    if (
+        select.args.get("having") is not None
+        and group is None
+        and not any(e.find(exp.AggFunc) for e in select.expressions)
+    ):
+        return "HAVING without GROUP BY over a SELECT list without aggregates"
+    grouped_by_sets = group is not None and (
+        any(group.args.get(k) for k in ("grouping_sets", "cube", "rollup"))
+        or any(isinstance(e, (exp.GroupingSets, exp.Cube, exp.Rollup)) for e in group.expressions)
+    )
+    if not grouped_by_sets and select.find(exp.Grouping, exp.GroupingId):
+        raise LocalSQLError(
+            "UNSUPPORTED_GROUPING_EXPRESSION", "grouping()/grouping_id() can only be used with GroupingSets/Cube/Rollup.",
+            "42K0E",
+        )  # fmt: skip
     _check_ordinals(select)
+    _check_ambiguous_aliases(select)
+    for ordered in select.args["order"].expressions if select.args.get("order") else []:
+        if isinstance(ordered.this, exp.Cast) and ordered.this.to.this == T.VARIANT:
+            raise LocalSQLError(
+                "DATATYPE_MISMATCH.INVALID_ORDERING_TYPE",
+                f'Cannot resolve "{ordered.this.sql("databricks")}": the ORDER BY of a VARIANT is not supported.',
+                "42K09",
+            )
+    return _nested_cte_refusal(select, settings)
+
+
+def _check_ambiguous_aliases(select: exp.Select) -> None:
+    """Two columns named alike, one of them referred to by that name in GROUP BY, HAVING or ORDER BY."""
+    names = [e.alias for e in select.expressions if isinstance(e, exp.Alias)]
+    repeated = {n.lower() for n in names if names.count(n) > 1 or [m.lower() for m in names].count(n.lower()) > 1}
+    if not repeated:
+        return
+    for key in ("group", "having", "order"):
+        clause = select.args.get(key)
+        for column in clause.find_all(exp.Column) if clause is not None else []:
+            if not column.table and column.name.lower() in repeated:
+                raise LocalSQLError(
+                    "AMBIGUOUS_REFERENCE",
+                    f"Reference `{column.name}` is ambiguous, could be: [`{column.name}`, `{column.name}`].",
+                    "42704",
+                )
+
+
+def _nested_cte_refusal(select: exp.Select, settings: Settings) -> str | None:
+    """A WITH inside a CTE or subquery that names a CTE of an enclosing WITH again: the inner one is meant (as in
+    DuckDB) unless spark.sql.legacy.ctePrecedencePolicy says otherwise (LEGACY: the outer; EXCEPTION: an error).
+    UNION (not UNION ALL) in a recursive CTE is an error."""
+    with_ = select.args.get("with_")
+    if with_ is None:
+        return None
+    if with_.args.get("recursive"):
+        for cte in with_.expressions:
+            if isinstance(cte.this, exp.Union) and cte.this.args.get("distinct"):
+                raise LocalSQLError(
+                    "UNION_NOT_SUPPORTED_IN_RECURSIVE_CTE",
+                    "The UNION operator is not yet supported within recursive common table expressions (WITH "
+                    "clauses that refer to themselves, directly or indirectly). Please use UNION ALL instead.",
+                    "42836",
+                )
+    inner = {cte.alias_or_name.lower() for cte in with_.expressions}
+    ancestor = select.parent
+    while ancestor is not None:
+        outer = ancestor.args.get("with_") if isinstance(ancestor, exp.Query) else None
+        shadowed = inner & {c.alias_or_name.lower() for c in outer.expressions} if outer is not None else set()
+        if outer is not with_ and shadowed and settings.cte_precedence == "exception":
+            raise LocalSQLError(
+                "AMBIGUOUS_ALIAS_IN_NESTED_CTE",
+                f"Name {sorted(shadowed)[0]} is ambiguous in nested CTE. Please set "
+                "spark.sql.legacy.ctePrecedencePolicy to CORRECTED so that name defined in inner CTE takes "
+                "precedence.",
+                "42KD0",
+            )
+        if outer is not with_ and shadowed and settings.cte_precedence == "legacy":
+            return "a nested WITH naming a CTE of an enclosing WITH again, under the LEGACY CTE precedence policy"
+        ancestor = ancestor.parent
     return None
 
 
@@ -1328,7 +1488,7 @@ def lower(tree: exp.Expr, settings: Settings = Settings()) -> exp.Expr:
     """Every node of an annotated `tree` that has a rule lowered onto DuckDB, operands before the operators that
     take them. The last step before DuckDB SQL: what it writes is DuckDB's, and nothing reads it as Databricks'."""
     for select in tree.find_all(exp.Select):  # the query's shape, as written
-        if select.meta.get("databricks") and (shape := _shape_refusal(select)) is not None:
+        if select.meta.get("databricks") and (shape := _shape_refusal(select, settings)) is not None:
             raise refused(shape)
     for node in reversed(list(tree.walk(bfs=False))):
         if not node.meta.get("databricks"):
