@@ -4,17 +4,26 @@ The SDK's hosts are hard-coded (https://<service>.superannotate.com), so `route_
 those URLs to this server at the SDK's two HTTP clients (requests' adapter and aiohttp's session).
 Payloads follow the SDK's own test data (multimodal `llmJsonV2` annotations, entity shapes from
 `lib/core/entities`). `fail_next(status, n)` makes the next n requests answer with that status.
+
+The item search (`POST item/api/v1/items/search`) evaluates the SDK's JSX conditions (`{"$and": [{field:
+{"$gte": value}}, {"$or": [...]}]}`, operators from `lib/core/jsx_conditions.py`) on the item's columns,
+timestamps compared as instants, answers in id order with `limit`/`offset` and the match `count`, and refuses
+a field it cannot filter with 400. Items are kept compactly, with indexes on id and updatedAt, so a project of
+100,000 items is cheap to hold and a search narrowed by updatedAt does not read them all.
 """
 
 from __future__ import annotations
 
 import base64
+import bisect
 import json
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
 TEAM_ID = 7
@@ -22,19 +31,57 @@ PROJECT_ID = 11
 WORKFLOW_ID = 55
 STATUSES = ["NotStarted", "InProgress", "QualityCheck", "Returned", "Completed", "Skipped"]
 _HOST = re.compile(r"^https://([a-z-]+)\.superannotate\.com/")
+# the item columns the search filters on; others (e.g. assignments.user_id) the fake does not model
+FILTERABLE = ("id", "name", "folder_id", "project_id", "annotation_status", "approval_status", "createdAt",
+              "updatedAt", "entropy_value")  # fmt: skip
+_TIMESTAMPS = ("createdAt", "updatedAt")
+_OPERATORS = ("$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$notin", "$isnull", "$notnull", "$cont",
+              "$starts", "$ends")  # fmt: skip
+
+
+class _Item(NamedTuple):
+    """One item, compactly: its metadata, updatedAt as POSIX seconds, and its annotation `data`."""
+
+    name: str
+    folder: str
+    status: str
+    updated: str
+    created: str
+    stamp: float
+    data: dict
+
+
+class _BadQuery(ValueError):
+    """A search the server refuses (400), e.g. on a column it cannot filter."""
+
+
+def _stamp(value: str) -> float:
+    stamp = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return (stamp if stamp.tzinfo else stamp.replace(tzinfo=timezone.utc)).timestamp()
 
 
 class FakeSuperAnnotate:
-    """Serves one multimodal project: folders, items with workflow statuses, and their annotations."""
+    """Serves one multimodal project: folders, items with workflow statuses, and their annotations.
+
+    `filterable` is the set of item columns the search accepts; `max_limit` caps the rows one search answers
+    (a server's page cap); `after_request(path, action)` runs `action` between two requests, as a change made
+    by someone else while a client pages.
+    """
 
     def __init__(self, project: str, token: str, statuses: list[str] | None = None) -> None:
         self.project = project
         self.token = token
         self.statuses = statuses or STATUSES  # the project's workflow (a custom one has its own names)
         self.folders: dict[str, int] = {"root": 100}
-        self.items: dict[int, dict] = {}  # id -> {"metadata": {...}, "data": {...}}
         self.default_format: dict[int, int] = {}  # id -> answers in the default format (the large-item path)
         self.requests: list[tuple[str, str]] = []
+        self.rows_served = 0  # item rows the searches answered with
+        self.filterable = set(FILTERABLE)
+        self.max_limit: int | None = None
+        self._items: dict[int, _Item] = {}
+        self._ids: list[int] = []  # sorted
+        self._by_time: list[tuple[float, int]] = []  # (updatedAt, id), sorted
+        self._hooks: list[tuple[str, int, Callable[[], None]]] = []
         self._failures: list[tuple[int, str, float | None]] = []
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
@@ -42,9 +89,51 @@ class FakeSuperAnnotate:
 
     def add_item(self, item: dict) -> None:
         """Add or replace an item given in the export-folder shape ({"metadata": ..., "data": ...})."""
-        folder = item["metadata"].get("folder_name") or "root"
+        with self._lock:
+            item_id, record = self._record(item)
+            old = self._items.get(item_id)
+            if old is None:
+                bisect.insort(self._ids, item_id)
+            else:
+                del self._by_time[bisect.bisect_left(self._by_time, (old.stamp, item_id))]
+            bisect.insort(self._by_time, (record.stamp, item_id))
+            self._items[item_id] = record
+
+    def add_items(self, items: Iterable[dict]) -> None:
+        """Add or replace many items at once (the indexes are sorted once, not per item)."""
+        with self._lock:
+            for item in items:
+                item_id, record = self._record(item)
+                self._items[item_id] = record
+            self._ids = sorted(self._items)
+            self._by_time = sorted((record.stamp, item_id) for item_id, record in self._items.items())
+
+    def item(self, item_id: int) -> dict:
+        """An item in the export-folder shape."""
+        record = self._items[item_id]
+        metadata = {"id": item_id, "name": record.name, "folder_name": record.folder, "status": record.status,
+                    "updatedAt": record.updated, "createdAt": record.created}  # fmt: skip
+        return {"metadata": metadata, "data": record.data}
+
+    def after_request(self, path: str, action: Callable[[], None], nth: int = 1) -> None:
+        """Run `action` once, after the `nth` request from now whose path contains `path` is answered."""
+        with self._lock:
+            self._hooks.append((path, nth, action))
+
+    def searches(self) -> int:
+        """How many item searches were answered."""
+        return sum(1 for _, path in self.requests if path.endswith("/items/search"))
+
+    def _record(self, item: dict) -> tuple[int, _Item]:
+        meta = item["metadata"]
+        folder = meta.get("folder_name") or "root"
         self.folders.setdefault(folder, 100 + len(self.folders))
-        self.items[int(item["metadata"]["id"])] = item
+        if meta["status"] not in self.statuses:
+            raise ValueError(f"status {meta['status']!r} is not in the workflow {self.statuses}")
+        updated = meta["updatedAt"]
+        record = _Item(meta["name"], folder, meta["status"], updated, meta.get("createdAt", updated),
+                       _stamp(updated), item.get("data") or {})  # fmt: skip
+        return int(meta["id"]), record
 
     def fail_next(self, status: int, times: int = 1, path: str = "", retry_after: float | None = None) -> None:
         """Answer the next `times` requests whose path contains `path` with `status` (and a Retry-After header)."""
@@ -64,7 +153,20 @@ class FakeSuperAnnotate:
 
     # --- request handling -------------------------------------------------------------------------
 
-    def handle(self, method: str, path: str, query: dict, headers: dict, body: bytes) -> tuple[int, object]:
+    def handle(self, method: str, path: str, query: dict, headers: dict, body: bytes) -> tuple[Any, ...]:
+        try:
+            return self._handle(method, path, query, headers, body)
+        finally:
+            with self._lock:
+                due = [hook for hook in self._hooks if hook[0] in path]
+                self._hooks = [hook for hook in self._hooks if hook[0] not in path] + [
+                    (where, nth - 1, action) for where, nth, action in due if nth > 1
+                ]
+            for _, nth, action in due:
+                if nth == 1:
+                    action()
+
+    def _handle(self, method: str, path: str, query: dict, headers: dict, body: bytes) -> tuple[Any, ...]:
         self.requests.append((method, path))
         with self._lock:
             for i, (status, where, retry_after) in enumerate(self._failures):
@@ -79,7 +181,10 @@ class FakeSuperAnnotate:
         for pattern, handler in self._routes():
             match = re.fullmatch(pattern, f"{method} {path}")
             if match:
-                return 200, handler(query=query, context=context, payload=payload, **match.groupdict())
+                try:
+                    return 200, handler(query=query, context=context, payload=payload, **match.groupdict())
+                except _BadQuery as e:
+                    return 400, {"error": str(e)}
         return 404, {"error": f"no route for {method} {path}"}
 
     def _routes(self):
@@ -128,50 +233,124 @@ class FakeSuperAnnotate:
         return {"data": [{"value": i + 1, "status": {"name": name}} for i, name in enumerate(self.statuses)]}
 
     def _item_search(self, context, payload, **_):
+        """The JSX search: rows matching every condition of `search`, in id order, `limit` from `offset`."""
         query = payload["query"]
-        wanted: dict[str, set] = {}
-        for condition in query.get("search", {}).get("$and", []):
-            for field, test in condition.items():
-                wanted[field] = set(test["$in"]) if isinstance(test, dict) and "$in" in test else {test}
+        conditions = (query.get("search") or {}).get("$and", [])
+        test = self._compile({"$and": conditions})
         folder_id = context.get("folder_id")
-        rows = []
-        for item_id, item in sorted(self.items.items()):
-            row = self._item_row(item_id, item["metadata"])
-            if folder_id is not None and row["folder_id"] != folder_id:
-                continue
-            if all(row.get(field) in values for field, values in wanted.items()):
-                rows.append(row)
-        page = rows[query["offset"] : query["offset"] + query["limit"]]
-        return {"data": page, "count": len(rows)}
+        with self._lock:
+            matches = [
+                item_id
+                for item_id in self._candidates(conditions)
+                if (folder_id is None or self.folders[self._items[item_id].folder] == folder_id) and test(item_id)
+            ]
+            offset = query.get("offset") or 0
+            limit = query.get("limit") or 100  # the SDK always sends one
+            if self.max_limit is not None:
+                limit = min(limit, self.max_limit)
+            page = [self._item_row(item_id) for item_id in matches[offset : offset + limit]]
+            self.rows_served += len(page)
+        return {"data": page, "count": len(matches)}
 
-    def _item_row(self, item_id: int, meta: dict) -> dict:
-        folder = meta.get("folder_name") or "root"
-        return {"id": item_id, "name": meta["name"], "folder_id": self.folders[folder], "project_id": PROJECT_ID,
-                "annotation_status": self.statuses.index(meta["status"]) + 1, "approval_status": None,
-                "createdAt": meta.get("createdAt", meta["updatedAt"]), "updatedAt": meta["updatedAt"],
-                "entropy_value": None, "assignments": [], "metadata": {"path": f"https://files.example/{meta['name']}"}}  # fmt: skip
+    def _candidates(self, conditions: list) -> list[int]:
+        """Item ids, in id order, that can match: narrowed by a lower bound on updatedAt, an id list or a
+        lowest id (conditions at the top of the `$and`), as an index would; `_compile` still tests each."""
+        bounds = {(field, op): value for c in conditions for field, t in c.items() if isinstance(t, dict)
+                  for op, value in t.items()}  # fmt: skip
+        since = bounds.get(("updatedAt", "$gte"), bounds.get(("updatedAt", "$gt")))
+        if since is not None:
+            start = bisect.bisect_left(self._by_time, (_stamp(since), -1))
+            return sorted(item_id for _, item_id in self._by_time[start:])
+        if ("id", "$in") in bounds:
+            return sorted(set(bounds[("id", "$in")]) & self._items.keys())
+        after = bounds.get(("id", "$gt"))
+        return self._ids[bisect.bisect_right(self._ids, after) :] if after is not None else self._ids
+
+    def _compile(self, condition: dict) -> Callable[[int], bool]:
+        """A test of an item id for one JSX condition; a field the server cannot filter is a 400."""
+        tests: list[Callable[[int], bool]] = []
+        for key, test in condition.items():
+            if key in ("$and", "$or"):
+                parts = [self._compile(c) for c in test]
+                tests.append((lambda ps: lambda i: all(p(i) for p in ps))(parts) if key == "$and"
+                             else (lambda ps: lambda i: any(p(i) for p in ps))(parts))  # fmt: skip
+                continue
+            if key not in self.filterable:
+                raise _BadQuery(f"Invalid filter field {key!r}")
+            for op, value in test.items() if isinstance(test, dict) else [("$eq", test)]:
+                if op not in _OPERATORS:
+                    raise _BadQuery(f"Invalid filter operator {op!r}")
+                if key in _TIMESTAMPS and op not in ("$isnull", "$notnull"):
+                    try:
+                        value = [_stamp(v) for v in value] if isinstance(value, list) else _stamp(value)
+                    except (TypeError, ValueError, AttributeError):
+                        raise _BadQuery(f"Invalid date {value!r} for {key}") from None
+                tests.append(_comparison(self._column(key), op, value))
+        return lambda item_id: all(t(item_id) for t in tests)
+
+    def _column(self, field: str) -> Callable[[int], Any]:
+        """An item column's value, as the search compares it (timestamps as POSIX seconds)."""
+        status = {name: i + 1 for i, name in enumerate(self.statuses)}
+        columns: dict[str, Callable[[int], Any]] = {
+            "id": lambda i: i,
+            "name": lambda i: self._items[i].name,
+            "folder_id": lambda i: self.folders[self._items[i].folder],
+            "project_id": lambda i: PROJECT_ID,
+            "annotation_status": lambda i: status[self._items[i].status],
+            "approval_status": lambda i: None,
+            "createdAt": lambda i: _stamp(self._items[i].created),
+            "updatedAt": lambda i: self._items[i].stamp,
+            "entropy_value": lambda i: None,
+        }
+        return columns[field]
+
+    def _item_row(self, item_id: int) -> dict:
+        record = self._items[item_id]
+        return {"id": item_id, "name": record.name, "folder_id": self.folders[record.folder], "project_id": PROJECT_ID,
+                "annotation_status": self.statuses.index(record.status) + 1, "approval_status": None,
+                "createdAt": record.created, "updatedAt": record.updated, "entropy_value": None, "assignments": [],
+                "metadata": {"path": f"https://files.example/{record.name}"}}  # fmt: skip
 
     def _classify(self, payload, **_):
-        return {"small": {"0": {"data": [{"id": i} for i in payload["item_ids"] if i in self.items]}}, "large": []}
+        return {"small": {"0": {"data": [{"id": i} for i in payload["item_ids"] if i in self._items]}}, "large": []}
 
     def _download(self, query, payload, **_):
         """The streamed download: JSON annotations separated by the SDK's literal `\\n;)\\n` delimiter."""
         multimodal = query.get("transform_version") == ["llmJsonV2"]
         parts = []
         for item_id in payload["image_ids"]:
-            item = self.items[item_id]
-            meta = item["metadata"]
-            metadata = {"id": item_id, "name": meta["name"], "folder_name": meta.get("folder_name") or "root"}
+            record = self._items[item_id]
+            metadata = {"id": item_id, "name": record.name, "folder_name": record.folder}
             wrong = self.default_format.get(item_id, 0) > 0  # the SDK's large-item path ignores transform_version
             if wrong:
                 self.default_format[item_id] -= 1
             body = (
-                {"metadata": metadata, "data": item["data"]}
+                {"metadata": metadata, "data": record.data}
                 if multimodal and not wrong
                 else {"metadata": metadata, "instances": []}
             )
             parts.append(json.dumps(body))
         return "\\n;)\\n".join(parts).encode()
+
+
+def _comparison(column: Callable[[int], Any], op: str, value: Any) -> Callable[[int], bool]:
+    """SQL's reading of one operator: a NULL column matches only $isnull (and $notnull false)."""
+    if op in ("$isnull", "$notnull"):
+        wanted = bool(value) if op == "$isnull" else not value
+        return lambda i: (column(i) is None) == wanted
+    compare: dict[str, Callable[[Any], bool]] = {
+        "$eq": lambda v: v == value, "$ne": lambda v: v != value, "$gt": lambda v: v > value,
+        "$gte": lambda v: v >= value, "$lt": lambda v: v < value, "$lte": lambda v: v <= value,
+        "$in": lambda v: v in value, "$notin": lambda v: v not in value, "$cont": lambda v: str(value) in v,
+        "$starts": lambda v: v.startswith(str(value)), "$ends": lambda v: v.endswith(str(value)),
+    }  # fmt: skip
+    test = compare[op]
+
+    def matches(item_id: int) -> bool:
+        v = column(item_id)
+        return v is not None and test(v)
+
+    return matches
 
 
 def _handler(fake: FakeSuperAnnotate) -> type[BaseHTTPRequestHandler]:

@@ -4,13 +4,19 @@ reach a local stand-in of SuperAnnotate's services serving payloads shaped like 
 import datetime as dt
 import json
 import logging
+from contextlib import contextmanager
 
 import dagster as dg
 import pytest
 from superannotate_api import FakeSuperAnnotate, route_sdk_to
 
 from dagster_dbload import DatabricksIOManager, LocalSQLWarehouse
-from dagster_dbload.superannotate import SuperAnnotateError, SuperAnnotateResource, build_superannotate_asset
+from dagster_dbload.superannotate import (
+    SuperAnnotateError,
+    SuperAnnotateResource,
+    build_superannotate_asset,
+    build_superannotate_sensor,
+)
 
 TOKEN = "sa_" + "k3y" * 12
 
@@ -78,6 +84,12 @@ def test_lists_completed_items_across_all_folders(fake):
     assert sorted(i.id for p in resource().list_items(["InProgress", "Completed"], since) for i in p) == [1, 2, 3]
 
 
+def test_gets_items_by_id_in_one_search_of_the_project(fake):
+    items = resource().get_items([4, 1, 99])  # 99 does not exist
+    assert [(i.id, i.folder, i.status) for i in items] == [(1, "test_folder", "Completed"), (4, "other", "Completed")]
+    assert fake.searches() == 1
+
+
 def test_gets_multimodal_annotations_by_id(fake):
     annotations = resource().get_annotations([1, 2])
     assert annotations[1] == {
@@ -132,12 +144,12 @@ def test_retry_after_is_honoured(fake, caplog):
         items = [i for page in resource().list_items(["Completed"]) for i in page]
     assert items
     waits = [r.getMessage() for r in caplog.records if "retrying" in r.getMessage()]
-    assert waits == ["SuperAnnotate list_items(root): HTTP [429], retrying in 2.5s"]  # not the 0.01 s backoff
+    assert waits == ["SuperAnnotate items/search: HTTP [429], retrying in 2.5s"]  # not the 0.01 s backoff
 
 
 def test_a_lasting_outage_fails_after_max_attempts(fake):
     fake.fail_next(503, 100, path="/items/search")
-    with pytest.raises(SuperAnnotateError, match=r"list_items\(root\) failed .*after 3 attempt"):
+    with pytest.raises(SuperAnnotateError, match=r"items/search failed .*after 3 attempt"):
         list(resource(max_attempts=3).list_items(["Completed"]))
 
 
@@ -202,3 +214,109 @@ def test_annotations_without_component_data_are_fetched_again_or_fail_the_run(fa
     fake.default_format[2] = 2  # twice: never loaded as NULLs
     with pytest.raises(SuperAnnotateError, match=r"returned items \[2\] .* twice without their component data"):
         resource().get_annotations([1, 2])
+
+
+# --- the sensor's tick through the SDK: what it asks the server, and exactly-once while items change ----------
+
+T0 = dt.datetime(2024, 5, 1, 10, tzinfo=dt.timezone.utc)
+
+
+def at(minutes: float = 0) -> str:
+    return f"{T0 + dt.timedelta(minutes=minutes):%Y-%m-%dT%H:%M:%S}.000Z"
+
+
+@contextmanager
+def serving(*items: dict, max_limit: int | None = None):
+    fake = FakeSuperAnnotate("QA Review", TOKEN).start()
+    fake.add_items(items)
+    fake.max_limit = max_limit  # rows per search page, so that a few items take several pages
+    try:
+        with route_sdk_to(fake), dg.instance_for_test() as instance:
+            yield fake, instance
+    finally:
+        fake.stop()
+
+
+def sensor_for(**kwargs):
+    asset = build_superannotate_asset(sa_component_ids="component_id_1", project="QA Review")
+    return asset, build_superannotate_sensor(asset, batch_size=1000, **kwargs)
+
+
+def tick(sensor, cursor, instance):
+    return sensor(dg.build_sensor_context(instance=instance, cursor=cursor, resources={"superannotate": resource()}))
+
+
+def requested(asset, result) -> list[tuple[int, str]]:
+    """The (item id, updatedAt) versions a tick requested runs for."""
+    configs = [r.run_config["ops"][asset.op.name]["config"] for r in result.run_requests]
+    return sorted((i["id"], i["updated_at"]) for c in configs for i in c["items"])
+
+
+def test_a_tick_makes_the_same_requests_on_1000_and_20000_items():
+    """The issue: a tick listed every item of the project. Now the server filters on status and updatedAt, so
+    10 changed items cost the same requests (and rows) on 1,000 items in one folder as on 20,000 in five."""
+    seen = {}
+    for size in (1_000, 20_000):
+        project = [item(i, f"batch_{i // 5000}", "Completed", at(i - size), {}) for i in range(1, size + 1)]
+        with serving(*project) as (fake, instance):
+            asset, sensor = sensor_for()
+            last = tick(sensor, None, instance)  # the first tick requests every item
+            assert len(requested(asset, last)) == size
+            changed = [size * k // 11 for k in range(1, 11)]
+            fake.add_items(item(i, f"batch_{i // 5000}", "Completed", at(k), {}) for k, i in enumerate(changed, 1))
+            fake.requests.clear()
+            fake.rows_served = 0
+            result = tick(sensor, last.cursor, instance)
+            assert [i for i, _ in requested(asset, result)] == changed
+            seen[size] = (len(fake.requests), fake.searches(), fake.rows_served)
+    assert seen[1_000] == seen[20_000] == (7, 1, 16)  # 16 rows: the 10, and the 6 in the 5-minute lookback
+
+
+def test_paging_by_id_skips_no_item_when_another_leaves_between_pages():
+    """Offset paging would skip item 4: item 2 leaving the matches after page 1 shifts it onto page 1's offsets."""
+    with serving(*(item(i, "root", "Completed", at(), {}) for i in range(1, 9)), max_limit=3) as (fake, _):
+        fake.after_request("/items/search", lambda: fake.add_item(item(2, "root", "InProgress", at(1), {})))
+        pages = list(resource().list_items(["Completed"]))
+        assert [i.id for page in pages for i in page] == [1, 2, 3, 4, 5, 6, 7, 8]  # 2 as read before it left
+        assert fake.searches() == 3
+
+
+def test_an_item_changed_during_a_tick_is_requested_once_per_version():
+    """Between the tick's first and second search page, item 2 (already read) and item 7 (not yet) change."""
+    with serving(*(item(i, "root", "Completed", at(i), {}) for i in range(1, 9)), max_limit=3) as (fake, instance):
+        asset, sensor = sensor_for()
+
+        def edit() -> None:
+            fake.add_item(item(2, "root", "Completed", at(20), {}))
+            fake.add_item(item(7, "root", "Completed", at(20), {}))
+
+        fake.after_request("/items/search", edit)
+        first = tick(sensor, None, instance)
+        assert requested(asset, first) == [(i, at(20) if i == 7 else at(i)) for i in range(1, 9)]
+        second = tick(sensor, first.cursor, instance)
+        assert requested(asset, second) == [(2, at(20))]  # its new version: within the look-back window
+        assert tick(sensor, second.cursor, instance).run_requests == []
+
+
+def test_items_tying_on_updated_at_are_all_requested_across_pages_and_ticks():
+    """No look-back: the watermark alone must keep ties, within a tick (one row a page) and across ticks."""
+    with serving(*(item(i, "root", "Completed", at(), {}) for i in (1, 2, 3)), max_limit=1) as (fake, instance):
+        asset, sensor = sensor_for(lookback_seconds=0)
+        first = tick(sensor, None, instance)
+        assert requested(asset, first) == [(1, at()), (2, at()), (3, at())]
+        assert json.loads(first.cursor)["watermark"] == at()
+        fake.add_item(item(4, "root", "Completed", at(), {}))  # lands after the tick, with the watermark's time
+        fake.add_item(item(5, "root", "Completed", at(1 / 60), {}))
+        second = tick(sensor, first.cursor, instance)
+        assert requested(asset, second) == [(4, at()), (5, at(1 / 60))]
+        assert tick(sensor, second.cursor, instance).run_requests == []
+
+
+def test_a_server_that_refuses_the_updated_at_filter_is_read_in_full(fake, caplog):
+    fake.filterable.discard("updatedAt")
+    since = dt.datetime(2024, 5, 1, 10, tzinfo=dt.timezone.utc)
+    with caplog.at_level(logging.WARNING):
+        items = [i for page in resource().list_items(["Completed"], since) for i in page]
+    assert sorted(i.id for i in items) == [1, 2]  # the same items, updatedAt compared here
+    assert fake.rows_served == 3  # the refused search answered none; the search without it, all 3 Completed
+    assert "refused the search" in caplog.text and "ignored the updatedAt filter" not in caplog.text

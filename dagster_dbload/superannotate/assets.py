@@ -175,9 +175,10 @@ def build_superannotate_sensor(
 ) -> SensorDefinition:
     """A sensor that requests runs of `asset_def` for items whose updatedAt moved, `batch_size` items a run.
 
-    Its cursor keeps a watermark on updatedAt; each tick lists items updated since the watermark minus
-    `lookback_seconds` (SuperAnnotate's timestamps have second precision) and skips versions it already
-    requested, so no item version is requested twice. run_key is `project:item:updatedAt` (a digest of
+    Its cursor keeps a watermark on updatedAt; each tick lists items updated at or after the watermark minus
+    `lookback_seconds` (SuperAnnotate's timestamps have second precision; SuperAnnotateResource has the server
+    filter on status and updatedAt, so a tick reads what changed, not the project) and skips versions it already
+    requested, so no item version is requested twice and items tying with the watermark are not lost. run_key is `project:item:updatedAt` (a digest of
     those for a batch), which Dagster also refuses to launch twice. The items of a run it requested that
     failed or was canceled are requested again (run_key `...:attempt-N`) until `max_attempts` runs failed;
     then the tick says it gave up.

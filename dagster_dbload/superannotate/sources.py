@@ -6,12 +6,13 @@ and `get_annotations` (the multimodal `data` of items, by id).
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import functools
 import json
 import logging
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,6 +26,7 @@ from ..sql import redact_secrets
 
 _T = TypeVar("_T")
 log = logging.getLogger(__name__)
+_SEARCH_LIMIT = 2000  # rows per item search, as the SDK's list_items asks
 
 
 class SuperAnnotateError(RuntimeError):
@@ -44,6 +46,12 @@ class SAItem:
     @property
     def updated(self) -> datetime:
         return parse_time(self.updated_at)
+
+
+def _stamp(value: datetime) -> str:
+    """A UTC time in SuperAnnotate's ISO form, `2024-05-01T10:00:00.000Z`."""
+    utc = value.astimezone(timezone.utc)
+    return f"{utc:%Y-%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}Z"
 
 
 def parse_time(value: str) -> datetime:
@@ -172,7 +180,8 @@ class LocalSuperAnnotateExport(SuperAnnotateSource):
 class SuperAnnotateResource(SuperAnnotateSource):
     """A SuperAnnotate project through the `superannotate` SDK (install `dagster-dbload[superannotate]`).
 
-    Lists items across every folder, fetches annotations with `data_spec="multimodal"`, and retries
+    Lists items with one item search over the whole project (status and updatedAt filtered by the server, paged
+    by id), fetches annotations with `data_spec="multimodal"`, and retries
     429 and 5xx answers with exponential backoff (the SDK itself does not retry 429). The SDK's version
     check and usage metrics are turned off.
     """
@@ -182,7 +191,9 @@ class SuperAnnotateResource(SuperAnnotateSource):
     max_attempts: int = Field(default=5, description="Attempts per call on 429/5xx and connection errors.")
     backoff_seconds: float = Field(default=1.0, description="First retry delay; doubles on each attempt.")
     _client: Any = PrivateAttr(default=None)
-    _statuses: list[str] | None = PrivateAttr(default=None)
+    _project_entity: Any = PrivateAttr(default=None)
+    _status_map: dict[str, int] | None = PrivateAttr(default=None)
+    _refused: bool = PrivateAttr(default=False)  # the server refused the updatedAt filter
     _watched: _Watched | None = PrivateAttr(default=None)
 
     def client(self) -> Any:
@@ -237,45 +248,133 @@ class SuperAnnotateResource(SuperAnnotateSource):
     def list_items(
         self, statuses: Sequence[str], updated_since: datetime | None = None, page_size: int = 500
     ) -> Iterator[list[SAItem]]:
+        """One search of the whole project, filtered on status and (with `updated_since`) updatedAt by the server,
+        so a tick reads the items that changed, not the project. A server that refuses the updatedAt filter
+        gets the search without it (every item in `statuses`), with a warning."""
         wanted = check_statuses(statuses, self.workflow_statuses())
+        values = self._status_values()
+        by_status = [{"annotation_status": {"$in": [values[s] for s in wanted]}}]
+        if updated_since is None:
+            rows = self._search(by_status)
+        else:
+            since = [{"updatedAt": {"$gte": _stamp(updated_since)}}]
+            rows = self._search(by_status + since, refused=lambda: self._search(by_status))
         changed = (
             item
-            for item in self._items(annotation_status__in=wanted)
+            for item in self._to_items(rows, updated_since)
             if updated_since is None or item.updated >= updated_since
         )
         yield from _pages(changed, page_size)
 
     def get_items(self, item_ids: Sequence[int]) -> list[SAItem]:
-        return list(self._items(id__in=list(item_ids))) if item_ids else []
+        ids = list(item_ids)
+        chunks = [ids[i : i + _SEARCH_LIMIT] for i in range(0, len(ids), _SEARCH_LIMIT)]
+        return list(self._to_items((page for c in chunks for page in self._search([{"id": {"$in": c}}])), None))
 
-    def _items(self, **filters: Any) -> Iterator[SAItem]:
-        """Items matching the SDK's list_items `filters`, folder by folder (the SDK lists one at a time)."""
+    def _search(
+        self, conditions: list[dict[str, Any]], refused: Callable[[], Iterator[list[dict[str, Any]]]] | None = None
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Pages of the item search over the whole project (the request `list_items` makes per folder, without
+        the folder), rows matching every JSX condition. Pages follow ids: each asks for ids above the last one
+        read, not for an offset, so an item that leaves or joins the matches between two requests cannot shift
+        another past the page boundary. `refused`: what to read instead if the first request answers 400/422."""
+        client = self.client()
+        project = self._project()
+        http = client.controller.service_provider.item_service.client
+        context = base64.b64encode(f'{{"team_id":{http.team_id},"project_id":{project.id}}}'.encode()).decode()
+        after: int | None = None
+        while True:
+            search = conditions + ([{"id": {"$gt": after}}] if after is not None else [])
+            body = {"query": {"limit": _SEARCH_LIMIT, "offset": 0, "search": {"$and": search}}}
+
+            def post(body: dict[str, Any] = body) -> Any:
+                response = http.request(
+                    "items/search", "post", data=body, headers={"x-sa-entity-context": context}, dispatcher="data"
+                )
+                if not response.ok and response.status not in (400, 422):
+                    raise SuperAnnotateError(f"HTTP {response.status}: {response.error}")
+                return response
+
+            response = self._call("items/search", post)
+            if not response.ok:
+                if refused is not None and after is None:
+                    self._refused = True
+                    log.warning(
+                        "SuperAnnotate refused the search %s (%s); reading every item in the statuses instead.",
+                        json.dumps(search), redact_secrets(str(response.error), self.token),
+                    )  # fmt: skip
+                    yield from refused()
+                    return
+                raise SuperAnnotateError(
+                    f"SuperAnnotate refused the item search {json.dumps(search)}: "
+                    f"{redact_secrets(str(response.error), self.token)}"
+                )
+            rows: list[dict[str, Any]] = response.data or []
+            ids = [int(r["id"]) for r in rows]
+            if ids != sorted(set(ids)) or (after is not None and ids and ids[0] <= after):
+                raise SuperAnnotateError(
+                    "SuperAnnotate's item search answered out of id order, which paging by id relies on; "
+                    f"ids {ids[:5]}... after {after}."
+                )
+            if rows:
+                yield rows
+            total = response.total_count or None  # the matches from this page on, where the server says
+            if not rows or (total is not None and total <= len(rows)) or (total is None and len(rows) < _SEARCH_LIMIT):
+                return
+            after = ids[-1]
+
+    def _to_items(self, pages: Iterable[list[dict[str, Any]]], since: datetime | None) -> Iterator[SAItem]:
+        """Search rows as SAItems: status names from the workflow, folder names listed once (when a row needs
+        one). Rows older than `since` mean the server ignored the updatedAt filter: said once (list_items drops them)."""
+        names = {v: k for k, v in self._status_values().items()}
+        floor = parse_time(_stamp(since)) if since is not None else None
+        folders: dict[int, str] | None = None
+        ignored = relisted = False
+        for page in pages:
+            for row in page:
+                if folders is None or (row["folder_id"] not in folders and not relisted):  # a folder made since
+                    relisted = folders is not None
+                    folders = self._folder_names()
+                item = SAItem(int(row["id"]), row["name"], folders.get(row["folder_id"], "root"),
+                              names.get(row["annotation_status"], str(row["annotation_status"])),
+                              row["updatedAt"])  # fmt: skip
+                if floor is not None and not ignored and not self._refused and item.updated < floor:
+                    ignored = True
+                    log.warning(
+                        "SuperAnnotate ignored the updatedAt filter: each tick reads every item in its statuses."
+                    )
+                yield item
+
+    def _folder_names(self) -> dict[int, str]:
         client = self.client()
         folders = self._call("list_folders", lambda: client.list_folders(self.project))
-        for folder in ["root"] + sorted({f["name"] for f in folders} - {"root"}):
-            rows = self._call(
-                f"list_items({folder})",
-                functools.partial(client.list_items, self.project, None if folder == "root" else folder, **filters),
-            )
-            for row in rows:
-                yield SAItem(int(row["id"]), row["name"], folder, row["annotation_status"], row["updatedAt"])
+        return {int(f["id"]): f["name"] for f in folders}
+
+    def _project(self) -> Any:
+        """The project's SDK entity (its id and workflow), read once."""
+        if self._project_entity is None:
+            client = self.client()
+            self._project_entity = self._call("project", lambda: client.controller.get_project(self.project))
+        return self._project_entity
+
+    def _status_values(self) -> dict[str, int]:
+        """Workflow status name -> the value the item search filters and answers with, read once."""
+        if self._status_map is None:
+            project = self._project()
+            work = self.client().controller.service_provider.work_management
+
+            def fetch() -> dict[str, int]:
+                response = work.list_workflow_statuses(project.id, project.workflow_id)
+                if not response.ok:
+                    raise SuperAnnotateError(f"listing the workflow's statuses failed: {response.error}")
+                return {s["status"]["name"]: int(s["value"]) for s in response.data["data"]}
+
+            self._status_map = self._call("workflow statuses", fetch)
+        return self._status_map
 
     def workflow_statuses(self) -> list[str]:
         """The status names of the project's workflow (custom workflows have their own), read once."""
-        if self._statuses is None:
-            client = self.client()
-
-            def fetch() -> list[str]:
-                project = client.controller.get_project(self.project)
-                response = client.controller.service_provider.work_management.list_workflow_statuses(
-                    project.id, project.workflow_id
-                )
-                if not response.ok:
-                    raise SuperAnnotateError(f"listing the workflow's statuses failed: {response.error}")
-                return [s["status"]["name"] for s in response.data["data"]]
-
-            self._statuses = self._call("workflow statuses", fetch)
-        return self._statuses
+        return list(self._status_values())
 
     def get_annotations(self, item_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
         if not item_ids:
