@@ -14,10 +14,30 @@ from databricks.sql.types import Row
 from ..types import describe_type
 from .common import Result
 from .engine import LocalEngine
+from .errors import LocalSQLError
 from .files import FileResolver
 
 _LOCKS: dict[str, threading.RLock] = {}
 _LOCKS_GUARD = threading.Lock()
+_REINTERRUPT_SECONDS = 0.05
+
+
+def cancelled_error() -> LocalSQLError:
+    return LocalSQLError("OPERATION_CANCELED", "The statement was cancelled.", "HY008")
+
+
+def session_closed_error() -> LocalSQLError:
+    return LocalSQLError("INVALID_HANDLE.SESSION_CLOSED", "The session was closed: open a new one.", "HY000")
+
+
+class Cancellation:
+    """One statement's cancel, decided under its connection's guard whenever it comes: before the statement
+    starts (it then never runs), while it runs (it ends with OPERATION_CANCELED), or after it ended (no effect)."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.ended = False
+        self.stopped = threading.Event()  # set when the statement no longer runs
 
 
 def _lock_for(path: str) -> threading.RLock:
@@ -34,14 +54,27 @@ class LocalCursor:
     def __init__(self, connection: LocalConnection):
         self.connection = connection
         self._result: Result | None = None
+        self._cancellation: Cancellation | None = None
         self._offset = 0
         self.rowcount = -1
 
-    def execute(self, operation: str, parameters: Mapping[str, Any] | Sequence[Any] | None = None) -> LocalCursor:
-        self._result = self.connection.execute(operation, parameters)
+    def execute(self, operation: str, parameters: Mapping[str, Any] | Sequence[Any] | None = None, *,
+                cancellation: Cancellation | None = None) -> LocalCursor:  # fmt: skip
+        """Run a statement; `cancellation` (default: a new one) lets another thread cancel it, even before it starts."""
+        self._cancellation = cancellation or Cancellation()
+        try:
+            self._result = self.connection.execute(operation, parameters, self._cancellation)
+        finally:
+            self._cancellation = None
         self._offset = 0
         self.rowcount = self._result.rowcount
         return self
+
+    def cancel(self) -> None:
+        """Cancel the statement this cursor runs (from another thread); nothing if none runs."""
+        cancellation = self._cancellation
+        if cancellation is not None:
+            self.connection.cancel(cancellation)
 
     @property
     def description(self) -> list[tuple] | None:
@@ -108,7 +141,10 @@ class LocalCursor:
 
 class LocalConnection:
     """A session on the local warehouse. It holds the DuckDB file only while statements run (released after
-    `idle_seconds` without one), so other processes can write between them; close it (or use `with`)."""
+    `idle_seconds` without one), so other processes can write between them; close it (or use `with`).
+
+    `cancel` and `close` may come from any thread. `cancel` interrupts a statement and never waits for it;
+    `close` cancels the running one, then waits for it to stop before releasing the file."""
 
     def __init__(self, opener: Callable[[], duckdb.DuckDBPyConnection], path: str, files: FileResolver,
                  catalog: str, schema: str, idle_seconds: float = 0.05):  # fmt: skip
@@ -117,28 +153,95 @@ class LocalConnection:
         self._idle_seconds = idle_seconds
         self._timer: threading.Timer | None = None
         self._con: duckdb.DuckDBPyConnection | None = None
+        self._guard = threading.Lock()  # orders cancels and closes against statements starting and ending
+        self._running: Cancellation | None = None  # the statement holding the file, guarded
+        self._closed = False
         self.engine = LocalEngine(files, catalog, schema)
         with self._statement():  # the file is opened (and waited for) on connect, as before
             pass
 
     @contextlib.contextmanager
-    def _statement(self) -> Iterator[None]:
+    def _statement(self, cancellation: Cancellation | None = None) -> Iterator[None]:
+        """Hold the file for one statement. A cancel requested before it starts stops it here; one requested
+        while it runs makes it raise OPERATION_CANCELED, whatever it did meanwhile."""
+        cancellation = cancellation or Cancellation()
         with _lock_for(self.path):
-            if self._timer is not None:
-                self._timer.cancel()
-            if self._con is None:
-                self._con = self._opener()
-                self.engine.attach(self._con)
+            with self._guard:
+                if self._closed:
+                    cancellation.ended = True
+                    cancellation.stopped.set()
+                    raise session_closed_error()
+                if cancellation.requested:
+                    cancellation.ended = True
+                    cancellation.stopped.set()
+                    raise cancelled_error()
+                outer, self._running = self._running, cancellation
             try:
+                if self._timer is not None:
+                    self._timer.cancel()
+                if self._con is None:
+                    con = self._opener()
+                    try:
+                        self.engine.attach(con)
+                    except BaseException:
+                        con.close()
+                        raise
+                    self._con = con
                 yield
+            except BaseException as e:
+                if self._end(cancellation, outer):
+                    raise cancelled_error() from e
+                raise
+            else:
+                if self._end(cancellation, outer):
+                    self.engine.ctx.aborted = self.engine.in_transaction  # it counts as failed, as when interrupted
+                    raise cancelled_error()
             finally:
-                if not self.engine.in_transaction:  # a transaction keeps the file until COMMIT / ROLLBACK
+                if cancellation.requested and not self.engine.in_transaction:
+                    self._release()  # a fresh DuckDB connection for the next statement: nothing half-done stays
+                elif not self.engine.in_transaction:  # a transaction keeps the file until COMMIT / ROLLBACK
                     self._timer = threading.Timer(self._idle_seconds, self._release)
                     self._timer.daemon = True
                     self._timer.start()
+                cancellation.stopped.set()
 
-    def execute(self, operation: str, parameters: Mapping[str, Any] | Sequence[Any] | None) -> Result:
-        with self._statement():
+    def _end(self, cancellation: Cancellation, outer: Cancellation | None) -> bool:
+        """Mark the statement ended; whether it was cancelled (decided here, under the guard)."""
+        with self._guard:
+            self._running = outer
+            cancellation.ended = True
+            return cancellation.requested
+
+    def cancel(self, cancellation: Cancellation) -> None:
+        """Cancel a statement of this connection from any thread, without waiting for it: one not started yet
+        never runs; a running one is interrupted, again until it stops (DuckDB forgets an interrupt that lands
+        just before it starts a query)."""
+        with self._guard:
+            if cancellation.ended or cancellation.requested:
+                return
+            cancellation.requested = True
+            if self._running is not cancellation:
+                return  # not started: it stops when it does
+            self._interrupt_running(cancellation)
+        threading.Thread(target=self._interrupt_until_stopped, args=(cancellation,), daemon=True).start()
+
+    def _interrupt_running(self, cancellation: Cancellation) -> bool:
+        """Interrupt DuckDB if `cancellation`'s statement still runs (call under the guard)."""
+        if self._running is not cancellation:
+            return False
+        if self._con is not None:
+            self._con.interrupt()
+        return True
+
+    def _interrupt_until_stopped(self, cancellation: Cancellation) -> None:
+        while not cancellation.stopped.wait(_REINTERRUPT_SECONDS):
+            with self._guard:
+                if not self._interrupt_running(cancellation):
+                    return
+
+    def execute(self, operation: str, parameters: Mapping[str, Any] | Sequence[Any] | None,
+                cancellation: Cancellation | None = None) -> Result:  # fmt: skip
+        with self._statement(cancellation):
             return self.engine.execute(operation, parameters)
 
     def export(self, operation: str, path: str) -> pa.Schema:
@@ -161,10 +264,11 @@ class LocalConnection:
             return self.engine.listing(name, **filters)
 
     def interrupt(self) -> None:
-        """Interrupt the statement running on this connection (from another thread)."""
-        con = self._con
-        if con is not None:
-            con.interrupt()
+        """Cancel the statement running on this connection, if any (from another thread)."""
+        with self._guard:
+            running = self._running
+        if running is not None:
+            self.cancel(running)
 
     def _release(self) -> None:
         with _lock_for(self.path):
@@ -185,14 +289,22 @@ class LocalConnection:
             self.execute("ROLLBACK", None)
 
     def close(self) -> None:
-        """Close the session; an open transaction is rolled back."""
-        if self._timer is not None:
-            self._timer.cancel()
+        """Close the session: its running statement is cancelled and, once it stopped, an open transaction is
+        rolled back and the file released. No statement starts afterwards."""
+        with self._guard:
+            self._closed = True
+            running = self._running
+        if running is not None:
+            self.cancel(running)
         with _lock_for(self.path):
-            if self._con is not None and self.engine.in_transaction:
-                self._con.execute("ROLLBACK")
-            self.engine.in_transaction = False
-        self._release()
+            if self._timer is not None:
+                self._timer.cancel()
+            try:
+                if self._con is not None and self.engine.in_transaction:
+                    self._con.execute("ROLLBACK")
+            finally:
+                self.engine.in_transaction = False
+                self._release()
 
     def __enter__(self) -> LocalConnection:
         return self

@@ -8,6 +8,7 @@ import datetime as dt
 import decimal
 import functools
 import json
+import logging
 import threading
 import time
 import uuid
@@ -20,8 +21,10 @@ import lz4.frame
 import pyarrow as pa
 from databricks.sql.thrift_api.TCLIService import ttypes as T
 
-from .dbapi import LocalConnection
+from .dbapi import Cancellation, LocalConnection, cancelled_error, session_closed_error
 from .errors import LocalSQLError
+
+_log = logging.getLogger(__name__)
 
 _WAIT_SECONDS = 2.0  # a statement still running after this is polled by the client, as on Databricks
 # Results larger than this go out as Cloud Fetch links (files the client downloads in parallel), as Databricks
@@ -181,7 +184,10 @@ def _jsonable(value: Any) -> Any:
 
 @dataclass
 class Operation:
-    """One statement or metadata call: runs on a worker thread; its result is paged out by FetchResults."""
+    """One statement or metadata call: runs on a worker thread; its result is paged out by FetchResults.
+
+    It ends once, under `lock`: finished, failed, or cancelled (`cancel` ends it at once and interrupts its
+    statement without waiting; what the statement produces afterwards is dropped)."""
 
     lz4: bool
     cloud_fetch: bool = False  # the client downloads result links (canDownloadResult)
@@ -195,6 +201,9 @@ class Operation:
     offset: int = 0
     schema: pa.Schema | None = None  # the result's types as declared (complex columns may travel as JSON text)
     done: threading.Event = field(default_factory=threading.Event)
+    connection: LocalConnection | None = None  # the session's connection running its statement
+    cancellation: Cancellation = field(default_factory=Cancellation)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def finish(self, table: pa.Table, rowcount: int | None = None) -> None:
         if self.row_limit:
@@ -204,18 +213,36 @@ class Operation:
                 table = table.set_column(
                     i, pa.field(f.name, pa.string(), metadata=f.metadata), table.column(i).cast(pa.string())
                 )
-        self.schema = table.schema
-        self.table = table if self.complex_as_arrow else _complex_as_json(table)
-        self.rowcount = rowcount
-        if self.cloud_fetch and not self.staging and self.table.nbytes > CLOUD_FETCH_MIN_BYTES:
-            self.lz4 = False  # the server's choice; links are read over loopback, where compressing only costs
-        else:
-            self.cloud_fetch = False
-        self.done.set()
+        sent = table if self.complex_as_arrow else _complex_as_json(table)
+        linked = self.cloud_fetch and not self.staging and sent.nbytes > CLOUD_FETCH_MIN_BYTES
+        with self.lock:
+            if self.done.is_set():
+                return  # cancelled meanwhile
+            self.schema, self.table, self.rowcount = table.schema, sent, rowcount
+            if linked:
+                self.lz4 = False  # the server's choice; links are read over loopback, where compressing only costs
+            self.cloud_fetch = linked
+            self.done.set()
 
     def fail(self, error: BaseException) -> None:
-        self.error = error
-        self.done.set()
+        with self.lock:
+            if self.done.is_set():
+                return
+            self.canceled = getattr(error, "error_class", None) == "OPERATION_CANCELED"
+            self.error = error
+            self.done.set()
+
+    def cancel(self) -> None:
+        """End it as cancelled if it still runs, and interrupt its statement: answers at once, whatever the
+        statement is doing (not started yet, in DuckDB, or between queries)."""
+        with self.lock:
+            if self.done.is_set():
+                return
+            self.canceled = True
+            self.error = cancelled_error()
+            self.done.set()
+        if self.connection is not None:
+            self.connection.cancel(self.cancellation)
 
     @property
     def result_table(self) -> pa.Table:
@@ -244,16 +271,23 @@ class Operation:
 class Session:
     connection: LocalConnection
     stack: contextlib.ExitStack
-    operations: dict[bytes, Operation] = field(default_factory=dict)
+    operations: dict[bytes, Operation] = field(default_factory=dict)  # changed under Service.lock
+    closed: bool = False
 
 
 class Service:
-    """The TCLIService calls databricks-sql-connector makes, answered by the local warehouse."""
+    """The TCLIService calls databricks-sql-connector makes, answered by the local warehouse.
+
+    No handler waits for a running statement to close or cancel it: CloseSession, CancelOperation and
+    CloseOperation cancel what runs and answer at once; a closed session's connection is released on a thread
+    of its own once its statement stopped (a client may send CloseSession from the thread of a statement it
+    runs here, e.g. a connector Connection garbage-collected there)."""
 
     def __init__(self, host: Host):
         self.host = host
         self.sessions: dict[bytes, Session] = {}
         self.lock = threading.Lock()
+        self._closing: list[threading.Thread] = []
 
     # sessions
     @_guarded
@@ -284,14 +318,40 @@ class Service:
     def CloseSession(self, req: T.TCloseSessionReq) -> T.TCloseSessionResp:
         with self.lock:
             session = self.sessions.pop(req.sessionHandle.sessionId.guid, None)
-        if session is not None:
-            session.stack.close()
+            if session is None:
+                return T.TCloseSessionResp(status=_ok())
+            session.closed = True  # no operation registers with it any more
+            operations = list(session.operations.values())
+        for operation in operations:
+            operation.cancel()
+        closing = threading.Thread(target=self._release, args=(session,), daemon=True)
+        closing.start()
+        with self.lock:
+            self._closing = [t for t in self._closing if t.is_alive()] + [closing]
         return T.TCloseSessionResp(status=_ok())
 
-    def close_all(self) -> None:
-        for session in list(self.sessions.values()):
+    @staticmethod
+    def _release(session: Session) -> None:
+        """Close a session's connection: waits for its cancelled statement to stop, off the handler's thread."""
+        try:
             session.stack.close()
-        self.sessions.clear()
+        except Exception:  # noqa: BLE001 - nobody waits for this answer any more
+            _log.warning("Closing a local warehouse session failed", exc_info=True)
+
+    def close_all(self) -> None:
+        """Close every session (at shutdown): cancel what they run, then release them."""
+        with self.lock:
+            sessions, closing = list(self.sessions.values()), list(self._closing)
+            self.sessions.clear()
+            for session in sessions:
+                session.closed = True
+        for session in sessions:
+            for operation in list(session.operations.values()):
+                operation.cancel()
+        for session in sessions:
+            self._release(session)
+        for thread in closing:
+            thread.join()
 
     def _session(self, handle: T.TSessionHandle) -> Session:
         session = self.sessions.get(handle.sessionId.guid)
@@ -301,10 +361,20 @@ class Service:
             )
         return session
 
+    def _register(self, session: Session, operation: Operation, kind: int) -> T.TOperationHandle:
+        """A handle for `operation`, registered with its session (so closing the session cancels it)."""
+        handle = T.TOperationHandle(operationId=_new_handle(), operationType=kind, hasResultSet=True)
+        with self.lock:
+            if session.closed:
+                raise session_closed_error()
+            session.operations[handle.operationId.guid] = operation
+        return handle
+
     def _operation(self, handle: T.TOperationHandle) -> Operation:
         for session in list(self.sessions.values()):
-            if handle.operationId.guid in session.operations:
-                return session.operations[handle.operationId.guid]
+            operation = session.operations.get(handle.operationId.guid)
+            if operation is not None:
+                return operation
         raise LocalSQLError("INVALID_HANDLE.OPERATION_NOT_FOUND", "The operation was closed or never started.", "HY000")
 
     # statements
@@ -319,7 +389,9 @@ class Service:
             cloud_fetch=bool(req.canDownloadResult),
             row_limit=req.resultRowLimit or None,
             complex_as_arrow=arrow_types is None or arrow_types.complexTypesAsArrow is not False,
+            connection=session.connection,
         )
+        handle = self._register(session, operation, T.TOperationType.EXECUTE_STATEMENT)
         fault = self.host.statement_fault(statement)
         staging = None
         if not isinstance(fault, LocalSQLError):
@@ -338,25 +410,19 @@ class Service:
         operation.done.wait(wait)
         if fault == "lose":
             self.host.lose_answer()
-        return self._respond(session, operation, T.TOperationType.EXECUTE_STATEMENT, req.getDirectResults,
-                             T.TExecuteStatementResp)  # fmt: skip
+        return self._respond(handle, operation, req.getDirectResults, T.TExecuteStatementResp)
 
     def _run(self, session: Session, operation: Operation, statement: str, req: T.TExecuteStatementReq) -> None:
         try:
             cursor = session.connection.cursor()
-            cursor.execute(statement, self._parameters(req.parameters))
+            cursor.execute(statement, self._parameters(req.parameters), cancellation=operation.cancellation)
             table = cursor.fetchall_arrow() if cursor.description is not None else pa.table({})
             operation.finish(table, cursor.rowcount if cursor.rowcount >= 0 else None)
         except BaseException as e:  # noqa: BLE001 - reported through the operation's status
-            if operation.canceled or isinstance(e, duckdb.InterruptException):
-                operation.canceled = True
-                e = LocalSQLError("OPERATION_CANCELED", "The statement was cancelled.", "HY008")
-            operation.fail(e)
+            operation.fail(cancelled_error() if isinstance(e, duckdb.InterruptException) else e)
 
-    def _respond(self, session: Session, operation: Operation, kind: int, direct: T.TSparkGetDirectResults | None,
+    def _respond(self, handle: T.TOperationHandle, operation: Operation, direct: T.TSparkGetDirectResults | None,
                  response: type) -> Any:  # fmt: skip
-        handle = T.TOperationHandle(operationId=_new_handle(), operationType=kind, hasResultSet=True)
-        session.operations[handle.operationId.guid] = operation
         if direct is None or not operation.done.is_set():
             return response(status=_ok(), operationHandle=handle)
         results = None
@@ -384,7 +450,8 @@ class Service:
         session = self._session(req.sessionHandle)
         operation = Operation(lz4=False)
         operation.finish(session.connection.listing(name, **filters).table)
-        return self._respond(session, operation, T.TOperationType.GET_TABLES, req.getDirectResults, response)
+        handle = self._register(session, operation, T.TOperationType.GET_TABLES)
+        return self._respond(handle, operation, req.getDirectResults, response)
 
     @_guarded
     def GetCatalogs(self, req: T.TGetCatalogsReq) -> T.TGetCatalogsResp:
@@ -452,18 +519,17 @@ class Service:
 
     @_guarded
     def CancelOperation(self, req: T.TCancelOperationReq) -> T.TCancelOperationResp:
-        operation = self._operation(req.operationHandle)
-        if not operation.done.is_set():
-            operation.canceled = True
-            for session in list(self.sessions.values()):
-                if req.operationHandle.operationId.guid in session.operations:
-                    session.connection.interrupt()
+        self._operation(req.operationHandle).cancel()
         return T.TCancelOperationResp(status=_ok())
 
     @_guarded
     def CloseOperation(self, req: T.TCloseOperationReq) -> T.TCloseOperationResp:
-        for session in list(self.sessions.values()):
-            session.operations.pop(req.operationHandle.operationId.guid, None)
+        """Forget the operation; one still running is cancelled (not waited for), as on Databricks."""
+        with self.lock:
+            closed = [s.operations.pop(req.operationHandle.operationId.guid, None) for s in self.sessions.values()]
+        for operation in closed:
+            if operation is not None:
+                operation.cancel()
         return T.TCloseOperationResp(status=_ok())
 
     # results
