@@ -15,7 +15,7 @@ from typing import Any
 
 import pyarrow as pa
 from dagster import Config, ConfigurableIOManager, DagsterType, Failure, InputContext, OutputContext
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from . import arrow, guard, incremental, loader, partitions, report, request, sql
 from .prepare import Output, prepare, staged_stream
@@ -137,6 +137,8 @@ class DatabricksIOManager(ConfigurableIOManager):
         "DELTA_METADATA_CHANGED, ...) runs again, with jittered exponential backoff. Nothing was committed.",
     )
 
+    _volumes_made: set[str] = PrivateAttr(default_factory=set)  # CREATE VOLUME IF NOT EXISTS ran for these
+
     # output: resolve -> prepare -> plan -> stage -> execute -> report
     def handle_output(self, context: OutputContext, obj: Any) -> None:
         if obj is None and context.dagster_type.typing_type is type(None):
@@ -155,7 +157,8 @@ class DatabricksIOManager(ConfigurableIOManager):
                 check = self._guard(context, session, wanted, plan)
                 self.ensure_volume(session, wanted.staging_url, wanted.settings.create_volume)
                 append = wanted.settings.mode == "append"
-                with Attempt(self.stager(wanted.staging_url), wanted.folder, append, self.keep_staged_files) as attempt:
+                stager = self.stager(wanted.staging_url, connection)
+                with Attempt(stager, wanted.folder, append, self.keep_staged_files) as attempt:
                     progress = Progress(context.log.info, self.progress_seconds, wanted.who)
                     staged = self._stage(session, attempt, wanted, output, plan, progress)
                     if check is not None:
@@ -273,7 +276,7 @@ class DatabricksIOManager(ConfigurableIOManager):
     def ensure_volume(self, session: loader.Session, staging_url: str, create: bool) -> None:
         """CREATE VOLUME IF NOT EXISTS for a /Volumes/... staging URL when `create` (and its schema when missing)."""
         volume = volume_of(staging_url)
-        if volume is None or not create:
+        if volume is None or not create or str(volume) in self._volumes_made:
             return
         try:
             session.run(sql.create_volume(volume))
@@ -282,6 +285,7 @@ class DatabricksIOManager(ConfigurableIOManager):
                 raise
             session.run(sql.create_schema(volume.catalog, volume.schema))
             session.run(sql.create_volume(volume))
+        self._volumes_made.add(str(volume))  # once per resource (a step's, or an in-process run's)
 
     # input
     def load_input(self, context: InputContext) -> Any:
@@ -362,15 +366,16 @@ class DatabricksIOManager(ConfigurableIOManager):
         """Where assets without their own `staging_url` stage."""
         return request.require_staging_url(self.defaults().staging_url)
 
-    def stager(self, url: str) -> Stager:
-        """A Stager writing parquet under `url` with this IO manager's credentials, file size and threads."""
+    def stager(self, url: str, connection: Any = None) -> Stager:
+        """A Stager writing parquet under `url` with this IO manager's credentials, file size and threads (a
+        Volume's through `connection` when it is free)."""
         credentials = self.staging_credentials.options() if self.staging_credentials else {}
         return Stager(
             url,
             {**self.staging_storage_options, **credentials},
             self.target_file_mb * 1024 * 1024,
             threads=self.staging_threads or None,
-            filesystem=self.warehouse.staging_filesystem(url),
+            filesystem=self.warehouse.staging_filesystem(url, connection),
         )
 
 

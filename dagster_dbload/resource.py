@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import re
@@ -11,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 from urllib.parse import quote, urlparse
 
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from .naming import TableRef
 from .retrying import retrying
@@ -71,11 +72,32 @@ class DatabricksConnectionError(ConnectionError):
 STREAM_DOWNLOADS = 3  # Cloud Fetch links a streamed read downloads ahead of its reader
 
 
+_OPEN_POOLS: list[list[Any]] = []  # every resource's idle connections, closed when the process ends
+
+
+@atexit.register
+def _close_pools() -> None:
+    for idle in _OPEN_POOLS:
+        _close_all(idle)
+
+
+def _close_all(idle: list[Any]) -> None:
+    while idle:
+        connection = idle.pop()
+        with contextlib.suppress(Exception):  # a server already gone: its session is gone with it
+            connection.close()
+
+
 class DatabricksResource(SQLWarehouse):
     """A Databricks SQL warehouse: personal access token, or OAuth M2M for a service principal.
 
-    Set exactly one of `access_token`, or `client_id` + `client_secret`; pass them as `EnvVar`s.
+    Set exactly one of `access_token`, or `client_id` + `client_secret`; pass them as `EnvVar`s. Its sessions are
+    kept for the resource's next use: a step (or an in-process run) opens one session, and more only for
+    statements that run at the same time; they close when Dagster tears the resource down.
     """
+
+    _idle: list[Any] = PrivateAttr(default_factory=list)
+    _pool_lock: Any = PrivateAttr(default_factory=threading.Lock)
 
     server_hostname: str = Field(description="Workspace host, e.g. dbc-1234.cloud.databricks.com (no https://).")
     http_path: str = Field(description="The warehouse's HTTP path, e.g. /sql/1.0/warehouses/abc123.")
@@ -108,12 +130,12 @@ class DatabricksResource(SQLWarehouse):
         path = "/".join(quote(p, safe="") for p in (table.catalog, table.schema, table.table))
         return f"https://{self.server_hostname}/explore/data/{path}"
 
-    def staging_filesystem(self, url: str) -> tuple[Any, str] | None:
+    def staging_filesystem(self, url: str, connection: Any = None) -> tuple[Any, str] | None:
         if not url.startswith(("/Volumes/", "dbfs:/Volumes/")):
             return None
         from .volumes import VolumeFileSystem
 
-        return VolumeFileSystem(self), url.removeprefix("dbfs:")
+        return VolumeFileSystem(self, connection), url.removeprefix("dbfs:")
 
     def _auth(self) -> dict[str, Any]:
         token = bool(self.access_token)
@@ -182,8 +204,39 @@ class DatabricksResource(SQLWarehouse):
         return target
 
     def connect(self) -> contextlib.AbstractContextManager[Any]:
-        """A databricks-sql-connector connection, closed on exit."""
-        return self._connection()
+        """A databricks-sql-connector connection (one session), the caller's alone until exit; then kept for the
+        resource's next caller. A connection whose requests failed is closed instead."""
+        return self._pooled()
+
+    @contextlib.contextmanager
+    def _pooled(self) -> Iterator[Any]:
+        with self._pool_lock:
+            idle = self._idle.pop() if self._idle else None
+            if not any(pool is self._idle for pool in _OPEN_POOLS):
+                _OPEN_POOLS.append(self._idle)
+        keep = False
+        with self._session(idle) as connection:
+            try:
+                yield connection
+                keep = True
+            except Exception as e:  # a statement's error leaves the session as it was; a request's may not
+                keep = not (_is_request_error(e) or _is_request_error(e.__cause__))
+                raise
+            finally:
+                if keep and connection.open:
+                    with self._pool_lock:
+                        self._idle.append(connection)
+                else:
+                    with contextlib.suppress(Exception):
+                        connection.close()
+
+    def close(self) -> None:
+        """End the sessions this resource keeps."""
+        with self._pool_lock:
+            _close_all(self._idle)
+
+    def teardown_after_execution(self, context: Any) -> None:
+        self.close()
 
     def streaming_connection(self) -> contextlib.AbstractContextManager[Any]:
         """A connection for a streamed read: Cloud Fetch downloads `STREAM_DOWNLOADS` links ahead of the reader
@@ -192,6 +245,17 @@ class DatabricksResource(SQLWarehouse):
 
     @contextlib.contextmanager
     def _connection(self, **extra: Any) -> Iterator[Any]:
+        """A connection of its own, closed on exit."""
+        with self._session(None, **extra) as connection:
+            try:
+                yield connection
+            finally:
+                connection.close()
+
+    @contextlib.contextmanager
+    def _session(self, existing: Any, **extra: Any) -> Iterator[Any]:
+        """`existing`, or a new connection; errors of connecting or of the requests made in the body are
+        explained (the setting to check, never a credential). The caller closes it."""
         from databricks import sql as dbsql
 
         from . import __version__
@@ -215,7 +279,7 @@ class DatabricksResource(SQLWarehouse):
             options["_tls_trusted_ca_file"] = self.tls_ca_file
         with _http_statuses() as statuses:
             try:
-                connection = dbsql.connect(**options)
+                connection = existing if existing is not None else dbsql.connect(**options)
             except Exception as e:  # noqa: BLE001 - the connector raises many types; all get the same treatment
                 raise DatabricksConnectionError(self._explain(e, statuses)) from None
             try:
@@ -224,8 +288,6 @@ class DatabricksResource(SQLWarehouse):
                 if (_is_request_error(e) or _is_request_error(e.__cause__)) and statuses and statuses[-1] >= 500:
                     raise DatabricksConnectionError(f"{e}\n{self._server_error(statuses[-1])}") from e
                 raise
-            finally:
-                connection.close()
 
     def _server_error(self, status: int) -> str:
         return (

@@ -54,8 +54,9 @@ class SQLWarehouse(ConfigurableResource, SQLClient):
         """The connection a streamed read holds (by default, `connect()`'s)."""
         return self.connect()
 
-    def staging_filesystem(self, url: str) -> tuple[Any, str] | None:
-        """(filesystem, path) for staging at `url` when plain fsspec cannot reach it, e.g. a Volume path."""
+    def staging_filesystem(self, url: str, connection: Any = None) -> tuple[Any, str] | None:
+        """(filesystem, path) for staging at `url` when plain fsspec cannot reach it, e.g. a Volume path; it may
+        use `connection` (the load's own) for its requests."""
         return None
 
     def table_url(self, table: TableRef) -> str | None:

@@ -60,11 +60,11 @@ class FlakyLocalWarehouse(LocalSQLWarehouse):
         with super().connect() as connection:
             run = connection.execute
 
-            def execute(operation, parameters=None):
+            def execute(operation, parameters=None, *more, **options):
                 fault = _take_fault(self.path, operation)
                 if fault is not None and fault != "lose":
                     raise LocalSQLError(fault, "Injected failure: a concurrent update won. Try again.", "2D521")
-                result = run(operation, parameters)
+                result = run(operation, parameters, *more, **options)
                 if fault == "lose":
                     raise ConnectionResetError("Connection reset by peer (injected after the statement ran)")
                 _kill_if_marked(operation)

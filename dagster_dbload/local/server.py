@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
 import os
@@ -9,7 +10,9 @@ import re
 import secrets
 import shutil
 import socket
+import struct
 import threading
+import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -50,6 +53,12 @@ _CONFLICTS = {
 }  # fmt: skip
 
 
+def _thrift_method(body: bytes) -> str:
+    """The method a Thrift binary-protocol message calls (its header: version and type, name length, name)."""
+    size = struct.unpack(">i", body[4:8])[0] if len(body) >= 8 else 0
+    return body[8 : 8 + size].decode("ascii", "replace") if 0 < size < 64 else "?"
+
+
 class LocalSQLWarehouseServer:
     """The local SQL warehouse served over databricks-sql-connector's real protocol, on 127.0.0.1.
 
@@ -59,11 +68,13 @@ class LocalSQLWarehouseServer:
     `.fail_next_statement(error_class, times, match)` fails statements with a Databricks error class (e.g.
     the DELTA_CONCURRENT_* write conflicts); `.lose_next_answer(match)` runs a statement and drops the
     connection before answering. Volume `PUT`, `GET` and `REMOVE` work through presigned URLs it also serves.
+    `.calls` counts what a workspace would charge: each Thrift call by method, and other HTTP requests by verb;
+    `latency_ms` delays every answer, as a workspace that far away would.
     """
 
     def __init__(self, path: str, access_token: str = "dapi-local-test-token", port: int = 0, tls: bool = False,
                  client_id: str = "local-service-principal", client_secret: str = "local-oauth-secret",
-                 **warehouse_options: Any):  # fmt: skip
+                 latency_ms: float = 0, **warehouse_options: Any):  # fmt: skip
         self.warehouse = LocalSQLWarehouse(path=path, **warehouse_options)
         self.port, self.tls = port, tls
         self.certificate: str | None = None  # with tls: the self-signed certificate clients should trust
@@ -76,6 +87,9 @@ class LocalSQLWarehouseServer:
         self._signatures: dict[str, tuple[str, str]] = {}  # signature -> (method, local path)
         self._results: dict[str, Callable[[], bytes]] = {}  # Cloud Fetch token -> the file's bytes, made on GET
         self.result_files_served = 0
+        self.latency_ms = latency_ms
+        self.calls: collections.Counter[str] = collections.Counter()
+        self._calls_lock = threading.Lock()
         self._http: ThreadingHTTPServer | None = None
 
     @property
@@ -159,6 +173,8 @@ class LocalSQLWarehouseServer:
                 pass
 
             def _reply(self, status: int, body: bytes | pa.Buffer = b"", headers: dict[str, str] | None = None) -> None:
+                if server.latency_ms:
+                    time.sleep(server.latency_ms / 1000)
                 self.send_response(status)
                 for key, value in (headers or {}).items():
                     self.send_header(key, value)
@@ -190,6 +206,7 @@ class LocalSQLWarehouseServer:
                     if retry_after is not None:
                         headers["Retry-After"] = str(int(retry_after))
                     return self._reply(status, b"", headers)
+                server.count(_thrift_method(body))
                 out = TTransport.TMemoryBuffer()
                 _answer.lost = False
                 processor.process(factory.getProtocol(TTransport.TMemoryBuffer(body)), factory.getProtocol(out))
@@ -208,6 +225,7 @@ class LocalSQLWarehouseServer:
                 return expected[1]
 
             def do_PUT(self) -> None:
+                server.count("HTTP PUT")
                 body = self._body()
                 target = self._volume_file("PUT")
                 if target is None:
@@ -218,6 +236,7 @@ class LocalSQLWarehouseServer:
                 self._reply(201)
 
             def do_GET(self) -> None:
+                server.count("HTTP GET")
                 if self._workspace(server.workspace.get(urlparse(self.path).path, self.headers.get("Authorization"))):
                     return
                 if self.path.startswith("/__result__/"):  # a Cloud Fetch link: served once, like a presigned URL
@@ -233,6 +252,7 @@ class LocalSQLWarehouseServer:
                     self._reply(200, fh.read())
 
             def do_DELETE(self) -> None:
+                server.count("HTTP DELETE")
                 target = self._volume_file("DELETE")
                 if target is None:
                     return self._reply(403, b"bad signature")
@@ -250,6 +270,10 @@ class LocalSQLWarehouseServer:
         self._service = service
         threading.Thread(target=self._http.serve_forever, daemon=True).start()
         return self
+
+    def count(self, what: str) -> None:
+        with self._calls_lock:
+            self.calls[what] += 1
 
     def __exit__(self, *exc: object) -> None:
         if self._http is not None:

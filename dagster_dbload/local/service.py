@@ -435,7 +435,16 @@ class Service:
             )
         else:
             results = T.TSparkDirectResults(operationStatus=operation.status())
+        if operation.error is not None or not (operation.cloud_fetch or self._more(operation)):
+            # the whole answer went with the execute: the operation is closed with it, as Databricks' direct
+            # results do, and the connector sends no CloseOperation
+            self._forget(handle)
+            results.closeOperation = T.TCloseOperationResp(status=_ok())
         return response(status=_ok(), operationHandle=handle, directResults=results)
+
+    def _forget(self, handle: T.TOperationHandle) -> list[Operation | None]:
+        with self.lock:
+            return [s.operations.pop(handle.operationId.guid, None) for s in self.sessions.values()]
 
     @staticmethod
     def _parameters(parameters: list[T.TSparkParameter] | None) -> dict[str, Any] | list[Any] | None:
@@ -525,9 +534,7 @@ class Service:
     @_guarded
     def CloseOperation(self, req: T.TCloseOperationReq) -> T.TCloseOperationResp:
         """Forget the operation; one still running is cancelled (not waited for), as on Databricks."""
-        with self.lock:
-            closed = [s.operations.pop(req.operationHandle.operationId.guid, None) for s in self.sessions.values()]
-        for operation in closed:
+        for operation in self._forget(req.operationHandle):
             if operation is not None:
                 operation.cancel()
         return T.TCloseOperationResp(status=_ok())

@@ -60,7 +60,7 @@ class LocalSQLWarehouse(SQLWarehouse):
     def volumes_root(self) -> str:
         return os.path.join(self.root, "volumes")
 
-    def staging_filesystem(self, url: str) -> tuple[Any, str] | None:
+    def staging_filesystem(self, url: str, connection: Any = None) -> tuple[Any, str] | None:
         if not url.startswith(("/Volumes/", "dbfs:/Volumes/")):
             return None
         import fsspec

@@ -1,0 +1,72 @@
+"""What a workspace charges a materialization, counted at the wire server the real connector talks to: sessions
+(OpenSession), Thrift calls and other HTTP requests, for each write mode, with Volume staging (the default of a
+Databricks user without cloud credentials)."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pyarrow as pa
+import pytest
+
+from dagster_dbload import DatabricksIOManager
+from dagster_dbload.testing import LocalSQLWarehouseServer
+
+VOLUME = "/Volumes/main/default/dbload_staging/runs"
+
+
+def thrift_calls(calls: dict[str, int]) -> int:
+    return sum(n for what, n in calls.items() if not what.startswith("HTTP "))
+
+
+def table(rows: int, shift: int = 0) -> pa.Table:
+    return pa.table({"id": list(range(shift, shift + rows)), "v": [str(i) for i in range(rows)]})
+
+
+@pytest.mark.parametrize("mode", ["replace", "append", "merge"])
+def test_a_load_costs_one_session_and_a_handful_of_calls(tmp_path, mode):
+    metadata = {"write_mode": mode, **({"primary_key": ["id"]} if mode == "merge" else {})}
+    loads = iter([table(10_000), table(10_000, 5_000), table(10_000, 7_000)])
+
+    @dg.asset(metadata=metadata)
+    def events() -> pa.Table:
+        return next(loads)
+
+    with LocalSQLWarehouseServer(path=str(tmp_path / "w.duckdb")) as server:
+        io_manager = DatabricksIOManager(warehouse=server.resource(), staging_url=VOLUME, create_volume=True)
+        instance = dg.DagsterInstance.ephemeral()
+        counted = []
+        for _ in range(3):
+            server.calls.clear()
+            assert dg.materialize([events], resources={"io_manager": io_manager}, instance=instance).success
+            counted.append(dict(server.calls))
+        with server.warehouse.connect() as connection:
+            rows = connection.cursor().execute("SELECT count(*) FROM main.default.events").fetchone()[0]
+    first, *later = counted
+    assert first["OpenSession"] == first["CloseSession"] == 1, first
+    assert thrift_calls(first) <= 12, first
+    for calls in later:  # the table exists: DESCRIBE, PUT, the load, REMOVE
+        assert calls["OpenSession"] == calls["CloseSession"] == 1, calls
+        assert thrift_calls(calls) <= 8, calls
+        assert calls.get("FetchResults", 0) == calls.get("CloseOperation", 0) == 0, calls  # answered with the execute
+        assert calls["HTTP PUT"] == calls["HTTP DELETE"] == 1, calls  # the staged file up, and away after the load
+    assert rows == {"replace": 10_000, "append": 30_000, "merge": 17_000}[mode]
+
+
+def test_a_hundred_assets_in_one_run_share_one_session(tmp_path):
+    def make(i: int) -> dg.AssetsDefinition:
+        @dg.asset(name=f"a{i:03d}")
+        def one() -> pa.Table:
+            return table(1_000, i)
+
+        return one
+
+    assets = [make(i) for i in range(100)]
+    with LocalSQLWarehouseServer(path=str(tmp_path / "w.duckdb")) as server:
+        io_manager = DatabricksIOManager(warehouse=server.resource(), staging_url=VOLUME, create_volume=True)
+        instance = dg.DagsterInstance.ephemeral()
+        assert dg.materialize(assets, resources={"io_manager": io_manager}, instance=instance).success
+        server.calls.clear()
+        assert dg.materialize(assets, resources={"io_manager": io_manager}, instance=instance).success
+        calls = dict(server.calls)
+    assert calls["OpenSession"] == calls["CloseSession"] == 1, calls
+    assert thrift_calls(calls) / 100 <= 6, calls
