@@ -47,7 +47,7 @@ def _checks_for(
         def _check(context) -> dg.AssetCheckResult:  # AssetCheckExecutionContext (unannotated: see dagster)
             io_manager: DatabricksIOManager = getattr(context.resources, io_key)
             settings = io_manager.settings_for(key.path, metadata)  # the IO manager's defaults, as loads use them
-            with io_manager.warehouse.connect() as connection:
+            with io_manager.warehouse.session() as connection:
                 return run((connection.cursor(), context), settings.ref, settings)
 
         made.append(_check)

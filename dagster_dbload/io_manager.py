@@ -151,7 +151,7 @@ class DatabricksIOManager(ConfigurableIOManager):
                 )
             wanted = request.for_output(context, self.defaults())
             output = prepare(wanted, obj)
-            with self.warehouse.connect() as connection:
+            with self.warehouse.session() as connection:
                 session = loader.Session(connection.cursor(), self.conflict_retries, context.log.warning)
                 plan = self._plan(session, wanted, output, context.log.info)
                 check = self._guard(context, session, wanted, plan)
@@ -291,7 +291,7 @@ class DatabricksIOManager(ConfigurableIOManager):
     def load_input(self, context: InputContext) -> Any:
         wanted = request.for_input(context, self.defaults())
         target_type = context.dagster_type.typing_type
-        with self.warehouse.connect() as connection:
+        with self.warehouse.session() as connection:
             session = loader.Session(connection.cursor())
             table = loader.describe(session, wanted.ref)
             if wanted.mapped_to_nothing:  # e.g. the first partition of an asset that reads its previous partition

@@ -91,9 +91,10 @@ def _close_all(idle: list[Any]) -> None:
 class DatabricksResource(SQLWarehouse):
     """A Databricks SQL warehouse: personal access token, or OAuth M2M for a service principal.
 
-    Set exactly one of `access_token`, or `client_id` + `client_secret`; pass them as `EnvVar`s. Its sessions are
-    kept for the resource's next use: a step (or an in-process run) opens one session, and more only for
-    statements that run at the same time; they close when Dagster tears the resource down.
+    Set exactly one of `access_token`, or `client_id` + `client_secret`; pass them as `EnvVar`s. The sessions its
+    loads and reads use are kept for the next one: a step (or an in-process run) opens one session, and more only
+    for statements that run at the same time; they close when Dagster tears the resource down. `connect()` gives
+    a connection of the caller's own, closed on exit.
     """
 
     _idle: list[Any] = PrivateAttr(default_factory=list)
@@ -204,8 +205,12 @@ class DatabricksResource(SQLWarehouse):
         return target
 
     def connect(self) -> contextlib.AbstractContextManager[Any]:
-        """A databricks-sql-connector connection (one session), the caller's alone until exit; then kept for the
-        resource's next caller. A connection whose requests failed is closed instead."""
+        """A databricks-sql-connector connection (one session), closed on exit."""
+        return self._connection()
+
+    def session(self) -> contextlib.AbstractContextManager[Any]:
+        """A connection for the package's own statements, the caller's alone until exit; then kept for the
+        resource's next caller (a connection whose requests failed is closed instead)."""
         return self._pooled()
 
     @contextlib.contextmanager

@@ -35,7 +35,7 @@ class VolumeFileSystem:
                 stack.callback(self._release)
                 connection = self._shared
             else:
-                connection = stack.enter_context(self.warehouse.connect())
+                connection = stack.enter_context(self.warehouse.session())
             cursor = connection.cursor()
             stack.callback(cursor.close)
             yield cursor

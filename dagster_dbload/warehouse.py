@@ -22,6 +22,11 @@ class SQLWarehouse(ConfigurableResource, SQLClient):
     def connect(self) -> AbstractContextManager[Any]:
         raise NotImplementedError
 
+    def session(self) -> AbstractContextManager[Any]:
+        """A connection for this package's own statements, which leave no session state behind (no SET, no open
+        transaction): a warehouse may keep it for the next one. By default, `connect()`'s."""
+        return self.connect()
+
     def connect_and_execute(self, sql: str) -> None:
         """Run a `;`-separated script, one statement at a time, on one connection (session)."""
         with self.connect() as connection:

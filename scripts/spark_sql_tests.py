@@ -1568,6 +1568,46 @@ def totals(run: Run) -> Counter:
     return total
 
 
+FAMILIES = [  # (family, words in a file's path), the first that matches
+    ("type coercion", ("typecoercion",)),
+    ("dates, timestamps, intervals", ("date", "time", "interval", "timezone")),
+    ("strings, regexps, binary", ("string", "regexp", "like", "binary", "url", "char", "collation", "encode",
+                                  "format", "mask", "to_number", "concat", "listagg")),
+    ("aggregates, group by, windows", ("group", "window", "agg", "having", "percentile", "pivot", "count", "mode",
+                                       "regression", "max-min-by", "distinct")),
+    ("numbers, decimals, math", ("decimal", "math", "number", "numeric", "operator", "bitwise", "ceil", "arith",
+                                 "division", "random", "literal", "cast")),
+    ("joins, subqueries, set operations", ("join", "subquery", "union", "intersect", "except", "set-op", "exists",
+                                           "cte", "lateral", "in-")),
+    ("arrays, maps, structs, json", ("array", "map", "struct", "json", "variant", "higher-order", "generator",
+                                     "explode", "xml", "csv")),
+]  # fmt: skip
+
+
+def family(file: str) -> str:
+    name = file.lower()
+    return next((f for f, words in FAMILIES if any(w in name for w in words)), "other")
+
+
+def family_table(run: Run) -> list[str]:
+    """Blocks and verdicts by family of files, as a Markdown table."""
+    totals: dict[str, Counter] = {}
+    for key, report in run.files.items():
+        counts = totals.setdefault(family(key), Counter())
+        counts["blocks"] += report.blocks
+        counts.update({k: report.counts.get(k, 0) for k in VERDICTS})
+    header = ["| family | blocks | " + " | ".join(v.replace("_", " ") for v in VERDICTS) + " |",
+              "|---|" + "---:|" * (len(VERDICTS) + 1)]  # fmt: skip
+    rows = [
+        f"| {name} | {c['blocks']:,} | " + " | ".join(f"{c[v]:,}" for v in VERDICTS) + " |"
+        for name, c in sorted(totals.items(), key=lambda kv: -kv[1]["blocks"])
+    ]
+    every = sum(totals.values(), Counter())
+    return (
+        header + rows + [f"| **all** | {every['blocks']:,} | " + " | ".join(f"{every[v]:,}" for v in VERDICTS) + " |"]
+    )
+
+
 def print_report(run: Run, skipped: dict[str, str], seconds: float, out: Any = sys.stdout) -> None:
     columns = ["blocks", *VERDICTS, "crashed"]
     width = max([len("file"), len("TOTAL"), *(len(k) for k in run.files)])
@@ -1582,6 +1622,7 @@ def print_report(run: Run, skipped: dict[str, str], seconds: float, out: Any = s
     total = totals(run)
     print("-" * len(header), file=out)
     print("TOTAL".ljust(width) + "".join(f"{total.get(c, 0):>14}" for c in columns), file=out)
+    print("\n" + "\n".join(family_table(run)), file=out)
     print(f"\n{len(run.files)} files, {total['blocks']} blocks in {seconds:.0f}s; crashed (engine exceptions other "
           f"than DatabaseError, counted as refused): {total['crashed']}; statement timeouts (refused): {total['timeouts']}",
           file=out)  # fmt: skip
@@ -1637,6 +1678,7 @@ def write_json(path: str, run: Run, skipped: dict[str, str], seconds: float) -> 
         ],
         "crashed": run.crashed,
         "timed_out": [{k: t.get(k) for k in ("file", "index", "query", "got", "spark_error")} for t in run.timed_out],
+        "families": family_table(run),
         "refused_error_classes": dict(run.refused_classes.most_common()),
         "skipped": skipped,
         "seconds": round(seconds, 1),

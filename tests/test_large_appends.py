@@ -3,6 +3,8 @@ each attempt: retried by RetryPolicy, and re-executed from failure; on both ware
 staging. (Before the staged layout depended on the rows alone, another thread count made other part names and
 COPY INTO loaded them all again.)"""
 
+from typing import Any
+
 import dagster as dg
 import pyarrow as pa
 import pytest
@@ -25,8 +27,8 @@ class ThreadsPerAttempt(DatabricksIOManager):
 
     threads: list[int] = [1, 4]
 
-    def stager(self, url: str) -> Stager:
-        stager = super().stager(url)
+    def stager(self, url: str, connection: Any = None) -> Stager:
+        stager = super().stager(url, connection)
         stager.threads = self.threads[min(len(_THREADS_USED), len(self.threads) - 1)]
         _THREADS_USED.append(stager.threads)
         return stager
