@@ -262,11 +262,12 @@ class DatabricksIOManager(ConfigurableIOManager):
         seconds = time.perf_counter() - start
         if wanted.tags:
             loader.apply_tags(session, wanted.ref, wanted.tags)
-        state = loader.table_state(session, wanted, plan.columns, staged.rows)
+        counts = report.load_counts(answer)
+        state = loader.table_state(session, wanted, plan.columns, staged.rows, plan.create, counts.get("inserted"))
         return report.Outcome(
             rows=state.rows,
             version=state.version,
-            counts=report.load_counts(answer),
+            counts=counts,
             history_rows=state.history_rows,
             seconds_loading=seconds,
             conflict_retries=session.conflicts,

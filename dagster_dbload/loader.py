@@ -346,12 +346,18 @@ class TableState:
     version: int | None = None
 
 
-def table_state(session: Session, wanted: WriteRequest, columns: Sequence[ColumnSpec], staged_rows: int) -> TableState:
-    """What `table_stats` asks after the load: the Delta version, then the row counts. A replace leaves exactly
-    the staged rows, so its row count is known without it."""
+def table_state(
+    session: Session, wanted: WriteRequest, columns: Sequence[ColumnSpec], staged_rows: int, created: bool = False,
+    inserted: int | None = None,
+) -> TableState:  # fmt: skip
+    """What `table_stats` asks after the load: the Delta version, then the row counts. Without it the row count is
+    given where it is known for free: a replace leaves exactly the staged rows; an append or merge into the
+    table it created leaves the rows its own answer says it inserted."""
     mode = wanted.settings.mode
     if not wanted.settings.table_stats:
-        return TableState(rows=staged_rows if mode == "replace" else None)
+        if mode == "replace":
+            return TableState(rows=staged_rows)
+        return TableState(rows=inserted if created and mode != "scd2" else None)
     version = _table_version(session, wanted.ref)
     if mode == "replace":
         return TableState(rows=staged_rows, version=version)

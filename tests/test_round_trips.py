@@ -70,3 +70,24 @@ def test_a_hundred_assets_in_one_run_share_one_session(tmp_path):
         calls = dict(server.calls)
     assert calls["OpenSession"] == calls["CloseSession"] == 1, calls
     assert thrift_calls(calls) / 100 <= 6, calls
+
+
+@pytest.mark.parametrize("mode", ["append", "merge"])
+def test_a_first_load_carries_its_row_count_without_counting(tmp_path, mode):
+    """A table the load created holds the rows the load's own answer says it inserted: dagster/row_count is there
+    (the asset page shows it) and equals count(*), with no statement added to count them."""
+    metadata = {"write_mode": mode, **({"primary_key": ["id"]} if mode == "merge" else {})}
+
+    @dg.asset(metadata=metadata)
+    def first() -> pa.Table:
+        return table(1_234)
+
+    with LocalSQLWarehouseServer(path=str(tmp_path / "w.duckdb")) as server:
+        io_manager = DatabricksIOManager(warehouse=server.resource(), staging_url=VOLUME, create_volume=True)
+        result = dg.materialize([first], resources={"io_manager": io_manager})
+        statements = list(server.statements)
+        with server.warehouse.connect() as connection:
+            rows = connection.cursor().execute("SELECT count(*) FROM main.default.first").fetchone()[0]
+    recorded = result.get_asset_materialization_events()[0].materialization.metadata["dagster/row_count"].value
+    assert recorded == rows == 1_234
+    assert not [s for s in statements if "count(" in s.lower()], statements
