@@ -357,6 +357,12 @@ def _arithmetic_returns(node: exp.Expr, types: Sequence[Type], settings: Setting
     if a.this in _DATETIMES or b.this in _DATETIMES or a.this == T.INTERVAL or b.this == T.INTERVAL:
         if isinstance(node, exp.Add) and {a.this, b.this} & {T.DATE} and {a.this, b.this} & set(_WIDENING[:3]):
             return exp.DataType.build("DATE")
+        if isinstance(node, (exp.Add, exp.Sub)) and a.this == T.DATE and _kind(b) == "interval day to second":
+            unit = b.expressions[0].sql("databricks").upper() if b.expressions else ""
+            return exp.DataType.build("DATE") if unit in ("DAY", "DAYS") else None
+        if isinstance(node, exp.Add) and b.this == T.DATE and _kind(a) == "interval day to second":
+            unit = a.expressions[0].sql("databricks").upper() if a.expressions else ""
+            return exp.DataType.build("DATE") if unit in ("DAY", "DAYS") else None
         return None
     if T.NULL in (a.this, b.this):
         other = b if a.this == T.NULL else a
@@ -404,6 +410,8 @@ def _lower_arithmetic(node: exp.Expr, types: Sequence[Type], settings: Settings)
     result = type_of(node)
     a, b = types[0], types[1] if len(types) > 1 else None
     a, b = (b if a is not None and a.this == T.NULL else a), (a if b is not None and b.this == T.NULL else b)
+    if result is not None and result.this == T.DATE and T.INTERVAL in (a.this if a else None, b.this if b else None):
+        return exp.Cast(this=node, to=result.copy())  # a DATE plus whole days stays a DATE
     if result is None or a is None or b is None or not (_numeric(result) and (_numeric(a) or _numeric(b))):
         return _lower_sub(node, types, settings) if isinstance(node, exp.Sub) else node
     x, y = _arguments(node)[:2]
@@ -932,6 +940,43 @@ def _regexp_replace_returns(node: exp.Expr, types: Sequence[Type], settings: Set
     return exp.DataType.build("STRING")
 
 
+def _lower_literal(node: exp.Expr, types: Sequence[Type], settings: Settings) -> exp.Expr:
+    """A number literal with a point is Spark's DECIMAL of its own digits (0.3 is DECIMAL(1,1); DuckDB's is
+    DECIMAL(2,1))."""
+    t = type_of(node)
+    if t is not None and t.this == T.DECIMAL and _is_column(node):
+        return exp.Cast(this=node, to=t.copy())
+    return node
+
+
+def _is_column(node: exp.Expr) -> bool:
+    """Whether `node` is a SELECT's column of its own (a function's argument keeps its literal form)."""
+    parent = node.parent.parent if isinstance(node.parent, exp.Alias) else node.parent
+    return isinstance(parent, (exp.Select, exp.Tuple))
+
+
+def _lower_json_array_length(node: exp.Expr, types: Sequence[Type], settings: Settings) -> exp.Expr:
+    """json_array_length: NULL for text that is not a JSON array (DuckDB: 0 for an object, an error if invalid)."""
+    return duck(
+        "CASE WHEN json_valid({s}) AND json_type({s}) = 'ARRAY' THEN CAST(json_array_length({s}) AS INTEGER) END",
+        s=node.expressions[0],
+    )
+
+
+def _lower_regexp_replace(node: exp.Expr, types: Sequence[Type], settings: Settings) -> exp.Expr:
+    position = node.args.get("position")
+    if isinstance(position, exp.Null) or (isinstance(position, exp.Cast) and isinstance(position.this, exp.Null)):
+        return exp.cast(exp.null(), "VARCHAR")  # a NULL position: NULL
+    return functions.rewrite(node)
+
+
+def _lower_array_join(node: exp.Expr, types: Sequence[Type], settings: Settings) -> exp.Expr:
+    element = types[0].expressions[0] if types and types[0] is not None and types[0].expressions else None
+    if isinstance(element, exp.DataType) and element.this in _DATETIMES | {T.TIMESTAMPTZ}:
+        raise refused("array_join of dates or timestamps")
+    return functions.rewrite(node)
+
+
 def _lower_pmod(node: exp.Expr, types: Sequence[Type], settings: Settings) -> exp.Expr:
     """pmod(a, b): the operands cast as % casts them, the positive remainder in Spark's type."""
     result = type_of(node)
@@ -1151,10 +1196,12 @@ def _named_as_spark_names_it(t: exp.DataType) -> bool:
 
 
 def _negated_literal(node: exp.Expr) -> exp.Expr:
-    """-2147483648 is an INT in Spark (DuckDB reads -(2147483648), a BIGINT)."""
+    """-2147483648 is an INT in Spark (DuckDB reads -(2147483648), a BIGINT); -0.8 a DECIMAL(1,1)."""
     t = type_of(node)
     if isinstance(node.this, exp.Literal) and t is not None and t.this in INTEGRAL:
         return exp.cast(node, INTEGRAL[t.this])
+    if isinstance(node.this, exp.Literal) and t is not None and t.this == T.DECIMAL and _is_column(node):
+        return exp.Cast(this=node, to=t.copy())  # -0.8 is DECIMAL(1,1)
     return node
 
 
@@ -1193,7 +1240,10 @@ RULES: dict[type[exp.Expr], Rule] = {
     exp.Sum: Rule(_sum_returns, _lower_sum),
     exp.TsOrDsAdd: Rule(_date_add_returns, _lower_date_add),
     exp.RegexpExtract: Rule(_regexp_group_returns, lambda node, types, settings: functions.rewrite(node)),
-    exp.RegexpReplace: Rule(_regexp_replace_returns, lambda node, types, settings: functions.rewrite(node)),
+    exp.RegexpReplace: Rule(_regexp_replace_returns, _lower_regexp_replace),
+    exp.Literal: Rule(lambda node, types, settings: literal_type(node), _lower_literal),
+    exp.ToNumber: _refusing("to_number (Spark's result is a DECIMAL of the pattern's digits)"),
+    exp.ArrayToString: Rule(_fixed("STRING"), _lower_array_join),
     exp.Decode: _refusing("decode from a charset other than UTF-8", _charset),
     exp.GroupConcat: Rule(_fixed("STRING"), _lower_listagg),
     exp.Avg: Rule(_avg_returns, _lower_avg),
@@ -1274,7 +1324,7 @@ RULES: dict[type[exp.Expr], Rule] = {
 
 NAMED: dict[str, Rule] = {  # functions sqlglot leaves as exp.Anonymous, by name
     "weekday": _returning("INT"),
-    "json_array_length": _returning("INT"),
+    "json_array_length": Rule(_fixed("INT"), _lower_json_array_length),
     "octet_length": _returning("INT"),
     "cardinality": _returning("INT"),
     "url_encode": Rule(_fixed("STRING"), _lower_url_encode),
