@@ -341,6 +341,14 @@ def _common(a: exp.DataType, b: exp.DataType, nodes: tuple[exp.Expr, exp.Expr] |
     return None
 
 
+def _common_of(types: Sequence[Type]) -> Type:
+    """The wider type of all `types` (None if one is not known, or they have none)."""
+    common = types[0] if types else None
+    for t in types[1:]:
+        common = _common(common, t) if common is not None and t is not None else None
+    return common
+
+
 def _arithmetic_returns(node: exp.Expr, types: Sequence[Type], settings: Settings) -> Type:
     """+ - * / % and pmod of numbers: Spark's result type (None where an operand's type is not known or is not a
     number or string: dates and intervals keep their own rules)."""
@@ -497,9 +505,7 @@ def _in_returns(node: exp.Expr, types: Sequence[Type], settings: Settings) -> Ty
         )
     known = [t for t in types if t is not None]
     if len(known) == len(types) and len(types) > 1:
-        common: Type = known[0]
-        for t in known[1:]:
-            common = _common(common, t) if common is not None else None
+        common = _common_of(known)
         if common is None and all(_comparable_by_spark(x, y) is not None for x in known for y in known):
             raise _mismatch(
                 node,
@@ -513,9 +519,7 @@ def _lower_in(node: exp.Expr, types: Sequence[Type], settings: Settings) -> exp.
     """Strings among numbers are cast as Spark casts them (strictly, to BIGINT or DOUBLE)."""
     if any(t is None for t in types) or not any(t.this in _STRINGS for t in types if t is not None):
         return node
-    common: Type = types[0]
-    for t in types[1:]:
-        common = _common(common, t) if common is not None and t is not None else None
+    common = _common_of(types)
     if common is None or not _numeric(common):
         return node
     values = [node.this, *node.expressions]
@@ -543,9 +547,7 @@ def _branches_returns(node: exp.Expr, types: Sequence[Type], settings: Settings)
     if any(t is None for t in types) or not types:
         return None
     known = [t for t in types if t is not None]
-    common: Type = known[0]
-    for t in known[1:]:
-        common = _common(common, t) if common is not None else None
+    common = _common_of(known)
     if common is None:
         if all(_comparable_by_spark(x, y) is not None for x in known for y in known):
             name = "CASE" if isinstance(node, exp.Case) else "if" if isinstance(node, exp.If) else "coalesce"
