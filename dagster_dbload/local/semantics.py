@@ -589,6 +589,13 @@ def _lower_window(node: exp.Expr, types: Sequence[Type], settings: Settings) -> 
     """rank() and the other ranking functions are INT: the window's value is cast (not the function inside it)."""
     if isinstance(node.this, _RANKS):
         return exp.cast(node, "INTEGER")
+    ordered_window = node.args.get("order") is not None or node.args.get("spec") is not None
+    if ordered_window and isinstance(node.this, (exp.Median, exp.WithinGroup, exp.PercentileCont, exp.PercentileDisc)):
+        raise LocalSQLError(
+            "INVALID_WINDOW_SPEC_FOR_AGGREGATION_FUNC",
+            f"Cannot specify ORDER BY or a window frame for {node.this.sql('databricks').split('(')[0].lower()}.",
+            "42601",
+        )
     if isinstance(node.this, exp.GroupConcat) and isinstance(node.this.this, exp.Order):
         raise LocalSQLError(
             "INVALID_WINDOW_SPEC_FOR_AGGREGATION_FUNC",
@@ -1300,6 +1307,10 @@ RULES: dict[type[exp.Expr], Rule] = {
     exp.Randn: _refusing("randn(seed) (Spark's generator: another sequence)", lambda node: node.this is not None),
     exp.Uniform: _refusing("uniform (Spark's generator and result types)"),
     exp.Skewness: _refusing("skewness (Spark's is the population skewness)"),
+    **{
+        kind: _refusing(f"{kind.__name__.lower()} (Spark sums in another order: the last digits differ)")
+        for kind in (exp.Corr, exp.RegrR2, exp.RegrSlope, exp.RegrIntercept, exp.RegrSxx, exp.RegrSyy, exp.RegrSxy)
+    },
     exp.Kurtosis: _refusing("kurtosis (Spark's is the population excess kurtosis)"),
     exp.ArgMin: _refusing("min_by(x, y, n)", lambda node: node.args.get("count") is not None),
     exp.ArgMax: _refusing("max_by(x, y, n)", lambda node: node.args.get("count") is not None),
