@@ -18,7 +18,7 @@ from typing import TypeAlias
 from sqlglot import exp, parse_one
 
 from . import decimals, functions
-from .errors import LocalSQLError
+from .errors import DIVIDE_BY_ZERO, LocalSQLError
 from .functions import duck, refused
 
 T = exp.DataType.Type
@@ -272,6 +272,11 @@ def _decimal_digits(t: exp.DataType, node: exp.Expr | None = None) -> tuple[int,
     return _HELD_BY[t.this], 0
 
 
+def _is_null(node: exp.Expr | None) -> bool:
+    """A NULL literal, typed or not (`NULL`, `CAST(NULL AS BOOLEAN)`)."""
+    return isinstance(node, exp.Null) or (isinstance(node, exp.Cast) and isinstance(node.this, exp.Null))
+
+
 def _unwrapped(node: exp.Expr) -> exp.Expr:
     while isinstance(node, exp.Paren):
         node = node.this
@@ -349,6 +354,15 @@ def _common_of(types: Sequence[Type]) -> Type:
     return common
 
 
+def _wrong_type(node: exp.Expr, t: exp.DataType) -> LocalSQLError:
+    return _mismatch(
+        node,
+        'the binary operator requires the input type ("NUMERIC" or "INTERVAL DAY TO SECOND" or "INTERVAL YEAR TO '
+        f'MONTH" or "INTERVAL"), not {_sql_type(t)}',
+        "DATATYPE_MISMATCH.BINARY_OP_WRONG_TYPE",
+    )
+
+
 def _arithmetic_returns(node: exp.Expr, types: Sequence[Type], settings: Settings) -> Type:
     """+ - * / % and pmod of numbers: Spark's result type (None where an operand's type is not known or is not a
     number or string: dates and intervals keep their own rules)."""
@@ -356,21 +370,16 @@ def _arithmetic_returns(node: exp.Expr, types: Sequence[Type], settings: Setting
     if a is None or b is None:
         return None
     if {a.this, b.this} & (_DATETIMES - {T.DATE}) and {a.this, b.this} & _STRINGS:
-        raise _mismatch(
-            node,
-            f'the binary operator requires the input type ("NUMERIC" or "INTERVAL DAY TO SECOND" or "INTERVAL YEAR TO '
-            f'MONTH" or "INTERVAL"), not {_sql_type(a)}',
-            "DATATYPE_MISMATCH.BINARY_OP_WRONG_TYPE",
-        )
+        raise _wrong_type(node, a)
     if a.this in _DATETIMES or b.this in _DATETIMES or a.this == T.INTERVAL or b.this == T.INTERVAL:
         if isinstance(node, exp.Add) and {a.this, b.this} & {T.DATE} and {a.this, b.this} & set(_WIDENING[:3]):
             return exp.DataType.build("DATE")
-        if isinstance(node, (exp.Add, exp.Sub)) and a.this == T.DATE and _kind(b) == "interval day to second":
-            unit = b.expressions[0].sql("databricks").upper() if b.expressions else ""
-            return exp.DataType.build("DATE") if unit in ("DAY", "DAYS") else None
-        if isinstance(node, exp.Add) and b.this == T.DATE and _kind(a) == "interval day to second":
-            unit = a.expressions[0].sql("databricks").upper() if a.expressions else ""
-            return exp.DataType.build("DATE") if unit in ("DAY", "DAYS") else None
+        date, interval = (a, b) if a.this == T.DATE else (b, a)
+        days = interval.this == T.INTERVAL and [e.sql("databricks").upper() for e in interval.expressions][:1] in (
+            ["DAY"], ["DAYS"]
+        )  # fmt: skip
+        if date.this == T.DATE and days and (isinstance(node, exp.Add) or (isinstance(node, exp.Sub) and date is a)):
+            return exp.DataType.build("DATE")  # a DATE plus or minus whole days
         return None
     if T.NULL in (a.this, b.this):
         other = b if a.this == T.NULL else a
@@ -378,12 +387,7 @@ def _arithmetic_returns(node: exp.Expr, types: Sequence[Type], settings: Setting
             return exp.DataType.build("DOUBLE")
         return _arithmetic_returns(node, [other, other], settings) if _numeric(other) else None
     if {a.this, b.this} <= _STRINGS | {T.BOOLEAN}:
-        raise _mismatch(
-            node,
-            'the binary operator requires the input type ("NUMERIC" or "INTERVAL DAY TO SECOND" or "INTERVAL YEAR TO '
-            f'MONTH" or "INTERVAL"), not {_sql_type(a)}',
-            "DATATYPE_MISMATCH.BINARY_OP_WRONG_TYPE",
-        )
+        raise _wrong_type(node, a)
     if T.BOOLEAN in (a.this, b.this):
         raise _operands_mismatch(node, a, b)
     if not all(_numeric(t) or t.this in _STRINGS for t in (a, b)):
@@ -422,28 +426,22 @@ def _lower_arithmetic(node: exp.Expr, types: Sequence[Type], settings: Settings)
         return exp.Cast(this=node, to=result.copy())  # a DATE plus whole days stays a DATE
     if result is None or a is None or b is None or not (_numeric(result) and (_numeric(a) or _numeric(b))):
         return _lower_sub(node, types, settings) if isinstance(node, exp.Sub) else node
-    x, y = _arguments(node)[:2]
+    assert isinstance(node, exp.Binary)  # + - * / % (pmod has its own lowering)
+    x, y = node.this, node.expression
     if result.this != T.DECIMAL:
         working = result if not isinstance(node, exp.Div) else exp.DataType.build("DOUBLE")
         if isinstance(node, exp.Div) and a.this in _HELD_BY and b.this in _HELD_BY:
             return node  # DuckDB's / of integers is a DOUBLE already
         node.set("this", _as(x, a, working, settings))
-        node.set("expression" if isinstance(node, exp.Binary) else "expressions",
-                 _as(y, b, working, settings) if isinstance(node, exp.Binary) else [_as(y, b, working, settings)])  # fmt: skip
+        node.set("expression", _as(y, b, working, settings))
         return node
     (p1, s1), (p2, s2) = (_decimal_digits(t, n) for t, n in ((a, x), (b, y)))
     dx, dy = (exp.DataType.build(f"DECIMAL({p}, {s})") for p, s in ((p1, s1), (p2, s2)))
     if isinstance(node, exp.Div):
-        zero = (
-            _error("DIVIDE_BY_ZERO", "Division by zero. Use `try_divide` to tolerate divisor being 0 and return NULL "
-                   "instead.", "22012") if settings.ansi else exp.null()
-        )  # fmt: skip
+        zero = exp.Anonymous(this="error", expressions=[exp.Literal.string(DIVIDE_BY_ZERO)]) if settings.ansi else exp.null()  # fmt: skip
         return decimals.divide(_as(x, a, dx, settings), (p1, s1), _as(y, b, dy, settings), (p2, s2), zero)
     node.set("this", _as(x, a, dx, settings))
-    if isinstance(node, exp.Binary):
-        node.set("expression", _as(y, b, dy, settings))
-    else:
-        node.set("expressions", [_as(y, b, dy, settings)])
+    node.set("expression", _as(y, b, dy, settings))
     return exp.Cast(this=node, to=result.copy())
 
 
@@ -974,7 +972,7 @@ def _lower_json_array_length(node: exp.Expr, types: Sequence[Type], settings: Se
 
 def _lower_regexp_replace(node: exp.Expr, types: Sequence[Type], settings: Settings) -> exp.Expr:
     position = node.args.get("position")
-    if isinstance(position, exp.Null) or (isinstance(position, exp.Cast) and isinstance(position.this, exp.Null)):
+    if _is_null(position):
         return exp.cast(exp.null(), "VARCHAR")  # a NULL position: NULL
     return functions.rewrite(node)
 
@@ -1010,8 +1008,7 @@ def _lower_timestamp_add(node: exp.Expr, types: Sequence[Type], settings: Settin
 
 def _lower_sort_array(node: exp.Expr, types: Sequence[Type], settings: Settings) -> exp.Expr:
     """sort_array(a, NULL) is NULL."""
-    asc = node.args.get("asc")
-    if isinstance(asc, exp.Null) or (isinstance(asc, exp.Cast) and isinstance(asc.this, exp.Null)):
+    if _is_null(node.args.get("asc")):
         return exp.null()
     return functions.rewrite(node)
 
