@@ -31,6 +31,7 @@ class Reads:
         """DuckDB SQL for a Databricks query (or a DELETE's condition on `target`): tables renamed to their
         DuckDB homes, file sources readable."""
         query = query.copy()
+        self._looked_up: dict[str, TableMeta | None] = {}  # this query's tables, each read from the catalog once
         if isinstance(query, exp.Values) and query.args.get("alias") is not None:  # VALUES (..) AS v(a, b)
             query = exp.select("*").from_(query)  # its alias names the columns, as a FROM item's does
         for values in query.find_all(exp.Values):  # VALUES' columns are col1, col2... (DuckDB: col0, col1...)
@@ -51,9 +52,10 @@ class Reads:
             cte_precedence=self.ctx.settings.get("spark.sql.legacy.cteprecedencepolicy", "corrected").lower(),
         )
         semantics.annotate(query, lambda column: self._column_type(column, target), settings)
-        query = self._with_sources(query).transform(semantics.keeping_types(self._databricks_semantics))
+        # `query` is this call's own copy: the transforms and the generator work on it in place
+        query = self._with_sources(query).transform(semantics.keeping_types(self._databricks_semantics), copy=False)
         query = semantics.lower(query, settings)
-        return query.transform(self._guard_divisor).sql("duckdb")  # every divisor, the lowerings' own too
+        return query.transform(self._guard_divisor, copy=False).sql("duckdb", copy=False)  # every divisor
 
     def _datetime_comparisons(self, query: exp.Expr, target: TableMeta | None) -> exp.Expr:
         """`ts = '2026-12-05 03:59:55 +0000'`, `d BETWEEN '2024' AND '2025-06'`: a string compared with a DATE or
@@ -82,16 +84,26 @@ class Reads:
                 table = source.this if source is not None else None
                 if not isinstance(table, exp.Table) or not isinstance(table.this, exp.Identifier):
                     return None
-                try:
-                    tables[table.alias_or_name.lower()] = self.ctx.lookup(table)
-                except LocalSQLError:
+                meta = self._lookup(table)
+                if meta is None:
                     return None  # a CTE's name, or a table that is not there (the query says so itself)
+                tables[table.alias_or_name.lower()] = meta
         if column.table:
             candidates = [tables[column.table.lower()]] if column.table.lower() in tables else []
         else:
             candidates = list(tables.values())
         types = {c.type for meta in candidates if (c := meta.column(column.name)) is not None}
         return types.pop() if len(types) == 1 else None
+
+    def _lookup(self, table: exp.Table) -> TableMeta | None:
+        """The table or view `table` names, once per query; None if there is none."""
+        key = table.sql("databricks")
+        if key not in self._looked_up:
+            try:
+                self._looked_up[key] = self.ctx.lookup(table)
+            except LocalSQLError:
+                self._looked_up[key] = None
+        return self._looked_up[key]
 
     def _with_sources(self, query: exp.Expr) -> exp.Expr:
         """`query` with each table, view, information_schema view and file source replaced by what DuckDB reads."""
