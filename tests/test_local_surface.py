@@ -210,6 +210,23 @@ def test_set_and_reset_change_the_session(cursor):
         cursor.execute("SET TIME ZONE 'Mars/Olympus'")
 
 
+def test_a_setting_the_engine_does_not_follow_refuses_the_statements_it_could_change(cursor):
+    cursor.execute("SET spark.sql.shuffle.partitions = 4")  # speed only
+    cursor.execute("SET spark.sql.legacy.bangEqualsNot = false")  # Spark's default
+    assert rows(cursor, "SELECT 1 AS x") == [(1,)]
+    cursor.execute("SET spark.sql.groupByAliases = false")
+    assert rows(cursor, "SELECT 2 AS x") == [(2,)]  # no GROUP BY: the setting cannot change it
+    with pytest.raises(ServerOperationError, match=r"UNSUPPORTED_FEATURE.SETTING.*spark.sql.groupbyaliases=false"):
+        cursor.execute("SELECT id % 2 AS k, count(*) FROM range(4) GROUP BY k")
+    cursor.execute("RESET spark.sql.groupByAliases")
+    assert rows(cursor, "SELECT id % 2 AS k, count(*) FROM range(4) GROUP BY k ORDER BY k") == [(0, 2), (1, 2)]
+    cursor.execute("SET spark.sql.legacy.timeParserPolicy = LEGACY")
+    with pytest.raises(ServerOperationError, match=r"UNSUPPORTED_FEATURE.SETTING"):
+        cursor.execute("SELECT to_date('26/10/2015', 'dd/MM/yyyy')")
+    cursor.execute("SET spark.sql.legacy.timeParserPolicy = CORRECTED")
+    assert rows(cursor, "SELECT to_date('26/10/2015', 'dd/MM/yyyy') AS d")[0][0].isoformat() == "2015-10-26"
+
+
 def test_transactions_commit_roll_back_and_abort(target):
     with target.warehouse.connect() as connection:
         cursor = connection.cursor()

@@ -101,6 +101,10 @@ class LocalEngine:
             raise
 
     def _execute(self, body: str, parameters: Mapping[str, Any] | Sequence[Any] | None) -> Result:
+        session = self.session.session_statement(body)
+        if session is not None:
+            return session
+        self.ctx.require_followed_settings(body)
         special = self._special(body)
         if special is not None:
             return special
@@ -157,9 +161,6 @@ class LocalEngine:
 
     # statements sqlglot does not parse
     def _special(self, body: str) -> Result | None:
-        session = self.session.session_statement(body)
-        if session is not None:
-            return session
         words = body.split(None, 3)
         head = " ".join(w.upper() for w in words[:2])
         if head in ("DESCRIBE QUERY", "DESC QUERY"):
