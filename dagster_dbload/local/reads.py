@@ -388,6 +388,6 @@ def databricks_arrow(relation: duckdb.DuckDBPyRelation) -> pa.Table:
 def _named(projection: exp.Expr, time_zone: str) -> exp.Expr:
     """An unaliased SELECT expression named as Databricks names it (naming.py): `count(1)`, `(a + 1)`, `upper(x)`."""
     stars = [s for s in projection.find_all(exp.Star) if not isinstance(s.parent, exp.Count)]  # t.*, not count(*)
-    if isinstance(projection, (exp.Alias, exp.Column, exp.Star)) or stars:
+    if isinstance(projection, (exp.Alias, exp.Aliases, exp.Column, exp.Star)) or stars:
         return projection
     return exp.alias_(projection, exp.to_identifier(naming.spark_name(projection, time_zone), quoted=True))

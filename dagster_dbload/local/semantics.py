@@ -1411,11 +1411,11 @@ def _shape_refusal(select: exp.Select, settings: Settings) -> str | None:
         grouped = [*sets, *(e for e in group.expressions if isinstance(e, (exp.GroupingSets, exp.Cube, exp.Rollup)))]
         if any(isinstance(_unwrapped(n), exp.Literal) for g in grouped for n in g.walk()):
             return "an ordinal inside GROUPING SETS, CUBE or ROLLUP"
-    generators = [e for e in select.expressions if e.find(exp.Explode, exp.Posexplode, exp.Inline)]
-    if len(generators) > 1:
-        return "several generators (explode, posexplode, inline) in one SELECT"
-    if generators and select.find(exp.Window):
-        return "a generator (explode, posexplode, inline) beside a window function"
+    generators = [e for e in select.expressions if e.find(*_GENERATORS)]
+    if (shape := _generator_refusal(select, generators)) is not None:
+        return shape
+    if (shape := _window_order_refusal(select)) is not None:
+        return shape
     if (
         select.args.get("having") is not None
         and group is None
@@ -1441,6 +1441,64 @@ def _shape_refusal(select: exp.Select, settings: Settings) -> str | None:
                 "42K09",
             )
     return _nested_cte_refusal(select, settings)
+
+
+_GENERATORS = (exp.Explode, exp.Posexplode, exp.Inline)
+
+
+def _generator_refusal(select: exp.Select, generators: list[exp.Expr]) -> str | None:
+    """A generator nested in an expression, or outside the SELECT list, is Spark's error; several, one beside a
+    window function or GROUP BY, or one whose SELECT list refers to its own aliases, Spark resolves otherwise than
+    DuckDB (refused)."""
+    for key in ("where", "group", "having", "order"):
+        clause = select.args.get(key)
+        if clause is not None and clause.find(*_GENERATORS):
+            raise LocalSQLError(
+                "UNSUPPORTED_GENERATOR.OUTSIDE_SELECT",
+                f"The generator is not supported: outside the SELECT clause, found: {key.upper()}.",
+                "42K0E",
+            )
+    for item in generators:
+        node = item
+        while isinstance(node, (exp.Alias, exp.Aliases, exp.Paren)):
+            node = node.this
+        if not isinstance(node, _GENERATORS):
+            raise LocalSQLError(
+                "UNSUPPORTED_GENERATOR.NESTED_IN_EXPRESSIONS",
+                f'The generator is not supported: nested in expressions "{node.sql("databricks")}".',
+                "42K0E",
+            )
+    if len(generators) > 1:
+        return "several generators (explode, posexplode, inline) in one SELECT"
+    if any(isinstance(g, exp.Aliases) and isinstance(g.this, exp.Posexplode) for g in generators):
+        return "posexplode(...) AS (pos, value) (its position would be a BIGINT, and an outer one drops empty rows)"
+    if generators and select.find(exp.Window):
+        return "a generator (explode, posexplode, inline) beside a window function"
+    if generators and select.args.get("group") is not None:
+        return "a generator (explode, posexplode, inline) in a grouped SELECT"
+    aliases = {e.alias.lower() for e in select.expressions if isinstance(e, exp.Alias) and e.alias}
+    written = [e.this if isinstance(e, exp.Alias) else e for e in select.expressions]  # named before lowering
+    if generators and any(c.name.lower() in aliases and not c.table for e in written for c in e.find_all(exp.Column)):
+        return "a generator in a SELECT list that refers to its own aliases"
+    return None
+
+
+def _window_order_refusal(select: exp.Select) -> str | None:
+    """A grouped SELECT with window functions, ordered by more than its own output columns: Spark sorts above the
+    window, where only the output can be resolved (DuckDB sorts by any grouped expression)."""
+    order = select.args.get("order")
+    grouped = select.args.get("group") is not None or any(
+        e.find(exp.AggFunc) for e in select.expressions if not e.find(exp.Window)
+    )
+    if order is None or not grouped or not any(e.find(exp.Window) for e in select.expressions):
+        return None
+    output = {e.alias_or_name.lower() for e in select.expressions}
+    for ordered in order.expressions:
+        key = _unwrapped(ordered.this)
+        if isinstance(key, exp.Literal) or (isinstance(key, exp.Column) and key.name.lower() in output):
+            continue
+        return "ORDER BY an expression other than an output column in a grouped SELECT with window functions"
+    return None
 
 
 def _check_ambiguous_aliases(select: exp.Select) -> None:
