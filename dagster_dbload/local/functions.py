@@ -215,27 +215,55 @@ BY_NAME: dict[str, Callable] = {  # functions sqlglot leaves anonymous
 }
 
 
-_CALL = re.compile(r"\bpercentile\s*\(", re.I)
+_CALL = re.compile(r"\b(percentile|ceil|ceiling|floor)\s*\(", re.I)
+_QUOTED_UNIT = re.compile(
+    r"\b(timestampadd|timestampdiff|timestamp_add|timestamp_diff|dateadd|date_add|datediff|date_diff)\s*\(\s*"
+    r"'(YEAR|QUARTER|MONTH|WEEK|DAY|DAYOFYEAR|HOUR|MINUTE|SECOND|MILLISECOND|MICROSECOND)'\s*,",
+    re.I,
+)
+_SPLIT_SHIFT = re.compile(r"(>\s+>|<\s+<)(?=\s*[\w('+-])")  # not `ARRAY<ARRAY<INT> >)`
+
+
+def _blanked(sql: str) -> str:
+    """`sql` with the insides of its quoted strings and names blanked (same length)."""
+    return re.sub(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|`[^`]*`", lambda m: m.group(0)[0] * len(m.group(0)), sql)
 
 
 def refuse_lost_arguments(sql: str) -> None:
-    """Arguments sqlglot drops when it parses: percentile(x, p, frequency) would become percentile(x, p)."""
-    for match in _CALL.finditer(sql):
+    """What sqlglot's parse loses and Spark's parser refuses or keeps: percentile(x, p, frequency) would become
+    percentile(x, p), ceil/floor(x, s, extra) ceil(x, s), a quoted unit in timestampadd('MONTH', ...) a bare one,
+    `a > > b` a shift."""
+    if (unit := _QUOTED_UNIT.search(sql)) is not None:
+        raise LocalSQLError(
+            "INVALID_PARAMETER_VALUE.DATETIME_UNIT",
+            f"The value of parameter(s) `unit` in `{unit.group(1).lower()}` is invalid: expects one of the units "
+            f"without quotes YEAR, QUARTER, MONTH, WEEK, DAY, DAYOFYEAR, HOUR, MINUTE, SECOND, MILLISECOND, "
+            f"MICROSECOND, but got the string literal '{unit.group(2)}'.",
+            "22023",
+        )
+    blank = _blanked(sql)
+    if (shift := _SPLIT_SHIFT.search(blank)) is not None:
+        raise LocalSQLError("PARSE_SYNTAX_ERROR", f"Syntax error at or near '{shift.group(0)[-1]}'.", "42601")
+    for match in _CALL.finditer(blank):
         depth, commas, i = 1, 0, match.end()
-        while i < len(sql) and depth:
-            ch = sql[i]
-            if ch in "'\"`":
-                end = sql.find(ch, i + 1)
-                i = len(sql) if end < 0 else end
-            elif ch == "(":
+        while i < len(blank) and depth:
+            ch = blank[i]
+            if ch == "(":
                 depth += 1
             elif ch == ")":
                 depth -= 1
             elif ch == "," and depth == 1:
                 commas += 1
             i += 1
-        if commas >= 2:
+        name = match.group(1).lower()
+        if commas >= 2 and name == "percentile":
             raise refused("percentile with a frequency")
+        if commas >= 2:
+            raise LocalSQLError(
+                "WRONG_NUM_ARGS.WITHOUT_SUGGESTION",
+                f"The `{name}` requires [1, 2] parameters but the actual number is {commas + 1}.",
+                "42605",
+            )
 
 
 def rewrite(node: exp.Expr) -> exp.Expr:

@@ -371,6 +371,13 @@ def _arithmetic_returns(node: exp.Expr, types: Sequence[Type], settings: Setting
         return None
     if {a.this, b.this} & (_DATETIMES - {T.DATE}) and {a.this, b.this} & _STRINGS:
         raise _wrong_type(node, a)
+    if T.NULL in (a.this, b.this) and ({a.this, b.this} & _DATETIMES):
+        dated = b if a.this == T.NULL else a  # date + NULL is a TIMESTAMP, a datetime - NULL an interval
+        if isinstance(node, exp.Sub):
+            raise refused("a date or timestamp minus NULL (an INTERVAL)")
+        if not isinstance(node, exp.Add):
+            return None
+        return exp.DataType.build("TIMESTAMPTZ") if dated.this == T.DATE else dated
     if a.this in _DATETIMES or b.this in _DATETIMES or a.this == T.INTERVAL or b.this == T.INTERVAL:
         if isinstance(node, exp.Add) and {a.this, b.this} & {T.DATE} and {a.this, b.this} & set(_WIDENING[:3]):
             return exp.DataType.build("DATE")
@@ -421,6 +428,8 @@ def _lower_arithmetic(node: exp.Expr, types: Sequence[Type], settings: Settings)
     """The operands cast to the type Spark computes in, the result to Spark's type; a DECIMAL quotient exactly."""
     result = type_of(node)
     a, b = types[0], types[1] if len(types) > 1 else None
+    if result is not None and result.this in _DATETIMES and any(t is not None and t.this == T.NULL for t in (a, b)):
+        return exp.Cast(this=exp.null(), to=result.copy())  # a datetime plus NULL
     a, b = (b if a is not None and a.this == T.NULL else a), (a if b is not None and b.this == T.NULL else b)
     if result is not None and result.this == T.DATE and T.INTERVAL in (a.this if a else None, b.this if b else None):
         return exp.Cast(this=node, to=result.copy())  # a DATE plus whole days stays a DATE
@@ -897,16 +906,17 @@ def _lower_listagg(node: exp.Expr, types: Sequence[Type], settings: Settings) ->
 def _date_add_returns(node: exp.Expr, types: Sequence[Type], settings: Settings) -> Type:
     """date_add / date_sub(start, days): days is an INT, SMALLINT or TINYINT (a string is read as an INT)."""
     days = types[1] if len(types) > 1 else None
+    written = node.expression
+    if isinstance(written, exp.Mul) and isinstance(written.expression, exp.Neg):  # date_sub's days, negated by sqlglot
+        written, days = written.this, type_of(written.this)
     if days is None or days.this in (T.INT, T.SMALLINT, T.TINYINT, T.NULL) or days.this in _STRINGS:
         return exp.DataType.build("DATE")
-    if not isinstance(node.expression, exp.Mul):  # date_sub's days, negated by sqlglot
-        raise _mismatch(
-            node,
-            f'the second parameter requires the ("INT" or "SMALLINT" or "TINYINT") type, however '
-            f"{node.expression.sql('databricks')} has the type {_sql_type(days)}",
-            "DATATYPE_MISMATCH.UNEXPECTED_INPUT_TYPE",
-        )
-    return exp.DataType.build("DATE")
+    raise _mismatch(
+        node,
+        f'the second parameter requires the ("INT" or "SMALLINT" or "TINYINT") type, however '
+        f"{written.sql('databricks')} has the type {_sql_type(days)}",
+        "DATATYPE_MISMATCH.UNEXPECTED_INPUT_TYPE",
+    )
 
 
 def _lower_date_add(node: exp.Expr, types: Sequence[Type], settings: Settings) -> exp.Expr:
