@@ -153,6 +153,15 @@ class Ddl:
         properties = e.args["properties"].expressions if e.args.get("properties") else []
         temporary = any(isinstance(p, exp.TemporaryProperty) for p in properties)
         query = e.expression.copy()
+        if isinstance(query, exp.Values):  # AS VALUES (..) [t(a, b)]: its columns are a, b or col1, col2, ...
+            alias = query.args.get("alias")
+            if alias is None or not alias.columns:
+                first = query.expressions[0] if query.expressions else None
+                width = len(first.expressions) if isinstance(first, exp.Tuple) else 1
+                names = [exp.to_identifier(f"col{i + 1}") for i in range(width)]
+                name = alias.this if alias is not None else exp.to_identifier("values", quoted=True)
+                query.set("alias", exp.TableAlias(this=name, columns=names))
+            query = exp.select("*").from_(query)
         ctes = {cte.alias_or_name.lower() for cte in query.find_all(exp.CTE)}
         for table in query.find_all(exp.Table):
             plain = not isinstance(table.this, exp.Func) and table.db.lower() not in ("parquet", "information_schema")

@@ -43,7 +43,10 @@ class Reads:
                     this=exp.to_identifier(alias.name if alias is not None and alias.name else "values", quoted=True),
                     columns=[exp.to_identifier(f"col{i + 1}") for i in range(width)],
                 ))  # fmt: skip
+        self._expand_set_operands(query)
         for select in query.find_all(exp.Select):  # columns named as Databricks names them, before any is lowered
+            _refuse_outer_names(select)
+            self._refuse_all_column(select)
             select.set("expressions", [_named(e, self.ctx.time_zone) for e in select.expressions])
         query = self._datetime_comparisons(query, target)
         settings = semantics.Settings(
@@ -95,6 +98,45 @@ class Reads:
         types = {c.type for meta in candidates if (c := meta.column(column.name)) is not None}
         return types.pop() if len(types) == 1 else None
 
+    def _expand_set_operands(self, query: exp.Expr) -> None:
+        """`SELECT * FROM t` as an operand of UNION/INTERSECT/EXCEPT: its columns written out, so that their types
+        are known and widened as Spark widens them."""
+        for operation in list(query.find_all(exp.SetOperation)):
+            for operand in (operation.this, operation.expression):
+                source = operand.args.get("from_") if isinstance(operand, exp.Select) else None
+                if source is None or operand.args.get("joins") or [type(e) for e in operand.expressions] != [exp.Star]:
+                    continue
+                meta = self._lookup(source.this) if isinstance(source.this, exp.Table) else None
+                if meta is not None and meta.columns:
+                    operand.set("expressions", [exp.column(c.name, quoted=True) for c in meta.columns])
+
+    def _refuse_all_column(self, select: exp.Select) -> None:
+        """GROUP BY ALL / ORDER BY ALL over a source with a column named `all`: Spark groups or sorts by it."""
+        group, order = select.args.get("group"), select.args.get("order")
+        by_all = (group is not None and group.args.get("all")) or (
+            order is not None
+            and any(isinstance(o.this, exp.Var) and o.this.name.upper() == "ALL" for o in order.expressions)
+        )
+        if not by_all:
+            return
+        aliases = {e.alias.lower() for e in select.expressions if isinstance(e, exp.Alias)}
+        if "all" in aliases:
+            raise refused("GROUP BY ALL or ORDER BY ALL in a SELECT with a column aliased `all`")
+        written = [e.this if isinstance(e, exp.Alias) else e for e in select.expressions]
+        if group is not None and any(
+            c.name.lower() in aliases and not c.table for e in written for c in e.find_all(exp.Column)
+        ):
+            raise LocalSQLError(
+                "UNSUPPORTED_FEATURE.LATERAL_COLUMN_ALIAS_IN_GROUP_BY",
+                "Referencing a lateral column alias via GROUP BY alias/ALL is not supported yet.",
+                "0A000",
+            )
+        sources = [select.args.get("from_"), *(select.args.get("joins") or [])]
+        for source in sources:
+            meta = self._lookup(source.this) if source is not None and isinstance(source.this, exp.Table) else None
+            if meta is None or meta.column("all") is not None:
+                raise refused("GROUP BY ALL or ORDER BY ALL where a source may have a column named `all`")
+
     def _lookup(self, table: exp.Table) -> TableMeta | None:
         """The table or view `table` names, once per query; None if there is none."""
         key = table.sql("databricks")
@@ -116,6 +158,9 @@ class Reads:
                 if table is query:
                     return source
                 table.replace(source)
+        for lateral in list(query.find_all(exp.Lateral)):  # LATERAL range(3)
+            if isinstance(lateral.this, exp.Anonymous) and lateral.this.name.lower() == "range":
+                lateral.set("this", _range(lateral.this, None))
         return query
 
     def _databricks_semantics(self, node: exp.Expr) -> exp.Expr:
@@ -230,8 +275,9 @@ class Reads:
         if table.args.get("version") is not None:
             self._current_version_only(table)
         if isinstance(table.this, exp.Anonymous) and table.this.name.lower() == "range":
-            numbers = exp.select(exp.column("range").as_("id")).from_(exp.Table(this=table.this.copy()))
-            return exp.Subquery(this=numbers, alias=alias or exp.TableAlias(this=exp.to_identifier("range")))
+            return _range(table.this, alias)
+        if isinstance(table.this, exp.Explode):
+            return _exploded(table.this, alias)
         if isinstance(table.this, exp.Anonymous) and table.this.name.lower() == "read_files":
             return self._read_files(table.this, alias)
         if isinstance(table.this, exp.Anonymous) and table.this.name.lower() == "table_changes":
@@ -339,7 +385,7 @@ class Reads:
 
     def query(self, query: exp.Expr) -> Result:
         relation = self._relation(query)
-        return Result(databricks_arrow(relation))
+        return Result(_duplicates_kept(databricks_arrow(relation), query))
 
     def export(self, query: exp.Expr, path: str) -> pa.Schema:
         """Run `query` into a parquet file at `path` (errors surface here, as from `query`); the schema its rows
@@ -383,6 +429,78 @@ def databricks_arrow(relation: duckdb.DuckDBPyRelation) -> pa.Table:
             field = pa.field(table.field(i).name, pa.string(), metadata={"Spark:DataType:SqlName": "VARIANT"})
             table = table.set_column(i, field, table.column(i).cast(pa.string()))
     return table
+
+
+def _range(call: exp.Anonymous, alias: exp.TableAlias | None) -> exp.Subquery:
+    """range(...) in FROM: its column is `id`."""
+    inner = exp.TableAlias(this=exp.to_identifier("__range"))
+    numbers = exp.select(exp.column("range", table="__range").as_("id")).from_(exp.Table(this=call.copy(), alias=inner))
+    return exp.Subquery(this=numbers, alias=alias or exp.TableAlias(this=exp.to_identifier("range")))
+
+
+def _exploded(call: exp.Explode, alias: exp.TableAlias | None) -> exp.Subquery:
+    """explode / posexplode of an array in FROM: columns `col` (and `pos`, an INT, from 0)."""
+    array = call.this
+    typed = semantics.type_of(array)
+    is_array = isinstance(array, exp.Array) or (typed is not None and typed.this == exp.DataType.Type.ARRAY)
+    if isinstance(call, (exp.ExplodeOuter, exp.PosexplodeOuter)) or not is_array:
+        raise refused(f"{call.sql('databricks').split('(')[0].lower()} in FROM of anything but an array")
+    columns = [exp.Unnest(expressions=[array.copy()]).as_("col")]
+    if isinstance(call, exp.Posexplode):
+        position = exp.Sub(this=exp.Anonymous(this="generate_subscripts", expressions=[array.copy(), exp.Literal.number(1)]),
+                           expression=exp.Literal.number(1))  # fmt: skip
+        columns.insert(0, exp.cast(position, "INT").as_("pos"))
+    named = alias.columns if alias is not None else []
+    if named and len(named) != len(columns):
+        raise LocalSQLError(
+            "NUM_TABLE_VALUE_ALIASES_MISMATCH",
+            f"Number of given aliases does not match number of output columns. Function name: "
+            f"{type(call).__name__.lower()}; number of aliases: {len(named)}; number of output columns: "
+            f"{len(columns)}.",
+            "42826",
+        )
+    return exp.Subquery(this=exp.select(*columns), alias=alias or exp.TableAlias(this=exp.to_identifier("explode")))
+
+
+def _refuse_outer_names(select: exp.Select) -> None:
+    """Spark names an unaliased expression over a LATERAL subquery's outer column `outer(catalog.schema.t.c)`,
+    and resolves the outer columns of a LATERAL subquery nested in another, or of a semi/anti join, otherwise."""
+    lateral = select.find_ancestor(exp.Lateral)
+    if lateral is None:
+        return
+    nested = lateral.find_ancestor(exp.Lateral) is not None or lateral.this.find(exp.Lateral) is not None
+    if nested or any(j.kind in ("SEMI", "ANTI") for j in lateral.find_all(exp.Join)):
+        raise refused("a LATERAL subquery nested in another, or with a semi or anti join")
+    sources = [select.args.get("from_"), *(select.args.get("joins") or [])]
+    local = {s.this.alias_or_name.lower() for s in sources if s is not None and isinstance(s.this, exp.Expr)}
+    for projection in select.expressions:
+        if isinstance(projection, (exp.Alias, exp.Aliases, exp.Column, exp.Star)):
+            continue
+        if projection.find(exp.Subquery) or any(
+            c.table and c.table.lower() not in local for c in projection.find_all(exp.Column)
+        ):
+            raise refused("the name of an unaliased expression over an outer column in a LATERAL subquery (name it "
+                          "with AS)")  # fmt: skip
+
+
+_RENAMED = re.compile(r"(.+)_(\d+)")
+
+
+def _duplicates_kept(table: pa.Table, query: exp.Expr) -> pa.Table:
+    """A result's repeated column names as Spark keeps them: DuckDB renames the second `c1` of a subquery's
+    columns `c1_1` (a name the query itself never writes)."""
+    written = {i.name.lower() for i in query.find_all(exp.Identifier)}
+    names, seen = [], set()
+    for name in table.column_names:
+        match = _RENAMED.fullmatch(name)
+        if match is not None and match.group(1).lower() in seen and name.lower() not in written:
+            name = match.group(1)
+        seen.add(name.lower())
+        names.append(name)
+    if names == table.column_names:
+        return table
+    fields = [f.with_name(n) for f, n in zip(table.schema, names, strict=True)]
+    return pa.Table.from_arrays(table.columns, schema=pa.schema(fields, metadata=table.schema.metadata))
 
 
 def _named(projection: exp.Expr, time_zone: str) -> exp.Expr:

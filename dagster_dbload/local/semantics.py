@@ -363,29 +363,38 @@ def _wrong_type(node: exp.Expr, t: exp.DataType) -> LocalSQLError:
     )
 
 
+_OPERATOR_OF: dict[type[exp.Expr], type[exp.Expr]] = {
+    exp.SafeAdd: exp.Add,
+    exp.SafeSubtract: exp.Sub,
+    exp.SafeMultiply: exp.Mul,
+    exp.SafeDivide: exp.Div,
+}
+
+
 def _arithmetic_returns(node: exp.Expr, types: Sequence[Type], settings: Settings) -> Type:
     """+ - * / % and pmod of numbers: Spark's result type (None where an operand's type is not known or is not a
     number or string: dates and intervals keep their own rules)."""
     a, b = types[0], types[1] if len(types) > 1 else None
     if a is None or b is None:
         return None
+    operator = _OPERATOR_OF.get(type(node), type(node))  # try_add is typed as +
     if {a.this, b.this} & (_DATETIMES - {T.DATE}) and {a.this, b.this} & _STRINGS:
         raise _wrong_type(node, a)
     if T.NULL in (a.this, b.this) and ({a.this, b.this} & _DATETIMES):
         dated = b if a.this == T.NULL else a  # date + NULL is a TIMESTAMP, a datetime - NULL an interval
-        if isinstance(node, exp.Sub):
+        if operator is exp.Sub:
             raise refused("a date or timestamp minus NULL (an INTERVAL)")
-        if not isinstance(node, exp.Add):
+        if operator is not exp.Add:
             return None
         return exp.DataType.build("TIMESTAMPTZ") if dated.this == T.DATE else dated
     if a.this in _DATETIMES or b.this in _DATETIMES or a.this == T.INTERVAL or b.this == T.INTERVAL:
-        if isinstance(node, exp.Add) and {a.this, b.this} & {T.DATE} and {a.this, b.this} & set(_WIDENING[:3]):
+        if operator is exp.Add and {a.this, b.this} & {T.DATE} and {a.this, b.this} & set(_WIDENING[:3]):
             return exp.DataType.build("DATE")
         date, interval = (a, b) if a.this == T.DATE else (b, a)
         days = interval.this == T.INTERVAL and [e.sql("databricks").upper() for e in interval.expressions][:1] in (
             ["DAY"], ["DAYS"]
         )  # fmt: skip
-        if date.this == T.DATE and days and (isinstance(node, exp.Add) or (isinstance(node, exp.Sub) and date is a)):
+        if date.this == T.DATE and days and (operator is exp.Add or (operator is exp.Sub and date is a)):
             return exp.DataType.build("DATE")  # a DATE plus or minus whole days
         return None
     if T.NULL in (a.this, b.this):
@@ -403,14 +412,14 @@ def _arithmetic_returns(node: exp.Expr, types: Sequence[Type], settings: Setting
     common = _common(a, b, (operands[0], operands[1]))
     assert common is not None
     if common.this != T.DECIMAL:
-        return exp.DataType.build("DOUBLE") if isinstance(node, exp.Div) else common
+        return exp.DataType.build("DOUBLE") if operator is exp.Div else common
     (p1, s1), (p2, s2) = (_decimal_digits(t, n) for t, n in ((a, operands[0]), (b, operands[1])))
-    if isinstance(node, (exp.Add, exp.Sub)):
+    if operator in (exp.Add, exp.Sub):
         scale = max(s1, s2)
         return _bounded(max(p1 - s1, p2 - s2) + scale + 1, scale, settings)
-    if isinstance(node, exp.Mul):
+    if operator is exp.Mul:
         return _bounded(p1 + p2 + 1, s1 + s2, settings)
-    if isinstance(node, exp.Div):
+    if operator is exp.Div:
         return exp.DataType.build("DECIMAL({}, {})".format(*decimals.quotient_type(p1, s1, p2, s2)))
     scale = max(s1, s2)  # % and pmod
     return _bounded(min(p1 - s1, p2 - s2) + scale, scale, settings)
@@ -840,6 +849,30 @@ def _lower_safe_divide(node: exp.Expr, types: Sequence[Type], settings: Settings
     division.meta["spark_type"] = node.meta.get("spark_type", _UNKNOWN)
     lenient = Settings(ansi=False, precision_loss=settings.precision_loss)
     return _lower_arithmetic(division, types, lenient)
+
+
+_TRIED = (exp.SafeAdd, exp.SafeSubtract, exp.SafeMultiply)
+
+
+def _lower_try_arithmetic(node: exp.Expr, types: Sequence[Type], settings: Settings) -> exp.Expr:
+    """try_add / try_subtract / try_multiply of numbers: the operator as Spark types it, NULL where it overflows."""
+    result = type_of(node)
+    if len(types) != 2 or result is None or not all(t is not None and (_numeric(t) or t.this == T.NULL) for t in types):
+        raise refused(f"{node.sql('databricks').split('(')[0].lower()} of operands that are not both numbers")
+    # the operands are computed outside TRY (their own overflow raises), the operator inside it
+    operands = []
+    for name, operand in (("a", node.this), ("b", node.expression)):
+        field = exp.Dot(this=exp.column("p"), expression=exp.to_identifier(name))
+        field.meta.update({k: v for k, v in operand.meta.items() if k in ("spark_type", "digits")})
+        operands.append(field)
+    operation = _OPERATOR_OF[type(node)](this=operands[0], expression=operands[1])
+    operation.meta["spark_type"] = result
+    strict = Settings(ansi=True, precision_loss=settings.precision_loss)
+    tried = exp.Anonymous(this="TRY", expressions=[_lower_arithmetic(operation, types, strict)])
+    pair = exp.Struct(expressions=[exp.PropertyEQ(this=exp.to_identifier("a"), expression=node.this),
+                                   exp.PropertyEQ(this=exp.to_identifier("b"), expression=node.expression)])  # fmt: skip
+    each = duck("LIST_TRANSFORM([{pair}], LAMBDA p : {tried})[1]", pair=pair, tried=tried)
+    return exp.Cast(this=each, to=result.copy())
 
 
 # --- aggregates ---------------------------------------------------------------------------------------------------
@@ -1302,6 +1335,7 @@ RULES: dict[type[exp.Expr], Rule] = {
     exp.Ceil: Rule(_ceil_returns, _lower_ceil),
     exp.Floor: Rule(_ceil_returns, _lower_ceil),
     exp.SafeDivide: Rule(_arithmetic_returns, _lower_safe_divide),
+    **{tried: Rule(_arithmetic_returns, _lower_try_arithmetic) for tried in _TRIED},
     exp.RegexpExtractAll: Rule(_fixed("ARRAY<STRING>"), _lower_extract_all),
     exp.SplitPart: Rule(_fixed("STRING"), _lower_split_part),
     exp.WithinGroup: Rule(_fixed("DOUBLE"), _lower_within_group),
@@ -1372,7 +1406,7 @@ def _arguments(node: exp.Expr) -> list[exp.Expr]:
         return list(node.expressions)
     if isinstance(node, exp.In):
         return [node.this, *node.expressions] if not node.args.get("query") else [node.this]
-    if isinstance(node, (exp.Extract, exp.SafeDivide, exp.TsOrDsAdd)):
+    if isinstance(node, (exp.Extract, exp.SafeDivide, exp.SafeAdd, exp.SafeSubtract, exp.SafeMultiply, exp.TsOrDsAdd)):
         return [node.this, node.expression]
     return [node.this] if isinstance(node.this, exp.Expr) else []
 
