@@ -1376,7 +1376,37 @@ RULES: dict[type[exp.Expr], Rule] = {
 }
 
 
+_EPOCH_UNITS = {"timestamp_seconds": 1_000_000, "timestamp_millis": 1_000, "timestamp_micros": 1}
+
+
+def _lower_epoch_timestamp(node: exp.Expr, types: Sequence[Type], settings: Settings) -> exp.Expr:
+    """timestamp_seconds / _millis / _micros(n): the instant n units after the epoch, exactly (an integer, or for
+    seconds a DECIMAL of at most 6 fractional digits; a BIGINT overflow of microseconds is an error)."""
+    name = node.name.lower()
+    t = types[0] if types else None
+    exact = t is not None and (t.this in INTEGRAL or t.this == T.NULL or (
+        name == "timestamp_seconds" and t.this == T.DECIMAL and _decimal_digits(t)[1] <= 6))  # fmt: skip
+    if len(node.expressions) != 1 or not exact:
+        raise refused(f"{name} of a {_sql_type(t) if t is not None else 'value of unknown type'} (Spark's rounding)")
+    micros = exp.Mul(this=exp.cast(node.expressions[0], "DECIMAL(38, 6)" if t.this == T.DECIMAL else "BIGINT"),
+                     expression=exp.Literal.number(_EPOCH_UNITS[name]))  # fmt: skip
+    instant = duck("timezone('UTC', make_timestamp(CAST({m} AS BIGINT)))", m=micros)
+    return exp.Cast(this=instant, to=exp.DataType.build("TIMESTAMPTZ"))
+
+
+def _lower_to_timestamp_ntz(node: exp.Expr, types: Sequence[Type], settings: Settings) -> exp.Expr:
+    """to_timestamp_ntz(x) of a DATE or TIMESTAMP: CAST(x AS TIMESTAMP_NTZ) (of a string, or with a format:
+    refused, Spark's parser reads forms DuckDB's does not)."""
+    t = types[0] if types else None
+    if len(node.expressions) != 1 or t is None or t.this not in _DATETIMES | {T.NULL}:
+        raise refused("to_timestamp_ntz of a string or with a format")
+    cast = exp.Cast(this=node.expressions[0], to=exp.DataType.build("TIMESTAMP_NTZ", dialect="databricks"))
+    return _lower_cast(cast, types[:1], settings)
+
+
 NAMED: dict[str, Rule] = {  # functions sqlglot leaves as exp.Anonymous, by name
+    "to_timestamp_ntz": Rule(_fixed("TIMESTAMP_NTZ"), _lower_to_timestamp_ntz),
+    **{name: Rule(_fixed("TIMESTAMP"), _lower_epoch_timestamp) for name in _EPOCH_UNITS},
     "weekday": _returning("INT"),
     "json_array_length": Rule(_fixed("INT"), _lower_json_array_length),
     "octet_length": _returning("INT"),
