@@ -1386,7 +1386,7 @@ def _lower_epoch_timestamp(node: exp.Expr, types: Sequence[Type], settings: Sett
     t = types[0] if types else None
     exact = t is not None and (t.this in INTEGRAL or t.this == T.NULL or (
         name == "timestamp_seconds" and t.this == T.DECIMAL and _decimal_digits(t)[1] <= 6))  # fmt: skip
-    if len(node.expressions) != 1 or not exact:
+    if len(node.expressions) != 1 or not exact or t is None:
         raise refused(f"{name} of a {_sql_type(t) if t is not None else 'value of unknown type'} (Spark's rounding)")
     micros = exp.Mul(this=exp.cast(node.expressions[0], "DECIMAL(38, 6)" if t.this == T.DECIMAL else "BIGINT"),
                      expression=exp.Literal.number(_EPOCH_UNITS[name]))  # fmt: skip
