@@ -43,6 +43,12 @@ class Reads:
                     this=exp.to_identifier(alias.name if alias is not None and alias.name else "values", quoted=True),
                     columns=[exp.to_identifier(f"col{i + 1}") for i in range(width)],
                 ))  # fmt: skip
+        for group in query.find_all(exp.Group):  # GROUP BY a, b WITH CUBE is GROUP BY CUBE(a, b)
+            for kind, node in (("cube", exp.Cube), ("rollup", exp.Rollup)):
+                bare = group.args.get(kind) or []
+                if len(bare) == 1 and not bare[0].expressions and group.expressions:
+                    group.set(kind, [node(expressions=list(group.expressions))])
+                    group.set("expressions", [])
         self._expand_set_operands(query)
         for select in query.find_all(exp.Select):  # columns named as Databricks names them, before any is lowered
             _refuse_outer_names(select)

@@ -442,6 +442,11 @@ def _lower_arithmetic(node: exp.Expr, types: Sequence[Type], settings: Settings)
     a, b = (b if a is not None and a.this == T.NULL else a), (a if b is not None and b.this == T.NULL else b)
     if result is not None and result.this == T.DATE and T.INTERVAL in (a.this if a else None, b.this if b else None):
         return exp.Cast(this=node, to=result.copy())  # a DATE plus whole days stays a DATE
+    if (a is None) != (b is None) and isinstance(node, exp.Binary):  # e.g. a lateral alias + 1: the literal's own type
+        for key, t in (("this", a), ("expression", b)):
+            operand = node.args[key]
+            if t is not None and t.this in INTEGRAL and isinstance(_unwrapped(operand), exp.Literal):
+                node.set(key, exp.Cast(this=operand, to=t.copy()))  # DuckDB would type 1 as narrowly as it fits
     if result is None or a is None or b is None or not (_numeric(result) and (_numeric(a) or _numeric(b))):
         return _lower_sub(node, types, settings) if isinstance(node, exp.Sub) else node
     assert isinstance(node, exp.Binary)  # + - * / % (pmod has its own lowering)
@@ -1483,7 +1488,10 @@ def _shape_refusal(select: exp.Select, settings: Settings) -> str | None:
         if sets and group.expressions:
             return "GROUP BY a, b GROUPING SETS (...) (write GROUP BY GROUPING SETS (...))"
         grouped = [*sets, *(e for e in group.expressions if isinstance(e, (exp.GroupingSets, exp.Cube, exp.Rollup)))]
-        if any(isinstance(_unwrapped(n), exp.Literal) for g in grouped for n in g.walk()):
+        items = [
+            i for g in grouped for e in g.expressions for i in (e.expressions if isinstance(e, exp.Tuple) else [e])
+        ]
+        if any(isinstance(_unwrapped(i), exp.Literal) for i in items):
             return "an ordinal inside GROUPING SETS, CUBE or ROLLUP"
     generators = [e for e in select.expressions if e.find(*_GENERATORS)]
     if (shape := _generator_refusal(select, generators)) is not None:
