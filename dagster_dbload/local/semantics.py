@@ -1409,7 +1409,63 @@ def _lower_to_timestamp_ntz(node: exp.Expr, types: Sequence[Type], settings: Set
     return _lower_cast(cast, types[:1], settings)
 
 
+_MASK_DEFAULTS = ("X", "x", "n", None)  # upperChar, lowerChar, digitChar, otherChar
+_MASK_ARGUMENTS = ("upperChar", "lowerChar", "digitChar", "otherChar")
+
+
+def _lower_mask(node: exp.Expr, types: Sequence[Type], settings: Settings) -> exp.Expr:
+    """mask(s[, upper, lower, digit, other]): each ASCII capital, small letter and digit (and with `other`, any
+    other character) replaced; a NULL replacement keeps those characters. Characters beyond ASCII are refused when
+    met (Java's letter classes are Unicode's)."""
+    value, given = node.expressions[0] if node.expressions else None, node.expressions[1:]
+    if value is None or len(given) > 4 or (types[0] is not None and types[0].this not in _STRINGS | {T.NULL}):
+        raise refused("mask of these arguments")
+    chars: list[exp.Expr] = []
+    for i, default in enumerate(_MASK_DEFAULTS):
+        argument = given[i] if i < len(given) else (exp.Literal.string(default) if default else exp.null())
+        if _is_null(argument) or isinstance(argument, exp.Null):
+            chars.append(exp.null())
+            continue
+        if not (isinstance(argument, exp.Literal) and argument.is_string):
+            raise refused("mask with a replacement that is not a string literal")
+        if len(argument.name) != 1:
+            raise _mismatch(
+                node, f"{_MASK_ARGUMENTS[i]} must be a single character", "DATATYPE_MISMATCH.INPUT_SIZE_NOT_ONE"
+            )
+        chars.append(argument)
+    upper, lower, digit, other = chars
+    masked = duck(
+        "array_to_string(list_transform(string_split({s}, ''), lambda c: CASE WHEN c BETWEEN 'A' AND 'Z' THEN "
+        "coalesce({u}, c) WHEN c BETWEEN 'a' AND 'z' THEN coalesce({l}, c) WHEN c BETWEEN '0' AND '9' THEN "
+        "coalesce({d}, c) ELSE coalesce({o}, c) END), '')",
+        s=value, u=upper, l=lower, d=digit, o=other,
+    )  # fmt: skip
+    beyond = exp.Anonymous(this="regexp_matches", expressions=[value.copy(), exp.Literal.string("[^\\x00-\\x7F]")])
+    return exp.Case(ifs=[exp.If(this=beyond, true=_unsupported_at_run("mask of characters beyond ASCII"))],
+                    default=masked)  # fmt: skip
+
+
+def _lower_luhn_check(node: exp.Expr, types: Sequence[Type], settings: Settings) -> exp.Expr:
+    """luhn_check(s): whether s is a non-empty string of ASCII digits passing the Luhn checksum (other digits than
+    ASCII's, which Java counts, are refused when met)."""
+    t = types[0] if types else None
+    if len(node.expressions) != 1 or t is None or t.this not in _STRINGS | set(INTEGRAL) | {T.NULL}:
+        raise refused("luhn_check of this argument")
+    value = exp.Cast(this=node.expressions[0], to=exp.DataType.build("VARCHAR"))
+    checked = duck(
+        "CASE WHEN NOT regexp_full_match({s}, '[0-9]+') THEN false ELSE list_sum(list_transform("
+        "list_reverse(string_split({s}, '')), lambda d, i: CASE WHEN i % 2 = 0 THEN CAST(d AS INT) * 2 - "
+        "CASE WHEN CAST(d AS INT) > 4 THEN 9 ELSE 0 END ELSE CAST(d AS INT) END)) % 10 = 0 END",
+        s=value,
+    )  # fmt: skip
+    beyond = exp.Anonymous(this="regexp_matches", expressions=[value.copy(), exp.Literal.string("[^\\x00-\\x7F]")])
+    return exp.Case(ifs=[exp.If(this=beyond, true=_unsupported_at_run("luhn_check of characters beyond ASCII"))],
+                    default=checked)  # fmt: skip
+
+
 NAMED: dict[str, Rule] = {  # functions sqlglot leaves as exp.Anonymous, by name
+    "luhn_check": Rule(_fixed("BOOLEAN"), _lower_luhn_check),
+    "mask": Rule(_fixed("STRING"), _lower_mask),
     "to_timestamp_ntz": Rule(_fixed("TIMESTAMP_NTZ"), _lower_to_timestamp_ntz),
     **{name: Rule(_fixed("TIMESTAMP"), _lower_epoch_timestamp) for name in _EPOCH_UNITS},
     "weekday": _returning("INT"),
