@@ -666,6 +666,8 @@ def _lower_locate(node: exp.Expr, types: Sequence[Type], settings: Settings) -> 
     """instr(s, sub) / locate(sub, s[, pos]): 1-based, 0 when absent, an INT. A start position is taken only where
     Spark's locate and instr agree on it (a positive number, a non-empty literal to find)."""
     position, substr = node.args.get("position"), node.args.get("substr")
+    if position is not None and _typed_length(node) == len("instr"):
+        return _lower_instr_from(node, types)
     if node.args.get("occurrence") is not None:
         raise refused("instr with an occurrence")
     if position is not None:
@@ -676,6 +678,33 @@ def _lower_locate(node: exp.Expr, types: Sequence[Type], settings: Settings) -> 
         if not agreed:
             raise refused("locate / instr with a start position that is not a positive number")
     return exp.cast(functions.rewrite(node), "INTEGER")
+
+
+def _typed_length(node: exp.Expr) -> int | None:
+    """The length of the function name as typed (sqlglot keeps the name token's span): instr from locate."""
+    start, end = node.meta.get("start"), node.meta.get("end")
+    return end - start + 1 if isinstance(start, int) and isinstance(end, int) else None
+
+
+def _lower_instr_from(node: exp.Expr, types: Sequence[Type]) -> exp.Expr:
+    """instr(s, sub, pos[, occurrence]): the occurrence-th start of sub (overlapping matches counted) at or after
+    pos, or for a negative pos at or before the pos-th character from the end, searching backwards; 0 when there
+    is none or pos is 0; 1 for an empty sub."""
+    occurrence = node.args.get("occurrence") or exp.Literal.number(1)
+    if any(t is not None and t.this not in set(INTEGRAL) | {T.NULL} for t in types[2:]):
+        raise refused("instr with a position or occurrence that is not an integer")
+    matches = "list_filter(range(1, length({s}) + 1), lambda i: substring({s}, i, length({sub})) = {sub})"
+    found = duck(
+        "CASE WHEN {s} IS NULL OR {sub} IS NULL OR {pos} IS NULL OR {occ} IS NULL THEN NULL "
+        "WHEN {occ} < 1 THEN NULL WHEN {pos} = 0 THEN 0 WHEN {sub} = '' THEN 1 "
+        f"WHEN {{pos}} > 0 THEN coalesce(list_filter({matches}, lambda i: i >= {{pos}})[{{occ}}], 0) "
+        f"ELSE coalesce(list_reverse(list_filter({matches}, lambda i: i <= length({{s}}) + {{pos}} + 1))[{{occ}}], 0) END",
+        s=node.this, sub=node.args["substr"], pos=node.args["position"], occ=occurrence,
+    )  # fmt: skip
+    refusal = _unsupported_at_run("instr with an occurrence below 1")
+    checked = exp.Case(ifs=[exp.If(this=exp.LT(this=occurrence.copy(), expression=exp.Literal.number(1)), true=refusal)],
+                       default=found)  # fmt: skip
+    return exp.cast(checked, "INTEGER")
 
 
 # --- functions refused where DuckDB's answer is not Spark's ------------------------------------------------------
