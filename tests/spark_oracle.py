@@ -15,9 +15,13 @@ import os
 import random
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
+from spark_sql_tests import spark_type  # noqa: E402 - the runner's Arrow-to-Spark type names
 
 INTS = ["0", "1", "-1", "7", "-7", "127", "128", "-129", "32768", "2147483647", "-2147483648", "2147483648",
         "9223372036854775807", "-9223372036854775808", "NULL"]  # fmt: skip
@@ -35,6 +39,14 @@ LENGTHS = ["-1", "0", "1", "2", "3", "10", "NULL"]
 INDEXES = ["-4", "-3", "-1", "0", "1", "2", "3", "4", "NULL"]
 PATTERNS = ["','", "''", "NULL", "'[XY]'", "'b'"]
 HEX = ["'737472696E67'", "'abc'", "''", "'zz'", "'0'", "NULL", "'FFff'"]
+NUMBERS = INTS + DECIMALS + DOUBLES + ["CAST(5 AS TINYINT)", "CAST(-300 AS SMALLINT)", "5L", "2.5BD"]
+OPERATORS = ["+", "-", "*", "/", "%", "div"]
+DATETIMES = ["DATE'2024-02-29'", "TIMESTAMP'2024-03-10 02:30:00'", "TIMESTAMP_NTZ'1999-12-31 23:59:59.999999'"]
+SEARCHED = ["'abcabc'", "'aaaa'", "'你好世界你好'", "''", "NULL", "'hello'"]
+SOUGHT = ["'b'", "'a'", "'aa'", "''", "'你好'", "'z'", "NULL"]
+MASKED = [*TEXTS, "'AbCD123-@$#'", "'abcd-EFGH-8765-4321'"]
+CHARS = ["'Q'", "'q'", "'d'", "'*'", "NULL", "''", "'ab'"]
+DIGITS = ["'4111111111111111'", "'79927398713'", "'0'", "''", "' 1'", "'41a1'", "'00'", "NULL", "4111111111111111"]
 
 
 def _queries(rng: random.Random) -> Iterator[str]:
@@ -54,6 +66,29 @@ def _queries(rng: random.Random) -> Iterator[str]:
         lambda: f"SELECT split({rng.choice(TEXTS)}, {rng.choice(PATTERNS)})",
         lambda: f"SELECT to_binary({rng.choice(HEX)})",
         lambda: f"SELECT typeof({rng.choice(INTS[:12] + DECIMALS[:8] + TEXTS[:2])})",
+        lambda: f"SELECT {rng.choice(NUMBERS + STRINGS[:6])} {rng.choice(OPERATORS)} {rng.choice(NUMBERS)}",
+        lambda: f"SELECT typeof({rng.choice(NUMBERS)} {rng.choice(OPERATORS)} {rng.choice(NUMBERS)})",
+        lambda: (
+            f"SELECT {rng.choice(['try_add', 'try_subtract', 'try_multiply', 'try_divide'])}"
+            f"({rng.choice(NUMBERS)}, {rng.choice(NUMBERS)})"
+        ),
+        lambda: f"SELECT typeof({rng.choice(DATETIMES)} + NULL), {rng.choice(DATETIMES)} + NULL",
+        lambda: (
+            f"SELECT {rng.choice(['date_add', 'date_sub'])}({rng.choice(DATETIMES[:1] + ['NULL'])}, "
+            f"{rng.choice(INTS + DECIMALS[:3] + STRINGS[:4])})"
+        ),
+        lambda: (
+            f"SELECT {rng.choice(['timestamp_seconds', 'timestamp_millis', 'timestamp_micros'])}"
+            f"({rng.choice(INTS + DECIMALS)})"
+        ),
+        lambda: (
+            f"SELECT mask({', '.join([rng.choice(MASKED)] + [rng.choice(CHARS) for _ in range(rng.randint(0, 4))])})"
+        ),
+        lambda: f"SELECT luhn_check({rng.choice(DIGITS)})",
+        lambda: (
+            f"SELECT instr({rng.choice(SEARCHED)}, {rng.choice(SOUGHT)}, {rng.choice(POSITIONS)}"
+            f"{', ' + rng.choice(LENGTHS[1:]) if rng.random() < 0.6 else ''})"
+        ),
     ]
     while True:
         yield rng.choice(families)()
@@ -65,19 +100,22 @@ def queries(seed: int, count: int) -> list[str]:
 
 
 def _plain(value: Any) -> Any:
-    """A value as both engines' Python results can be compared exactly (no rounding, no case folding)."""
+    """A value as both engines' Python results can be compared exactly (no rounding, no case folding; a
+    DECIMAL by its value, its type being compared with the columns')."""
     if isinstance(value, (bytes, bytearray, memoryview)):
         return ("binary", bytes(value))
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
-    if isinstance(value, decimal.Decimal):
-        return ("decimal", str(value))
+    if isinstance(value, decimal.Decimal):  # its scale is the column type's, compared apart
+        return ("decimal", str(value.normalize()) if value else "0")
     if isinstance(value, float):
         return ("double", repr(value))
     if isinstance(value, bool):
         return ("boolean", value)
     if isinstance(value, int):
         return ("integer", value)
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:  # the local warehouse's TIMESTAMP: an instant
+        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)  # pyspark's: naive, in UTC (TZ=UTC below)
     if isinstance(value, (dt.date, dt.datetime)):
         return ("datetime", value.isoformat())
     return value
@@ -92,6 +130,9 @@ class Outcome:
 
 def spark_session() -> Any:
     from pyspark.sql import SparkSession
+
+    os.environ["TZ"] = "UTC"  # pyspark gives a TIMESTAMP as a naive datetime in this process's zone
+    time.tzset()
 
     spark = (
         SparkSession.builder.master("local[1]")
@@ -110,12 +151,16 @@ def spark_session() -> Any:
 def compare(spark: Any, cursor: Any, sql: str, outcome: Outcome) -> None:
     """Run `sql` on both and count its verdict: match, error_parity, refused or wrong."""
     try:
-        expected: Any = [_plain(list(row)) for row in spark.sql(sql).collect()]
+        frame = spark.sql(sql)
+        types = [f.dataType.simpleString() for f in frame.schema.fields]
+        expected: Any = [types, [_plain(list(row)) for row in frame.collect()]]
     except Exception as e:  # noqa: BLE001 - Spark's error is the expected answer
         expected = ("error", type(e).__name__, str(e).splitlines()[0][:200])
     try:
         cursor.execute(sql)
-        got: Any = [_plain(list(row)) for row in cursor.fetchall()]
+        table = cursor.fetchall_arrow()
+        types = [spark_type(f.type, f.metadata) for f in table.schema]
+        got: Any = [types, [_plain(list(row)) for row in zip(*(c.to_pylist() for c in table.columns), strict=True)]]
     except Exception as e:  # noqa: BLE001 - a refusal, or an error where Spark raises too
         got = ("error", type(e).__name__, str(e).splitlines()[0][:200])
     spark_failed, local_failed = isinstance(expected, tuple), isinstance(got, tuple)

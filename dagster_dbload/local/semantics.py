@@ -399,6 +399,8 @@ def _arithmetic_returns(node: exp.Expr, types: Sequence[Type], settings: Setting
         return None
     if T.NULL in (a.this, b.this):
         other = b if a.this == T.NULL else a
+        if operator is exp.Div and a.this == T.NULL and other.this == T.DECIMAL:
+            return exp.DataType.build("DOUBLE")  # Spark's NULL / DECIMAL (not DECIMAL / NULL)
         if other.this == T.NULL or other.this in _STRINGS:
             return exp.DataType.build("DOUBLE")
         return _arithmetic_returns(node, [other, other], settings) if _numeric(other) else None
@@ -455,8 +457,10 @@ def _lower_arithmetic(node: exp.Expr, types: Sequence[Type], settings: Settings)
         working = result if not isinstance(node, exp.Div) else exp.DataType.build("DOUBLE")
         if isinstance(node, exp.Div) and a.this in _HELD_BY and b.this in _HELD_BY:
             return node  # DuckDB's / of integers is a DOUBLE already
-        node.set("this", _as(x, a, working, settings))
-        node.set("expression", _as(y, b, working, settings))
+        for key, operand, t, other in (("this", x, a, b), ("expression", y, b, a)):
+            if t.this in _STRINGS and other.this in INTEGRAL and working.this != T.BIGINT:
+                operand, t = _as(operand, t, exp.DataType.build("BIGINT"), settings), exp.DataType.build("BIGINT")
+            node.set(key, _as(operand, t, working, settings))  # a string beside an integer is read as a BIGINT
         return node
     (p1, s1), (p2, s2) = (_decimal_digits(t, n) for t, n in ((a, x), (b, y)))
     dx, dy = (exp.DataType.build(f"DECIMAL({p}, {s})") for p, s in ((p1, s1), (p2, s2)))
@@ -688,15 +692,15 @@ def _typed_length(node: exp.Expr) -> int | None:
 
 def _lower_instr_from(node: exp.Expr, types: Sequence[Type]) -> exp.Expr:
     """instr(s, sub, pos[, occurrence]): the occurrence-th start of sub (overlapping matches counted) at or after
-    pos, or for a negative pos at or before the pos-th character from the end, searching backwards; 0 when there
-    is none or pos is 0; 1 for an empty sub."""
+    pos, or for a negative pos at or before the pos-th character from the end, searching backwards; 1 for an empty
+    sub (whatever pos); else 0 when there is none or pos is 0."""
     occurrence = node.args.get("occurrence") or exp.Literal.number(1)
     if any(t is not None and t.this not in set(INTEGRAL) | {T.NULL} for t in types[2:]):
         raise refused("instr with a position or occurrence that is not an integer")
     matches = "list_filter(range(1, length({s}) + 1), lambda i: substring({s}, i, length({sub})) = {sub})"
     found = duck(
         "CASE WHEN {s} IS NULL OR {sub} IS NULL OR {pos} IS NULL OR {occ} IS NULL THEN NULL "
-        "WHEN {occ} < 1 THEN NULL WHEN {pos} = 0 THEN 0 WHEN {sub} = '' THEN 1 "
+        "WHEN {occ} < 1 THEN NULL WHEN {sub} = '' THEN 1 WHEN {pos} = 0 THEN 0 "
         f"WHEN {{pos}} > 0 THEN coalesce(list_filter({matches}, lambda i: i >= {{pos}})[{{occ}}], 0) "
         f"ELSE coalesce(list_reverse(list_filter({matches}, lambda i: i <= length({{s}}) + {{pos}} + 1))[{{occ}}], 0) END",
         s=node.this, sub=node.args["substr"], pos=node.args["position"], occ=occurrence,
@@ -882,7 +886,9 @@ def _lower_safe_divide(node: exp.Expr, types: Sequence[Type], settings: Settings
     division = exp.Div(this=node.this, expression=divisor)
     division.meta["spark_type"] = node.meta.get("spark_type", _UNKNOWN)
     lenient = Settings(ansi=False, precision_loss=settings.precision_loss)
-    return _lower_arithmetic(division, types, lenient)
+    result = type_of(node)
+    lowered = _lower_arithmetic(division, types, lenient)
+    return exp.Cast(this=lowered, to=result.copy()) if result is not None else lowered
 
 
 _TRIED = (exp.SafeAdd, exp.SafeSubtract, exp.SafeMultiply)
@@ -1204,12 +1210,14 @@ def _lower_bracket(node: exp.Expr, types: Sequence[Type], settings: Settings) ->
     else:
         out = _out_of_bounds("INVALID_ARRAY_INDEX", "the SQL function `get()`", strict)
         body = f"CASE WHEN i IS NULL OR a IS NULL THEN NULL WHEN i < 0 OR i >= n THEN {out} ELSE a[i + 1] END"
-    return duck(
+    element = duck(
         "list_transform([{{'a': {a}, 'i': CAST({i} AS BIGINT)}}], lambda p: list_transform([p.a], lambda a: "
         "list_transform([p.i], lambda i: list_transform([len(a)], lambda n: " + body + ")[1])[1])[1])[1]",
         a=node.this,
         i=key,
     )
+    result = type_of(node)  # the element's type, also where DuckDB would type a NULL index's answer as NULL
+    return exp.Cast(this=element, to=result.copy()) if result is not None and result.this != T.NULL else element
 
 
 def _out_of_bounds(error_class: str, tolerant: str, strict: bool) -> str:
@@ -1301,6 +1309,34 @@ def _boolean_aggregate(node: exp.Expr, types: Sequence[Type], settings: Settings
     return exp.DataType.build("BOOLEAN")
 
 
+def _pad_returns(node: exp.Expr, types: Sequence[Type], settings: Settings) -> Type:
+    """lpad / rpad: BINARY of a BINARY padded with a BINARY (or X'00'), else Spark's STRING."""
+    binary = [t is not None and t.this in (T.BINARY, T.VARBINARY) for t in [*types[:1], *types[2:3]]]
+    return exp.DataType.build("BINARY") if all(binary) else None
+
+
+def _lower_pad(node: exp.Expr, types: Sequence[Type], settings: Settings) -> exp.Expr:
+    """A BINARY padded byte-wise (through its hex text: two digits a byte); truncated to the length from the left,
+    unchanged by an empty pad where it is long enough; else the string rewrite."""
+    result = type_of(node)
+    if result is None or result.this != T.BINARY:
+        return functions.rewrite(node)
+    fill = node.args.get("fill_pattern") or exp.Anonymous(this="unhex", expressions=[exp.Literal.string("00")])
+    side = "lpad" if node.args.get("is_left") else "rpad"
+    return duck(
+        "unhex(CASE WHEN hex({p}) = '' THEN left(hex({b}), 2 * greatest({n}, 0)) "
+        f"ELSE {side}(hex({{b}}), 2 * greatest({{n}}, 0), hex({{p}})) END)",
+        b=node.this,
+        n=node.expression,
+        p=fill,
+    )
+
+
+def _lower_unhex(node: exp.Expr, types: Sequence[Type], settings: Settings) -> exp.Expr:
+    """unhex(s): NULL where s is not hex digits (DuckDB raises); an odd count is read with a leading 0."""
+    return duck("CASE WHEN regexp_full_match({s}, '[0-9a-fA-F]*') THEN unhex({s}) END", s=node.this)
+
+
 RULES: dict[type[exp.Expr], Rule] = {
     exp.Typeof: Rule(_fixed("STRING"), _lower_typeof),
     exp.Cast: Rule(_cast_returns, _lower_cast),
@@ -1369,6 +1405,8 @@ RULES: dict[type[exp.Expr], Rule] = {
     exp.Ceil: Rule(_ceil_returns, _lower_ceil),
     exp.Floor: Rule(_ceil_returns, _lower_ceil),
     exp.SafeDivide: Rule(_arithmetic_returns, _lower_safe_divide),
+    exp.Pad: Rule(_pad_returns, _lower_pad),
+    exp.Unhex: Rule(_fixed("BINARY"), _lower_unhex),
     **{tried: Rule(_arithmetic_returns, _lower_try_arithmetic) for tried in _TRIED},
     exp.RegexpExtractAll: Rule(_fixed("ARRAY<STRING>"), _lower_extract_all),
     exp.SplitPart: Rule(_fixed("STRING"), _lower_split_part),
@@ -1526,6 +1564,8 @@ def _arguments(node: exp.Expr) -> list[exp.Expr]:
         return list(node.expressions)
     if isinstance(node, exp.In):
         return [node.this, *node.expressions] if not node.args.get("query") else [node.this]
+    if isinstance(node, exp.Pad):
+        return [a for a in (node.this, node.expression, node.args.get("fill_pattern")) if a is not None]
     if isinstance(node, (exp.Extract, exp.SafeDivide, exp.SafeAdd, exp.SafeSubtract, exp.SafeMultiply, exp.TsOrDsAdd)):
         return [node.this, node.expression]
     return [node.this] if isinstance(node.this, exp.Expr) else []
@@ -1797,7 +1837,18 @@ def lower(tree: exp.Expr, settings: Settings = Settings()) -> exp.Expr:
     return tree
 
 
+def _suffixed(node: exp.Expr) -> bool:
+    """`5L`, `127Y`: an integer literal with a type suffix (sqlglot reads it as a CAST; its token is longer)."""
+    literal = node.this if isinstance(node, exp.Cast) else None
+    if not isinstance(literal, exp.Literal) or literal.is_string:
+        return False
+    start, end = literal.meta.get("start"), literal.meta.get("end")
+    return isinstance(start, int) and isinstance(end, int) and end - start + 1 > len(literal.name)
+
+
 def _type_of(node: exp.Expr, column_type: Callable[[exp.Column], str | None], settings: Settings) -> Type:
+    if _suffixed(node) and (digits := decimals.literal_type(node.this)) is not None:
+        node.meta["digits"] = digits  # in DECIMAL arithmetic a literal needs only its own digits, suffix or not
     if isinstance(node, exp.Literal) or (isinstance(node, exp.Neg) and isinstance(node.this, exp.Literal)):
         if (digits := decimals.literal_type(node)) is not None:
             node.meta["digits"] = digits
@@ -1815,8 +1866,9 @@ def _type_of(node: exp.Expr, column_type: Callable[[exp.Column], str | None], se
         except Exception:  # noqa: BLE001 - a type sqlglot cannot read is not known
             return None
     if isinstance(node, exp.Array):
-        elements = {t.sql("databricks") for e in node.expressions if (t := type_of(e)) is not None}
-        if len(elements) == 1 and all(type_of(e) for e in node.expressions):
+        typed = [type_of(e) for e in node.expressions]
+        elements = {t.sql("databricks") for t in typed if t is not None and t.this != T.NULL}  # NULL fits any
+        if len(elements) == 1 and all(typed):
             return exp.DataType.build(f"ARRAY<{elements.pop()}>", dialect="databricks")
         return exp.DataType.build("ARRAY") if node.expressions == [] else None
     if isinstance(node, (exp.Map, exp.VarMap)):
