@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import pyarrow as pa
 
 from .common import Result, table_of
-from .context import DEFAULTS, Context
+from .context import DEFAULTS, SPARK_DEFAULTS, Context
 from .errors import LocalSQLError, unsupported
 
 _ALIASES = {"time zone": "timezone", "spark.sql.session.timezone": "timezone", "spark.sql.ansi.enabled": "ansi_mode"}
@@ -40,6 +40,10 @@ class SessionStatements:
         self.ctx = ctx
 
     def session_statement(self, body: str) -> Result | None:
+        if re.fullmatch(r"SET\s+TIME\s+ZONE\s*", body, re.I):
+            raise LocalSQLError(
+                "PARSE_SYNTAX_ERROR", "Syntax error at or near end of input: SET TIME ZONE needs a zone.", "42601"
+            )
         if m := _TIME_ZONE.fullmatch(body):
             value = _unquote(m.group(1))
             value = DEFAULTS["timezone"] if value.upper() == "LOCAL" else value
@@ -65,7 +69,11 @@ class SessionStatements:
         if m.group(2) is not None:
             return self._set(key, _unquote(m.group(2)), shown=" ".join(_unquote(m.group(1)).split()))
         values = {**DEFAULTS, **self.ctx.settings}
-        items = sorted(values.items()) if not key else [(key, values.get(key, "<undefined>"))]
+        if key:  # one setting, named as written: its value, else Spark's default
+            default = SPARK_DEFAULTS[key][0] if key in SPARK_DEFAULTS and key.startswith("spark.") else "<undefined>"
+            items = [(" ".join(_unquote(m.group(1)).split()), values.get(key, default))]
+        else:
+            items = sorted(values.items())
         return Result(table_of(key=(pa.string(), [k for k, _ in items]), value=(pa.string(), [v for _, v in items])))
 
     def configure(self, configuration: Mapping[str, str]) -> None:
