@@ -227,6 +227,27 @@ def test_a_setting_the_engine_does_not_follow_refuses_the_statements_it_could_ch
     assert rows(cursor, "SELECT to_date('26/10/2015', 'dd/MM/yyyy') AS d")[0][0].isoformat() == "2015-10-26"
 
 
+def test_session_variables_and_execute_immediate(cursor):
+    cursor.execute("DECLARE VARIABLE n INT DEFAULT 5")
+    cursor.execute("SET VARIABLE n = n + 1")
+    assert rows(cursor, "SELECT n, session.n AS s, system.session.n AS f") == [(6, 6, 6)]
+    cursor.execute("CREATE TABLE with_n (n INT)")
+    cursor.execute("INSERT INTO with_n VALUES (1)")
+    assert rows(cursor, "SELECT n FROM with_n") == [(1,)]  # a column first, as Databricks resolves it
+    assert rows(cursor, "SELECT session.n AS v FROM with_n") == [(6,)]
+    with pytest.raises(ServerOperationError, match="INVALID_TEMP_OBJ_REFERENCE"):
+        cursor.execute("CREATE VIEW keeps_n AS SELECT n AS v")
+    cursor.execute("DECLARE VARIABLE q STRING")
+    cursor.execute("EXECUTE IMMEDIATE 'SELECT max(n) FROM with_n WHERE n < ?' INTO n USING 10")
+    assert rows(cursor, "SELECT n") == [(1,)]
+    with pytest.raises(ServerOperationError):
+        cursor.execute("SET VARIABLE n = width_bucket(1, 0, 10, 5)")  # refused: n's value is unknown now
+    with pytest.raises(ServerOperationError, match="last assignment was refused"):
+        cursor.execute("SELECT n")
+    cursor.execute("DROP TEMPORARY VARIABLE n")
+    assert rows(cursor, "SELECT 'it''s' AS a, \"S\"\"park\" AS b") == [("it's", 'S"park')]
+
+
 def test_transactions_commit_roll_back_and_abort(target):
     with target.warehouse.connect() as connection:
         cursor = connection.cursor()

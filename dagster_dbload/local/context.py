@@ -16,6 +16,7 @@ from .changes import ChangeFeed
 from .common import no_catalog
 from .errors import LocalSQLError, table_not_found
 from .files import FileResolver
+from .variables import SessionVariables
 
 USER = "local"  # current_user() of every session, the owner of what it makes and of stage://tmp/local/
 DEFAULTS = {"ansi_mode": "true", "timezone": "Etc/UTC", "use_cached_result": "true", "statement_timeout": "172800"}
@@ -103,6 +104,7 @@ class Context:
         self.current_schema = schema.lower()
         self.settings: dict[str, str] = {}
         self.temp_views: dict[str, TableMeta] = {}
+        self.variables: SessionVariables | None = None  # the engine's, set when it is made
         self.autocommit, self.in_transaction, self.aborted = True, False, False
 
     def attach(self, con: duckdb.DuckDBPyConnection) -> None:

@@ -172,6 +172,14 @@ class Ddl:
                 table.set("this", exp.to_identifier(name, quoted=True))
                 table.set("db", exp.to_identifier(schema, quoted=True))
                 table.set("catalog", exp.to_identifier(catalog, quoted=True))
+        used = self.ctx.variables.referenced(query, self.reads.source_columns) if self.ctx.variables else []
+        if used and not temporary:
+            raise LocalSQLError(
+                "INVALID_TEMP_OBJ_REFERENCE",
+                f"Cannot create the persistent view {target.name} because it references the temporary variable "
+                f"`{used[0]}`. Make the view temporary, or pass the value in.",
+                "42K0F",
+            )
         fields = self.reads.source_schema(query)
         columns = [Column(f.name, dbx_type(f)) for f in fields]
         if isinstance(e.this, exp.Schema):

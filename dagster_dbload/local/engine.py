@@ -28,6 +28,7 @@ from .metadata import Metadata
 from .params import bind
 from .reads import Reads
 from .session import SessionStatements
+from .variables import SessionVariables
 from .writes import Writes
 
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
@@ -55,6 +56,7 @@ class LocalEngine:
         self.writes = Writes(self.ctx, self.reads, self.ddl)
         self.merges = Merges(self.ctx, self.reads, self.writes)
         self.metadata = Metadata(self.ctx, self.reads)
+        self.ctx.variables = SessionVariables(lambda sql, parameters: self._execute(sql, parameters))
 
     # what a connection asks of its session
     def attach(self, con: duckdb.DuckDBPyConnection) -> None:
@@ -92,7 +94,7 @@ class LocalEngine:
 
     # entry point
     def execute(self, sql: str, parameters: Mapping[str, Any] | Sequence[Any] | None = None) -> Result:
-        body = _LEADING_COMMENTS.sub("", sql, count=1).rstrip().rstrip(";").strip()
+        body = _doubled_quotes(_LEADING_COMMENTS.sub("", sql, count=1).rstrip().rstrip(";").strip())
         try:
             self.session.statement_allowed(body)
             return self._execute(body, parameters)
@@ -101,6 +103,10 @@ class LocalEngine:
             raise
 
     def _execute(self, body: str, parameters: Mapping[str, Any] | Sequence[Any] | None) -> Result:
+        assert self.ctx.variables is not None
+        declared = self.ctx.variables.statement(body, parameters)
+        if declared is not None:
+            return declared
         session = self.session.session_statement(body)
         if session is not None:
             return session
@@ -214,3 +220,41 @@ def _with_on_query(insert: exp.Insert) -> exp.Insert:
     own = query.args.get("with_")
     query.set("with_", exp.With(expressions=[*ctes, *(own.expressions if own else [])]))
     return insert
+
+
+def _doubled_quotes(sql: str) -> str:
+    """A quote doubled inside a string literal (`'it''s'`, `"S""park"`) is one quote in Databricks SQL (sqlglot
+    would read two adjacent literals and join them without it): written as an escaped quote instead."""
+    if "''" not in sql and '""' not in sql:
+        return sql
+    out, i, quote = [], 0, ""
+    while i < len(sql):
+        ch = sql[i]
+        if quote:
+            if ch == "\\":
+                out.append(sql[i : i + 2])
+                i += 2
+                continue
+            if ch == quote and sql[i + 1 : i + 2] == quote:
+                out.append("\\" + quote)
+                i += 2
+                continue
+            if ch == quote:
+                quote = ""
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "`":  # a quoted name: copied as it is
+            end = sql.find("`", i + 1)
+            end = len(sql) - 1 if end < 0 else end
+            out.append(sql[i : end + 1])
+            i = end + 1
+            continue
+        elif ch == "-" and sql[i + 1 : i + 2] == "-":  # a comment to the end of the line
+            end = sql.find("\n", i)
+            end = len(sql) if end < 0 else end
+            out.append(sql[i:end])
+            i = end
+            continue
+        out.append(ch)
+        i += 1
+    return "".join(out)

@@ -15,6 +15,8 @@ from .errors import LocalSQLError
 
 
 def literal(value: Any) -> exp.Expr:
+    if isinstance(value, exp.Expr):  # a typed value already (EXECUTE IMMEDIATE's USING)
+        return value.copy()
     value = getattr(value, "value", value)  # the connector's typed parameter objects
     if value is None:
         return exp.null()

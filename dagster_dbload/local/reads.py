@@ -54,6 +54,8 @@ class Reads:
             _refuse_outer_names(select)
             self._refuse_all_column(select)
             select.set("expressions", [_named(e, self.ctx.time_zone) for e in select.expressions])
+        if self.ctx.variables is not None:
+            self.ctx.variables.substitute(query, self.source_columns)
         query = self._datetime_comparisons(query, target)
         settings = semantics.Settings(
             ansi=self.ctx.ansi_mode,
@@ -142,6 +144,18 @@ class Reads:
             meta = self._lookup(source.this) if source is not None and isinstance(source.this, exp.Table) else None
             if meta is None or meta.column("all") is not None:
                 raise refused("GROUP BY ALL or ORDER BY ALL where a source may have a column named `all`")
+
+    def source_columns(self, select: exp.Select) -> set[str] | None:
+        """The column names a SELECT's sources have (none without FROM); None where a source is not a table."""
+        names: set[str] = set()
+        for source in [select.args.get("from_"), *(select.args.get("joins") or [])]:
+            if source is None:
+                continue
+            meta = self._lookup(source.this) if isinstance(source.this, exp.Table) else None
+            if meta is None or not isinstance(source.this.this, exp.Identifier):
+                return None
+            names |= {c.name.lower() for c in meta.columns}
+        return names
 
     def _lookup(self, table: exp.Table) -> TableMeta | None:
         """The table or view `table` names, once per query; None if there is none."""
@@ -514,4 +528,6 @@ def _named(projection: exp.Expr, time_zone: str) -> exp.Expr:
     stars = [s for s in projection.find_all(exp.Star) if not isinstance(s.parent, exp.Count)]  # t.*, not count(*)
     if isinstance(projection, (exp.Alias, exp.Aliases, exp.Column, exp.Star)) or stars:
         return projection
-    return exp.alias_(projection, exp.to_identifier(naming.spark_name(projection, time_zone), quoted=True))
+    named = exp.alias_(projection, exp.to_identifier(naming.spark_name(projection, time_zone), quoted=True))
+    named.meta["spark_named"] = True  # a name Spark derives, not one the query wrote
+    return named

@@ -11,7 +11,7 @@ import pyarrow as pa
 
 from .common import Result, table_of
 from .context import DEFAULTS, SPARK_DEFAULTS, Context
-from .errors import LocalSQLError, unsupported
+from .errors import LocalSQLError
 
 _ALIASES = {"time zone": "timezone", "spark.sql.session.timezone": "timezone", "spark.sql.ansi.enabled": "ansi_mode"}
 _SET = re.compile(r"SET(?:\s+(.*?))?\s*(?:=\s*(.*))?", re.I | re.S)
@@ -58,12 +58,16 @@ class SessionStatements:
                 self.ctx.settings.pop(key, None)
             self.ctx.apply_settings()
             return Result()
-        if re.match(r"SET\s+VAR(IABLE)?\b", body, re.I):
-            raise unsupported("session variables (DECLARE VARIABLE, SET VARIABLE)")
         m = _SET.fullmatch(body) if re.match(r"SET\b", body, re.I) else None
         if m is None:
             return None
         key = self._setting_key(m.group(1)) if m.group(1) else ""
+        named = key.removeprefix("system.").removeprefix("session.")
+        if self.ctx.variables is not None and named in self.ctx.variables.variables and m.group(2) is not None:
+            raise LocalSQLError(
+                "UNSUPPORTED_FEATURE.SET_VARIABLE_USING_SET",
+                f"`{named}` is a session variable: set it with SET VARIABLE {named} = ...", "0A000",
+            )  # fmt: skip
         if key == "autocommit":
             return self._autocommit(m.group(2))
         if m.group(2) is not None:
