@@ -32,17 +32,7 @@ class Reads:
         DuckDB homes, file sources readable."""
         query = query.copy()
         self._looked_up: dict[str, TableMeta | None] = {}  # this query's tables, each read from the catalog once
-        if isinstance(query, exp.Values) and query.args.get("alias") is not None:  # VALUES (..) AS v(a, b)
-            query = exp.select("*").from_(query)  # its alias names the columns, as a FROM item's does
-        for values in query.find_all(exp.Values):  # VALUES' columns are col1, col2... (DuckDB: col0, col1...)
-            alias = values.args.get("alias")
-            in_from = isinstance(values.parent, (exp.From, exp.Join))
-            if in_from and values.expressions and not (alias is not None and alias.columns):
-                width = len(values.expressions[0].expressions) if isinstance(values.expressions[0], exp.Tuple) else 1
-                values.set("alias", exp.TableAlias(
-                    this=exp.to_identifier(alias.name if alias is not None and alias.name else "values", quoted=True),
-                    columns=[exp.to_identifier(f"col{i + 1}") for i in range(width)],
-                ))  # fmt: skip
+        query = _values_named(query)
         for group in query.find_all(exp.Group):  # GROUP BY a, b WITH CUBE is GROUP BY CUBE(a, b)
             for kind, node in (("cube", exp.Cube), ("rollup", exp.Rollup)):
                 bare = group.args.get(kind) or []
@@ -311,7 +301,7 @@ class Reads:
         meta = self.ctx.lookup(table)
         if meta.is_view:
             assert meta.view_text is not None  # a view is made with its query
-            view = self._with_sources(sqlglot.parse_one(meta.view_text, read="databricks"))
+            view = self._with_sources(_values_named(sqlglot.parse_one(meta.view_text, read="databricks")))
             return exp.Subquery(
                 this=view, alias=alias or exp.TableAlias(this=exp.to_identifier(table.name, quoted=True))
             )
@@ -449,6 +439,22 @@ def databricks_arrow(relation: duckdb.DuckDBPyRelation) -> pa.Table:
             field = pa.field(table.field(i).name, pa.string(), metadata={"Spark:DataType:SqlName": "VARIANT"})
             table = table.set_column(i, field, table.column(i).cast(pa.string()))
     return table
+
+
+def _values_named(query: exp.Expr) -> exp.Expr:
+    """VALUES' columns named col1, col2... as Spark names them (DuckDB: col0, col1...)."""
+    if isinstance(query, exp.Values) and query.args.get("alias") is not None:  # VALUES (..) AS v(a, b)
+        query = exp.select("*").from_(query)  # its alias names the columns, as a FROM item's does
+    for values in query.find_all(exp.Values):
+        alias = values.args.get("alias")
+        in_from = isinstance(values.parent, (exp.From, exp.Join))
+        if in_from and values.expressions and not (alias is not None and alias.columns):
+            width = len(values.expressions[0].expressions) if isinstance(values.expressions[0], exp.Tuple) else 1
+            values.set("alias", exp.TableAlias(
+                this=exp.to_identifier(alias.name if alias is not None and alias.name else "values", quoted=True),
+                columns=[exp.to_identifier(f"col{i + 1}") for i in range(width)],
+            ))  # fmt: skip
+    return query
 
 
 def _range(call: exp.Anonymous, alias: exp.TableAlias | None) -> exp.Subquery:

@@ -1623,6 +1623,9 @@ def _shape_refusal(select: exp.Select, settings: Settings) -> str | None:
         return shape
     if (shape := _window_order_refusal(select)) is not None:
         return shape
+    if (shape := _joined_order_refusal(select)) is not None:
+        return shape
+    _group_by_all_constants(select)
     if (
         select.args.get("having") is not None
         and group is None
@@ -1690,6 +1693,31 @@ def _generator_refusal(select: exp.Select, generators: list[exp.Expr]) -> str | 
     return None
 
 
+def _group_by_all_constants(select: exp.Select) -> None:
+    """GROUP BY ALL over a SELECT list with no column outside an aggregate groups by nothing: one row (DuckDB
+    would group by the constants, a row per input row)."""
+    group = select.args.get("group")
+    if group is None or not group.args.get("all"):
+        return
+    written = [e.this if isinstance(e, exp.Alias) else e for e in select.expressions]
+    if any(c.find_ancestor(exp.AggFunc) is None for e in written for c in e.find_all(exp.Column, exp.Star)):
+        return
+    select.set("group", exp.Group(expressions=[exp.Tuple()]))
+
+
+def _joined_order_refusal(select: exp.Select) -> str | None:
+    """A grouped SELECT over a NATURAL or USING join with HAVING, ordered by more than its grouping columns: Spark
+    sorts above the filter, where it cannot resolve those (DuckDB sorts by any grouped expression)."""
+    joined = any(j.args.get("method") == "NATURAL" or j.args.get("using") for j in select.args.get("joins") or [])
+    group, order = select.args.get("group"), select.args.get("order")
+    if not joined or group is None or select.args.get("having") is None or order is None:
+        return None
+    grouping = {e.sql("databricks").lower() for e in group.expressions if isinstance(e, exp.Column)}
+    if all(isinstance(o.this, exp.Column) and o.this.sql("databricks").lower() in grouping for o in order.expressions):
+        return None
+    return "ORDER BY other than grouping columns above HAVING, in a grouped SELECT over a NATURAL or USING join"
+
+
 def _window_order_refusal(select: exp.Select) -> str | None:
     """A grouped SELECT with window functions, ordered by more than its own output columns: Spark sorts above the
     window, where only the output can be resolved (DuckDB sorts by any grouped expression)."""
@@ -1709,8 +1737,19 @@ def _window_order_refusal(select: exp.Select) -> str | None:
 
 
 def _check_ambiguous_aliases(select: exp.Select) -> None:
-    """Two columns named alike, one of them referred to by that name in GROUP BY, HAVING or ORDER BY."""
+    """Two columns named alike, one of them referred to by that name in GROUP BY, HAVING or ORDER BY (an alias and
+    a column of that name: refused, Spark prefers one by rules of its own)."""
     names = [e.alias for e in select.expressions if isinstance(e, exp.Alias)]
+    columns = {e.name.lower() for e in select.expressions if isinstance(e, exp.Column)}
+    for key in ("group", "having", "order"):
+        clause = select.args.get(key)
+        for column in clause.find_all(exp.Column) if clause is not None else []:
+            if (
+                not column.table
+                and column.name.lower() in columns
+                and column.name.lower() in {n.lower() for n in names}
+            ):
+                raise refused(f"{key.upper()} by `{column.name}`, the name of a column and of another output's alias")
     repeated = {n.lower() for n in names if names.count(n) > 1 or [m.lower() for m in names].count(n.lower()) > 1}
     if not repeated:
         return
