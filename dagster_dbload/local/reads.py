@@ -11,6 +11,7 @@ from sqlglot import exp
 
 from . import changes, decimals, naming, semantics
 from .catalog import TableMeta, check_name, quote_dbx
+from .columns import dbx_type
 from .common import Result, no_catalog, table_arg
 from .context import USER, Context
 from .datetimes import parse_date, parse_timestamp
@@ -26,12 +27,21 @@ class Reads:
 
     def __init__(self, ctx: Context):
         self.ctx = ctx
+        self._looked_up: dict[str, TableMeta | None] = {}  # the query's tables, each read from the catalog once
+        self._bound: dict[int, dict[str, str] | None] = {}  # its FROM items' column types
 
     def to_duckdb(self, query: exp.Expr, target: TableMeta | None = None) -> str:
         """DuckDB SQL for a Databricks query (or a DELETE's condition on `target`): tables renamed to their
         DuckDB homes, file sources readable."""
+        saved = self._looked_up, self._bound  # a FROM item's types are bound by a nested call
+        try:
+            return self._to_duckdb(query, target)
+        finally:
+            self._looked_up, self._bound = saved
+
+    def _to_duckdb(self, query: exp.Expr, target: TableMeta | None) -> str:
         query = query.copy()
-        self._looked_up: dict[str, TableMeta | None] = {}  # this query's tables, each read from the catalog once
+        self._looked_up, self._bound = {}, {}
         query = _values_named(query)
         for group in query.find_all(exp.Group):  # GROUP BY a, b WITH CUBE is GROUP BY CUBE(a, b)
             for kind, node in (("cube", exp.Cube), ("rollup", exp.Rollup)):
@@ -73,28 +83,57 @@ class Reads:
         return query
 
     def _column_type(self, column: exp.Column, target: TableMeta | None) -> str | None:
-        """The type of `column` when its SELECT (or the DELETE's `target`) reads tables only and one of them
-        certainly holds it; None when a subquery, CTE or function could hold it, or it is not found."""
+        """The type of `column` when one source of its SELECT (or the DELETE's `target`) certainly holds it: a
+        table's or view's from the catalog, a subquery's, VALUES' or a CTE's as DuckDB binds it (their columns are
+        Spark-typed by the rules); None when a source's columns are not known, or it is not found."""
         select = column.find_ancestor(exp.Select)
         if select is None:
-            tables = {target.name: target} if target is not None else {}
+            tables = {target.name.lower(): {c.name.lower(): c.type for c in target.columns}} if target else {}
         else:
-            sources = [select.args.get("from_")] + list(select.args.get("joins") or [])
             tables = {}
-            for source in sources:
-                table = source.this if source is not None else None
-                if not isinstance(table, exp.Table) or not isinstance(table.this, exp.Identifier):
+            for source in [select.args.get("from_"), *(select.args.get("joins") or [])]:
+                if source is None:
+                    continue
+                found = self._source_types(source.this)
+                if found is None:
                     return None
-                meta = self._lookup(table)
-                if meta is None:
-                    return None  # a CTE's name, or a table that is not there (the query says so itself)
-                tables[table.alias_or_name.lower()] = meta
+                tables[source.this.alias_or_name.lower()] = found
         if column.table:
             candidates = [tables[column.table.lower()]] if column.table.lower() in tables else []
         else:
             candidates = list(tables.values())
-        types = {c.type for meta in candidates if (c := meta.column(column.name)) is not None}
-        return types.pop() if len(types) == 1 else None
+        types = {t for names in candidates if (t := names.get(column.name.lower())) is not None}
+        return types.pop() if len(types) == 1 and "" not in types else None
+
+    def _source_types(self, source: exp.Expr) -> dict[str, str] | None:
+        """A FROM item's column types by name ("" for a name it holds twice), once per query; None if unknown."""
+        key = id(source)
+        if key in self._bound:
+            return self._bound[key]
+        query: exp.Expr | None = None
+        found: dict[str, str] | None = None
+        if isinstance(source, exp.Table) and isinstance(source.this, exp.Identifier):
+            meta = self._lookup(source)
+            if meta is not None:
+                found = {c.name.lower(): c.type for c in meta.columns}
+            elif not source.db and (cte := _cte_named(source, source.name)) is not None:
+                query = cte.this.copy()
+        elif isinstance(source, exp.Subquery) and isinstance(source.this, exp.Query):
+            query = source.this.copy()
+        elif isinstance(source, exp.Values):
+            query = exp.select("*").from_(source.copy())
+        if query is not None:
+            try:
+                schema = self.source_schema(query)  # binds it (a correlated or recursive source cannot be: unknown)
+            except Exception:  # noqa: BLE001 - unknown, as before
+                schema = None
+            if schema is not None:
+                found = {}
+                for field in schema:
+                    name = field.name.lower()
+                    found[name] = "" if name in found else dbx_type(field)
+        self._bound[key] = found
+        return found
 
     def _expand_set_operands(self, query: exp.Expr) -> None:
         """`SELECT * FROM t` as an operand of UNION/INTERSECT/EXCEPT: its columns written out, so that their types
@@ -439,6 +478,19 @@ def databricks_arrow(relation: duckdb.DuckDBPyRelation) -> pa.Table:
             field = pa.field(table.field(i).name, pa.string(), metadata={"Spark:DataType:SqlName": "VARIANT"})
             table = table.set_column(i, field, table.column(i).cast(pa.string()))
     return table
+
+
+def _cte_named(node: exp.Expr, name: str) -> exp.CTE | None:
+    """The (non-recursive) CTE `name` that `node` reads, from the nearest WITH that defines it."""
+    ancestor = node.parent
+    while ancestor is not None:
+        with_ = ancestor.args.get("with_") if isinstance(ancestor, exp.Query) else None
+        if with_ is not None:
+            for cte in with_.expressions:
+                if cte.alias_or_name.lower() == name.lower():
+                    return None if with_.args.get("recursive") else cte
+        ancestor = ancestor.parent
+    return None
 
 
 def _values_named(query: exp.Expr) -> exp.Expr:

@@ -1090,9 +1090,10 @@ def _lower_timestamp_add(node: exp.Expr, types: Sequence[Type], settings: Settin
 
 
 def _lower_sort_array(node: exp.Expr, types: Sequence[Type], settings: Settings) -> exp.Expr:
-    """sort_array(a, NULL) is NULL."""
+    """sort_array(a, NULL) is NULL (of the array's type)."""
     if _is_null(node.args.get("asc")):
-        return exp.null()
+        result = type_of(node)
+        return exp.Cast(this=exp.null(), to=result.copy()) if result is not None else exp.null()
     return functions.rewrite(node)
 
 
@@ -1554,6 +1555,8 @@ def rule_of(node: exp.Expr) -> Rule | None:
 
 def _arguments(node: exp.Expr) -> list[exp.Expr]:
     """The operands a rule's types are given for, in order."""
+    if isinstance(node, exp.AggFunc) and isinstance(node.this, exp.Distinct) and len(node.this.expressions) == 1:
+        return [node.this.expressions[0]]  # sum(DISTINCT x) is typed by x
     if isinstance(node, exp.Bracket):
         return [node.this, *node.expressions]
     if isinstance(node, exp.Binary):
