@@ -1338,6 +1338,36 @@ def _lower_unhex(node: exp.Expr, types: Sequence[Type], settings: Settings) -> e
     return duck("CASE WHEN regexp_full_match({s}, '[0-9a-fA-F]*') THEN unhex({s}) END", s=node.this)
 
 
+def _lower_mode(node: exp.Expr, types: Sequence[Type], settings: Settings) -> exp.Expr:
+    """mode(x[, deterministic]): the most frequent non-NULL value; among several equally frequent, with
+    deterministic the smallest, else Spark's pick depends on its hash order: refused when met."""
+    value, flag = node.this, node.args.get("deterministic")
+    if isinstance(value, exp.Distinct):
+        raise LocalSQLError("INVALID_WITHIN_GROUP_EXPRESSION.DISTINCT_UNSUPPORTED",
+                            "The function mode does not support DISTINCT.", "42K0K")  # fmt: skip
+    if value is None or isinstance(node.parent, exp.Window):
+        raise refused("mode() WITHIN GROUP or over a window")
+    if flag is not None and not isinstance(flag, exp.Boolean):
+        raise _mismatch(
+            node, "the deterministic argument must be a BOOLEAN literal", "DATATYPE_MISMATCH.UNEXPECTED_INPUT_TYPE"
+        )
+    t = types[0] if types else None
+    if t is None or t.this in (T.MAP, T.ARRAY, T.STRUCT, T.FLOAT, T.DOUBLE):
+        raise refused("mode of a value whose type is not known or not plain (Spark's equality of floats, maps..)")
+    tie = (
+        "list_min(ks)"
+        if flag is not None and flag.this
+        else _unsupported_at_run("mode with several most frequent values").sql("duckdb")
+    )
+    return duck(
+        "list_transform([map_entries(histogram({x}))], lambda es: list_transform([list_max(list_transform(es, "
+        "lambda e: e.value))], lambda m: list_transform([list_transform(list_filter(es, lambda e: e.value = m), "
+        f"lambda e: e.key)], lambda ks: CASE WHEN len(ks) = 0 THEN NULL WHEN len(ks) > 1 THEN {tie} ELSE ks[1] END)"
+        "[1])[1])[1]",
+        x=value,
+    )
+
+
 RULES: dict[type[exp.Expr], Rule] = {
     exp.Typeof: Rule(_fixed("STRING"), _lower_typeof),
     exp.Cast: Rule(_cast_returns, _lower_cast),
@@ -1407,6 +1437,7 @@ RULES: dict[type[exp.Expr], Rule] = {
     exp.Floor: Rule(_ceil_returns, _lower_ceil),
     exp.SafeDivide: Rule(_arithmetic_returns, _lower_safe_divide),
     exp.Pad: Rule(_pad_returns, _lower_pad),
+    exp.Mode: Rule(lambda node, types, settings: types[0] if types else None, _lower_mode),
     exp.Unhex: Rule(_fixed("BINARY"), _lower_unhex),
     **{tried: Rule(_arithmetic_returns, _lower_try_arithmetic) for tried in _TRIED},
     exp.RegexpExtractAll: Rule(_fixed("ARRAY<STRING>"), _lower_extract_all),
