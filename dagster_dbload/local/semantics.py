@@ -399,6 +399,8 @@ def _arithmetic_returns(node: exp.Expr, types: Sequence[Type], settings: Setting
         return None
     if T.NULL in (a.this, b.this):
         other = b if a.this == T.NULL else a
+        if other.this in _STRINGS:
+            raise _wrong_type(node, other)  # a string is not cast beside an untyped NULL
         if operator is exp.Div and a.this == T.NULL and other.this == T.DECIMAL:
             return exp.DataType.build("DOUBLE")  # Spark's NULL / DECIMAL (not DECIMAL / NULL)
         if other.this == T.NULL or other.this in _STRINGS:
@@ -467,6 +469,8 @@ def _lower_arithmetic(node: exp.Expr, types: Sequence[Type], settings: Settings)
     if isinstance(node, exp.Div):
         zero = exp.Anonymous(this="error", expressions=[exp.Literal.string(DIVIDE_BY_ZERO)]) if settings.ansi else exp.null()  # fmt: skip
         return decimals.divide(_as(x, a, dx, settings), (p1, s1), _as(y, b, dy, settings), (p2, s2), zero)
+    if isinstance(node, exp.Mul):  # an exact product: DuckDB may multiply narrow DECIMALs in 18 digits
+        dx, dy = (exp.DataType.build(f"DECIMAL(38, {scale})") for scale in (s1, s2))
     node.set("this", _as(x, a, dx, settings))
     node.set("expression", _as(y, b, dy, settings))
     return exp.Cast(this=node, to=result.copy())
