@@ -5,7 +5,11 @@ refused before anything is staged.
 
 Each guarded write records `dbload/base_version`, the table's version just before it. Its own commit is then the
 first commit after that version with its operation and row counts (DESCRIBE HISTORY's operationMetrics), so no
-statement is spent asking the version after the write; the asset's other partitions are found the same way."""
+statement is spent asking the version after the write; the asset's other partitions are found the same way.
+
+The same history tells when the table's row count is known without counting: an unpartitioned asset whose last
+write recorded `dagster/row_count`, with nothing but that write's own commits since, still holds that many rows;
+an append or merge then adds what its own answer says it inserted, less what it deleted."""
 
 from __future__ import annotations
 
@@ -23,6 +27,8 @@ HISTORY_LIMIT = 100  # commits read before a guarded write
 _LOOKBACK = 50  # this asset's materializations searched for its own commits
 _OPERATIONS = {"replace": "WRITE", "append": "COPY INTO"}  # the keyed modes: MERGE
 _OWN_DDL = {"CREATE TABLE", "ADD COLUMNS", "SET TBLPROPERTIES", "CHANGE COLUMN", "UPGRADE PROTOCOL"}
+ROW_COUNT = "dagster/row_count"
+_COUNTED = {"replace", "append", "merge", "insert_only"}  # modes whose dagster/row_count is the table's count(*)
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,7 @@ class Check:
 
     base: int
     foreign: tuple[str, ...] = ()
+    rows: int | None = None  # the table's rows at `base`, when known without counting (see `rows_before`)
 
 
 @dataclass(frozen=True)
@@ -58,6 +65,7 @@ class OwnWrite:
     mode: str
     rows: Mapping[str, int]  # staged, inserted, updated, deleted
     partition: str | None = None
+    table_rows: int | None = None  # the materialization's dagster/row_count (None: not recorded, or an announcement)
 
 
 def commits(rows: Sequence[Any]) -> list[Commit]:
@@ -88,12 +96,12 @@ def _matches(write: OwnWrite, commit: Commit) -> bool:
     )
 
 
-def foreign(history: Sequence[Commit], writes: Sequence[OwnWrite], partition: str | None) -> list[Commit]:
-    """The commits in `history` (oldest first) after this asset's last write of `partition` that none of its
-    `writes` (oldest first) made. A write's own commit is the first unclaimed commit after its base version that
-    matches it; the schema changes between its base and its commit are its DDL."""
+def _claim(history: Sequence[Commit], writes: Sequence[OwnWrite]) -> tuple[set[int], list[Commit | None]]:
+    """The versions in `history` that `writes` (oldest first) made, and each write's own commit (None: not found).
+    A write's own commit is the first unclaimed commit after its base version that matches it; the schema changes
+    between its base and its commit are its DDL."""
     claimed: set[int] = set()
-    since: int | None = None
+    found: list[Commit | None] = []
     for write in writes:
         commit = next((c for c in history if c.version > write.base and c.version not in claimed
                        and _matches(write, c)), None)  # fmt: skip
@@ -101,11 +109,43 @@ def foreign(history: Sequence[Commit], writes: Sequence[OwnWrite], partition: st
             claimed.add(commit.version)
             claimed |= {c.version for c in history if write.base < c.version < commit.version
                         and c.operation in _OWN_DDL}  # fmt: skip
+        found.append(commit)
+    return claimed, found
+
+
+def foreign(history: Sequence[Commit], writes: Sequence[OwnWrite], partition: str | None) -> list[Commit]:
+    """The commits in `history` (oldest first) after this asset's last write of `partition` that none of its
+    `writes` (oldest first) made."""
+    claimed, found = _claim(history, writes)
+    since: int | None = None
+    for write, commit in zip(writes, found, strict=True):
         if write.partition == partition:
             since = commit.version if commit is not None else write.base
     if since is None:
         return []
     return [c for c in history if c.version > since and c.version not in claimed]
+
+
+def rows_before(history: Sequence[Commit], writes: Sequence[OwnWrite], partition: str | None) -> int | None:
+    """The table's rows at the last version in `history` (oldest first), known without counting, else None.
+
+    Known when the asset is unpartitioned, its last write (of `writes`, oldest first) is a materialization that
+    recorded the table's row count, and every commit after that write's base version is its own: its load's
+    commit and its DDL, all within `history`. Anything else (another writer, a write that announced itself but
+    never materialized, a history too short to tell) leaves it unknown."""
+    if partition is not None or not writes or not history:
+        return None
+    last = writes[-1]
+    if last.partition is not None or last.table_rows is None or last.mode not in _COUNTED:
+        return None
+    commit = _claim(history, writes)[1][-1]
+    if commit is None or history[0].version > last.base + 1:
+        return None
+    own = {commit.version} | {c.version for c in history if last.base < c.version < commit.version
+                              and c.operation in _OWN_DDL}  # fmt: skip
+    if any(c.version > last.base and c.version not in own for c in history):
+        return None
+    return last.table_rows
 
 
 def keeps_runs(context: OutputContext) -> bool:
@@ -138,9 +178,10 @@ def own_writes(context: OutputContext) -> list[OwnWrite]:
         rows = {name: _int(metadata[f"dbload/{key}"]) for name, key in
                 (("staged", "staged_rows"), ("inserted", "rows_inserted"), ("updated", "rows_updated"),
                  ("deleted", "rows_deleted")) if f"dbload/{key}" in metadata}  # fmt: skip
+        counted = _int(metadata[ROW_COUNT]) if record.asset_materialization and ROW_COUNT in metadata else None
         first = writes.get(run, (record.storage_id, None))[0]
         writes[run] = (first, OwnWrite(_int(metadata[BASE_VERSION]), str(metadata["dbload/write_mode"].value),
-                                       rows, event.partition))  # fmt: skip
+                                       rows, event.partition, counted))  # fmt: skip
     return [write for _, write in sorted(writes.values(), key=lambda w: w[0])]
 
 

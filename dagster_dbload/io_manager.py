@@ -163,7 +163,7 @@ class DatabricksIOManager(ConfigurableIOManager):
                     staged = self._stage(session, attempt, wanted, output, plan, progress)
                     if check is not None:
                         guard.announce(context, check, wanted.settings.mode, staged.rows)
-                    outcome = self._execute(session, attempt, wanted, plan, staged, progress)
+                    outcome = self._execute(session, attempt, wanted, plan, staged, progress, check)
         url = self.warehouse.table_url(wanted.ref)
         context.add_output_metadata(
             report.metadata(wanted, plan, staged, outcome, url, not self.keep_staged_files, check)
@@ -197,8 +197,10 @@ class DatabricksIOManager(ConfigurableIOManager):
             return guard.Check(base=-1)  # a table this write creates: every commit after it is looked at
         history = guard.commits(session.run(sql.describe_history(wanted.ref, guard.HISTORY_LIMIT)).fetchall())
         # this asset's writes only now: each commit in `history` was announced before it was made
-        found = guard.foreign(history, guard.own_writes(context), wanted.partition_label)
-        check = guard.Check(history[-1].version if history else -1, tuple(c.describe() for c in found))
+        writes = guard.own_writes(context)
+        found = guard.foreign(history, writes, wanted.partition_label)
+        check = guard.Check(history[-1].version if history else -1, tuple(c.describe() for c in found),
+                            None if found else guard.rows_before(history, writes, wanted.partition_label))  # fmt: skip
         if found:
             what = (f"{wanted.ref} was written by someone else since {wanted.who} last wrote it: "
                     f"{'; '.join(check.foreign)}.")  # fmt: skip
@@ -235,16 +237,15 @@ class DatabricksIOManager(ConfigurableIOManager):
 
     def _execute(
         self, session: loader.Session, attempt: Attempt, wanted: request.WriteRequest, plan: loader.Plan,
-        staged: StagedFiles, progress: Progress,
+        staged: StagedFiles, progress: Progress, check: guard.Check | None,
     ) -> report.Outcome:  # fmt: skip
         """The DDL and the load statement (a table created for a load that failed is dropped again); with
-        `table_stats`, then the table's version and row counts."""
+        `table_stats`, then the table's version and row counts (without, the row count where the guard's `check`
+        or a new table tells it)."""
         attempt.sent = True
         start = time.perf_counter()
         try:
-            for statement in plan.ddl:
-                if statement not in session.statements:  # CREATE SCHEMA may have run for the volume
-                    session.run(statement)
+            self._run_ddl(session, wanted, plan.ddl)
             with progress.statement(plan.load.split(None, 1)[0].upper()):
                 answer = session.run(plan.load).fetchone()
         except Exception as e:
@@ -263,7 +264,10 @@ class DatabricksIOManager(ConfigurableIOManager):
         if wanted.tags:
             loader.apply_tags(session, wanted.ref, wanted.tags)
         counts = report.load_counts(answer)
-        state = loader.table_state(session, wanted, plan.columns, staged.rows, plan.create, counts.get("inserted"))
+        before = 0 if plan.create else check.rows if check is not None else None  # the rows before, where known
+        if session.resent:  # the connector sent a statement again: its answer may not tell what the load did
+            before = None
+        state = loader.table_state(session, wanted, plan.columns, staged.rows, counts, before)
         return report.Outcome(
             rows=state.rows,
             version=state.version,
@@ -273,6 +277,21 @@ class DatabricksIOManager(ConfigurableIOManager):
             conflict_retries=session.conflicts,
             statements=tuple(session.statements),
         )
+
+    def _run_ddl(self, session: loader.Session, wanted: request.WriteRequest, ddl: Sequence[str]) -> None:
+        """The plan's DDL. A new table's schema is created only when CREATE TABLE finds it missing (as the volume's
+        is): a table in an existing schema costs one statement and no privilege to create schemas."""
+        schema = sql.create_schema(wanted.ref.catalog, wanted.ref.schema)
+        for statement in ddl:
+            if statement == schema or statement in session.statements:  # the schema: only if found missing
+                continue
+            try:
+                session.run(statement)
+            except Exception as e:
+                if schema not in ddl or "SCHEMA_NOT_FOUND" not in str(e):
+                    raise
+                session.run(schema)
+                session.run(statement)
 
     def ensure_volume(self, session: loader.Session, staging_url: str, create: bool) -> None:
         """CREATE VOLUME IF NOT EXISTS for a /Volumes/... staging URL when `create` (and its schema when missing)."""

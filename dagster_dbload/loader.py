@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
+import logging
 import re
-from collections.abc import Callable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,9 +76,48 @@ def is_conflict(error: BaseException) -> bool:
     return bool(_CONFLICT.search(str(error)))
 
 
+_WATCHING = threading.Lock()
+_WATCHERS: list[int] = []
+_SAVED_LEVEL: list[int] = [logging.NOTSET, logging.WARNING]  # urllib3's own level and the level it showed
+
+
+@contextlib.contextmanager
+def _resends() -> Iterator[list[str]]:
+    """What urllib3 logs on this thread when it sends a request again after the connection broke mid-request:
+    databricks-sql-connector resends a statement whose answer was lost, so the statement may have run twice and
+    the answer is the second run's."""
+    seen: list[str] = []
+    thread = threading.get_ident()
+    logger = logging.getLogger("urllib3.connectionpool")
+    with _WATCHING:  # threads share the logger: its level is lowered by the first watcher, restored by the last
+        if not _WATCHERS:
+            _SAVED_LEVEL[:] = [logger.level, logger.getEffectiveLevel()]
+            logger.setLevel(min(_SAVED_LEVEL[1], logging.WARNING))  # heard even where urllib3's warnings are silenced
+        _WATCHERS.append(thread)
+    shown = _SAVED_LEVEL[1]
+
+    class Watch(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            if record.thread == thread and str(record.msg).startswith("Retrying"):
+                seen.append(record.getMessage())
+            return record.levelno >= shown  # what was shown before stays shown; nothing more
+
+    watch = Watch()
+    logger.addFilter(watch)
+    try:
+        yield seen
+    finally:
+        logger.removeFilter(watch)
+        with _WATCHING:
+            _WATCHERS.remove(thread)
+            if not _WATCHERS:
+                logger.setLevel(_SAVED_LEVEL[0])
+
+
 class Session:
     """A cursor that records every statement it runs, credentials redacted, and runs a statement again
-    (up to `conflict_retries` times, on the package's retry policy) when a concurrent writer won."""
+    (up to `conflict_retries` times, on the package's retry policy) when a concurrent writer won. `resent` lists
+    the statements whose request the connector had to send again (their answer may be a second run's)."""
 
     def __init__(
         self, cursor: Any, conflict_retries: int = 0, warn: Callable[[str], None] | None = None,
@@ -85,6 +127,7 @@ class Session:
         self.statements: list[str] = []
         self.conflict_retries = conflict_retries
         self.conflicts = 0
+        self.resent: list[str] = []
         self.backoff_seconds = backoff_seconds
         self._warn = warn
 
@@ -98,10 +141,13 @@ class Session:
                 self._warn(f"A concurrent writer changed the table first ({sql.redact(str(error))[:200]}); "
                            f"running the statement again in {delay:.1f}s.")  # fmt: skip
 
-        for attempt in retrying(is_conflict, attempts=self.conflict_retries + 1, first_delay=self.backoff_seconds,
-                                before_sleep=again):  # fmt: skip
-            with attempt:
-                self.cursor.execute(statement)
+        with _resends() as resends:
+            for attempt in retrying(is_conflict, attempts=self.conflict_retries + 1,
+                                    first_delay=self.backoff_seconds, before_sleep=again):  # fmt: skip
+                with attempt:
+                    self.cursor.execute(statement)
+        if resends:
+            self.resent.append(self.statements[-1])
         return self.cursor
 
 
@@ -347,17 +393,15 @@ class TableState:
 
 
 def table_state(
-    session: Session, wanted: WriteRequest, columns: Sequence[ColumnSpec], staged_rows: int, created: bool = False,
-    inserted: int | None = None,
+    session: Session, wanted: WriteRequest, columns: Sequence[ColumnSpec], staged_rows: int,
+    counts: Mapping[str, int], before: int | None = None,
 ) -> TableState:  # fmt: skip
     """What `table_stats` asks after the load: the Delta version, then the row counts. Without it the row count is
-    given where it is known for free: a replace leaves exactly the staged rows; an append or merge into the
-    table it created leaves the rows its own answer says it inserted."""
+    given where it is known for free (`derived_rows`); `before` is the table's rows before the load when known
+    (0 for a table the load created)."""
     mode = wanted.settings.mode
     if not wanted.settings.table_stats:
-        if mode == "replace":
-            return TableState(rows=staged_rows)
-        return TableState(rows=inserted if created and mode != "scd2" else None)
+        return TableState(rows=derived_rows(mode, staged_rows, counts, before))
     version = _table_version(session, wanted.ref)
     if mode == "replace":
         return TableState(rows=staged_rows, version=version)
@@ -367,6 +411,19 @@ def table_state(
         history, current = session.run(sql.count_versions(wanted.ref, wanted.settings.scd2.valid_to, where)).fetchone()
         return TableState(current, history, version)
     return TableState(session.run(sql.count_rows(wanted.ref, where)).fetchone()[0], None, version)
+
+
+def derived_rows(mode: str, staged_rows: int, counts: Mapping[str, int], before: int | None) -> int | None:
+    """The table's (partition's) rows after a load, without counting: a replace leaves exactly the staged rows; an
+    append or merge leaves the rows before it (`before`, None when unknown) plus what its own answer (`counts`)
+    says it inserted, less what it deleted. None when that is not known (scd2: its count is of current versions)."""
+    if mode == "replace":
+        return staged_rows
+    if before is None or mode == "scd2" or "inserted" not in counts:
+        return None
+    if mode == "append":  # fewer: COPY INTO skipped files loaded before, maybe by this load's lost first answer
+        return before + staged_rows if counts["inserted"] == staged_rows else None
+    return before + counts["inserted"] - counts["deleted"] if "deleted" in counts else None
 
 
 def read_scope(wanted: ReadRequest, existing: Sequence[ColumnSpec]) -> tuple[list[str] | None, str | None]:

@@ -8,6 +8,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 
+from . import timers
+
 
 class Progress:
     def __init__(self, log: Callable[[str], None], every: float, who: str):
@@ -27,24 +29,27 @@ class Progress:
 
     @contextlib.contextmanager
     def statement(self, kind: str) -> Iterator[None]:
-        """While the load statement runs: a line every `every` seconds, and one when it ends after that long."""
+        """While the load statement runs: a line every `every` seconds (from the package's timer thread, so no
+        thread is started per statement), and one when it ends after that long."""
         if not self.every:
             yield
             return
-        done = threading.Event()
         start = time.monotonic()
+        lock = threading.Lock()
+        running: list[timers.Call] = []  # the next line's call, while the statement runs
 
         def report() -> None:
-            while not done.wait(self.every):
-                self.log(f"{self.who}: the {kind} statement has run for {time.monotonic() - start:,.0f} s")
+            with lock:
+                if running:
+                    self.log(f"{self.who}: the {kind} statement has run for {time.monotonic() - start:,.0f} s")
+                    running[0] = timers.later(self.every, report)
 
-        reporter = threading.Thread(target=report, daemon=True)
-        reporter.start()
+        running.append(timers.later(self.every, report))
         try:
             yield
         finally:
-            done.set()
-            reporter.join()
+            with lock:
+                running.pop().cancel()
             elapsed = time.monotonic() - start
             if elapsed >= self.every:
                 self.log(f"{self.who}: the {kind} statement finished in {elapsed:,.1f} s")

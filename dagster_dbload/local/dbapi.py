@@ -11,6 +11,7 @@ import duckdb
 import pyarrow as pa
 from databricks.sql.types import Row
 
+from .. import timers
 from ..types import describe_type
 from .common import Result
 from .engine import LocalEngine
@@ -151,7 +152,7 @@ class LocalConnection:
         self.path = path
         self._opener = opener
         self._idle_seconds = idle_seconds
-        self._timer: threading.Timer | None = None
+        self._timer: timers.Call | None = None  # releases the file after `idle_seconds` without a statement
         self._con: duckdb.DuckDBPyConnection | None = None
         self._guard = threading.Lock()  # orders cancels and closes against statements starting and ending
         self._running: Cancellation | None = None  # the statement holding the file, guarded
@@ -200,9 +201,7 @@ class LocalConnection:
                 if cancellation.requested and not self.engine.in_transaction:
                     self._release()  # a fresh DuckDB connection for the next statement: nothing half-done stays
                 elif not self.engine.in_transaction:  # a transaction keeps the file until COMMIT / ROLLBACK
-                    self._timer = threading.Timer(self._idle_seconds, self._release)
-                    self._timer.daemon = True
-                    self._timer.start()
+                    self._timer = timers.later(self._idle_seconds, self._release_if_idle)
                 cancellation.stopped.set()
 
     def _end(self, cancellation: Cancellation, outer: Cancellation | None) -> bool:
@@ -275,6 +274,21 @@ class LocalConnection:
             if self._con is not None:
                 self._con.close()
                 self._con = None
+
+    def _release_if_idle(self) -> None:
+        """The idle timer (on the package's timer thread, which must not wait): release the file unless a
+        statement on it runs or a transaction is open; while a statement runs, look again later."""
+        lock = _lock_for(self.path)
+        if not lock.acquire(blocking=False):
+            if not self._closed:
+                self._timer = timers.later(self._idle_seconds, self._release_if_idle)
+            return
+        try:
+            if self._con is not None and not self.engine.in_transaction:
+                self._con.close()
+                self._con = None
+        finally:
+            lock.release()
 
     def cursor(self) -> LocalCursor:
         return LocalCursor(self)
