@@ -162,24 +162,10 @@ class SessionVariables:
         if tuple_form:
             names = [_name(n) for n in tuple_form.group(1).split(",")]
             targets = [self._get(n) for n in names]
-            if len(set(names)) != len(names):
-                raise LocalSQLError("DUPLICATE_ASSIGNMENTS", "The variables assigned are not unique.", "42701")
             query = tuple_form.group(2).strip()[1:-1]
             if re.search(r"\bDEFAULT\b", query, re.I):
                 raise unsupported("SET VARIABLE (...) = (SELECT DEFAULT ...)")
-            rows = self.evaluate(query)
-            if rows.num_columns != len(targets):
-                raise LocalSQLError("ASSIGNMENT_ARITY_MISMATCH", "The number of columns or variables assigned "
-                                    "does not match the number of values.", "42802")  # fmt: skip
-            if rows.num_rows > 1:
-                raise LocalSQLError("ROW_SUBQUERY_TOO_MANY_ROWS", "More than one row returned by a subquery used "
-                                    "as a row.", "21000")  # fmt: skip
-            values = [rows.column(i)[0].as_py() if rows.num_rows else None for i in range(len(targets))]
-            computed = [
-                self._value(v, _sql_of(x)) if x is not None else None for v, x in zip(targets, values, strict=True)
-            ]
-            for variable, value in zip(targets, computed, strict=True):
-                variable.value, variable.refused = value, None
+            self._assign_row(targets, self.evaluate(query))
             return Result()
         pairs = []
         for item in _split_top(assignments):
@@ -234,9 +220,13 @@ class SessionVariables:
         if "INTO" not in clauses:
             return result
         targets = [self._get(_name(n)) for n in _split_top(clauses["INTO"].strip().strip("()"))]
+        self._assign_row(targets, result.table)
+        return Result()
+
+    def _assign_row(self, targets: list[Variable], rows: pa.Table | None) -> None:
+        """A query's one row (none: NULLs) assigned to `targets`, each value cast to its variable's type."""
         if len({t.name for t in targets}) != len(targets):
             raise LocalSQLError("DUPLICATE_ASSIGNMENTS", "The variables assigned are not unique.", "42701")
-        rows = result.table
         if rows is None or rows.num_columns != len(targets):
             raise LocalSQLError("ASSIGNMENT_ARITY_MISMATCH", "The number of columns or variables assigned "
                                 "does not match the number of values.", "42802")  # fmt: skip
@@ -247,7 +237,6 @@ class SessionVariables:
         computed = [self._value(t, _sql_of(v)) if v is not None else None for t, v in zip(targets, values, strict=True)]
         for variable, value in zip(targets, computed, strict=True):
             variable.value, variable.refused = value, None
-        return Result()
 
     def _drop(self, m: re.Match[str]) -> Result:
         if not m.group(1):
