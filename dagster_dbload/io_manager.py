@@ -286,7 +286,7 @@ class DatabricksIOManager(ConfigurableIOManager):
             if statement == schema or statement in session.statements:  # the schema: only if found missing
                 continue
             try:
-                session.run(statement)
+                session.run(statement, recorded_if_failed=schema not in ddl)  # a missing schema's try: not shown
             except Exception as e:
                 if schema not in ddl or "SCHEMA_NOT_FOUND" not in str(e):
                     raise
@@ -299,7 +299,7 @@ class DatabricksIOManager(ConfigurableIOManager):
         if volume is None or not create or str(volume) in self._volumes_made:
             return
         try:
-            session.run(sql.create_volume(volume))
+            session.run(sql.create_volume(volume), recorded_if_failed=False)
         except Exception as e:  # a new schema: create it once, then the volume
             if "SCHEMA_NOT_FOUND" not in str(e):
                 raise

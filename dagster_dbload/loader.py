@@ -131,9 +131,11 @@ class Session:
         self.backoff_seconds = backoff_seconds
         self._warn = warn
 
-    def run(self, statement: str) -> Any:
-        """Run `statement` (again after a write conflict); it is recorded, redacted, as sent."""
-        self.statements.append(sql.redact(statement))
+    def run(self, statement: str, recorded_if_failed: bool = True) -> Any:
+        """Run `statement` (again after a write conflict); it is recorded, redacted, as sent (with
+        `recorded_if_failed=False` only once it succeeded: a first try that another statement answers)."""
+        if recorded_if_failed:
+            self.statements.append(sql.redact(statement))
 
         def again(error: BaseException, delay: float, attempt: int) -> None:
             self.conflicts += 1
@@ -146,6 +148,8 @@ class Session:
                                     first_delay=self.backoff_seconds, before_sleep=again):  # fmt: skip
                 with attempt:
                     self.cursor.execute(statement)
+        if not recorded_if_failed:
+            self.statements.append(sql.redact(statement))
         if resends:
             self.resent.append(self.statements[-1])
         return self.cursor

@@ -187,9 +187,16 @@ def test_materialize_button_loads_the_table(dagster_dev, page):
     expect(page.locator("tr", has_text="dagster/table_name").first).to_contain_text("main.shop.customers")
     expect(page.locator("tr", has_text="dagster/uri").first).to_contain_text("file://")
     sql = page.locator("tr", has_text="dbload/sql").first  # markdown: pretty-printed SQL, not a JSON list
+    page.screenshot(path=str(OUTPUT / "asset-events.png"), full_page=True)
+    if sql.get_by_text("Show Markdown").count():  # Dagster opens longer markdown in a dialog
+        sql.get_by_text("Show Markdown").click()
+        sql = page.get_by_role("dialog")
+        page.wait_for_timeout(500)  # the dialog fades in
+        page.screenshot(path=str(OUTPUT / "asset-sql.png"), full_page=True)
+    expect(sql).to_contain_text("CREATE TABLE")  # the first load: the table (and its schema), then the rows
     expect(sql).to_contain_text("INSERT OVERWRITE")
     expect(sql).not_to_contain_text('["')
-    page.screenshot(path=str(OUTPUT / "asset-events.png"), full_page=True)
+    page.keyboard.press("Escape")
 
     page.goto(f"{dagster_dev.url}/assets/shop/customers")
     expect(page.get_by_text("Latest materialization")).to_be_visible()
