@@ -224,7 +224,7 @@ _QUOTED_UNIT = re.compile(
 _SPLIT_SHIFT = re.compile(r"(>\s+>|<\s+<)(?=\s*[\w('+-])")  # not `ARRAY<ARRAY<INT> >)`
 
 
-def _blanked(sql: str) -> str:
+def blanked(sql: str) -> str:
     """`sql` with the insides of its quoted strings and names blanked (same length)."""
     return re.sub(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|`[^`]*`", lambda m: m.group(0)[0] * len(m.group(0)), sql)
 
@@ -241,7 +241,7 @@ def refuse_lost_arguments(sql: str) -> None:
             f"MICROSECOND, but got the string literal '{unit.group(2)}'.",
             "22023",
         )
-    blank = _blanked(sql)
+    blank = blanked(sql)
     if (shift := _SPLIT_SHIFT.search(blank)) is not None:
         raise LocalSQLError("PARSE_SYNTAX_ERROR", f"Syntax error at or near '{shift.group(0)[-1]}'.", "42601")
     for match in _CALL.finditer(blank):

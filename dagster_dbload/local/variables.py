@@ -14,6 +14,7 @@ from sqlglot import exp
 
 from .common import Result
 from .errors import LocalSQLError, unsupported
+from .functions import blanked
 from .params import literal
 
 _NAME = r"((?:`[^`]+`|\w+)(?:\s*\.\s*(?:`[^`]+`|\w+)){0,2})"
@@ -205,7 +206,7 @@ class SessionVariables:
             bound_values: list[exp.Expr] = []
             for m in items:
                 assert m is not None
-                if re.search(r"\bSELECT\b", re.sub(r"'(?:[^'\\]|\\.)*'", "''", m.group(1)), re.I):
+                if re.search(r"\bSELECT\b", blanked(m.group(1)), re.I):
                     raise LocalSQLError("UNSUPPORTED_EXPR_FOR_PARAMETER", "A query parameter cannot be a subquery.",
                                         "42K0E")  # fmt: skip
                 row = self.evaluate(f"SELECT {m.group(1)} AS value, typeof({m.group(1)}) AS type")
@@ -323,43 +324,32 @@ def _in_projection(node: exp.Expr) -> bool:
     return node.arg_key == "expressions"
 
 
+def _top_level(text: str) -> list[int]:
+    """The positions in `text` outside quotes and parentheses."""
+    found, depth = [], 0
+    for i, ch in enumerate(blanked(text)):  # a quoted string or name is its quote repeated
+        depth += (ch == "(") - (ch == ")")
+        if depth == 0 and ch not in "()'\"`":
+            found.append(i)
+    return found
+
+
 def _split_top(text: str) -> list[str]:
     """`a = 1, b = f(2, 3)` split at the commas outside parentheses and quotes."""
-    parts, depth, quote, start = [], 0, "", 0
-    for i, ch in enumerate(text):
-        if quote:
-            quote = "" if ch == quote else quote
-        elif ch in "'\"`":
-            quote = ch
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif ch == "," and depth == 0:
-            parts.append(text[start:i])
-            start = i + 1
-    parts.append(text[start:])
+    cuts = [i for i in _top_level(text) if text[i] == ","]
+    parts = [text[a + 1 : b] for a, b in zip([-1, *cuts], [*cuts, len(text)], strict=True)]
     return [p.strip() for p in parts if p.strip()]
 
 
 def _clauses(text: str, keywords: tuple[str, ...]) -> dict[str, str]:
     """`text` cut at the keywords (outside quotes and parentheses): {"": the head, keyword: its clause}."""
-    cuts, depth, quote = [], 0, ""
-    for i, ch in enumerate(text):
-        if quote:
-            quote = "" if ch == quote and text[i - 1] != "\\" else quote
-        elif ch in "'\"`":
-            quote = ch
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif depth == 0 and (i == 0 or text[i - 1].isspace()):
-            for keyword in keywords:
-                if text[i : i + len(keyword)].upper() == keyword and (
-                    i + len(keyword) == len(text) or text[i + len(keyword)].isspace()
-                ):
-                    cuts.append((i, keyword))
+    cuts = [
+        (i, keyword)
+        for i in _top_level(text)
+        if i == 0 or text[i - 1].isspace()
+        for keyword in keywords
+        if text[i : i + len(keyword)].upper() == keyword and text[i + len(keyword) : i + len(keyword) + 1].strip() == ""
+    ]
     found, start, name = {}, 0, ""
     for at, keyword in cuts:
         found[name] = text[start:at].strip()
