@@ -75,7 +75,8 @@ _SCOPES = {
 }
 
 
-def _unquoted(value: str) -> str:
+def unquoted(value: str) -> str:
+    """A setting's key or value without the quotes it was written in."""
     value = value.strip()
     return value[1:-1] if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"`" else value
 
@@ -86,7 +87,7 @@ def not_followed(key: str, value: str) -> bool:
     if key in HONOURED or key.startswith(_NO_EFFECT):
         return False
     if key in SPARK_DEFAULTS:
-        return _unquoted(value).lower() not in SPARK_DEFAULTS[key]
+        return unquoted(value).lower() not in SPARK_DEFAULTS[key]
     return key.startswith("spark.")
 
 

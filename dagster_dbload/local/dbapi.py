@@ -271,9 +271,13 @@ class LocalConnection:
 
     def _release(self) -> None:
         with _lock_for(self.path):
-            if self._con is not None:
-                self._con.close()
-                self._con = None
+            self._close_file()
+
+    def _close_file(self) -> None:
+        """Close the DuckDB file (under its lock): the next statement opens it again."""
+        if self._con is not None:
+            self._con.close()
+            self._con = None
 
     def _release_if_idle(self) -> None:
         """The idle timer (on the package's timer thread, which must not wait): release the file unless a
@@ -284,9 +288,8 @@ class LocalConnection:
                 self._timer = timers.later(self._idle_seconds, self._release_if_idle)
             return
         try:
-            if self._con is not None and not self.engine.in_transaction:
-                self._con.close()
-                self._con = None
+            if not self.engine.in_transaction:
+                self._close_file()
         finally:
             lock.release()
 

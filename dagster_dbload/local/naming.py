@@ -34,7 +34,7 @@ def spark_name(projection: exp.Expr, time_zone: str = "UTC") -> str:
         return str(projection.name)  # t.a and a struct's s.f alike: the last name
     if isinstance(projection, exp.Explode) and not isinstance(projection, exp.Posexplode):
         return "col"  # a generator's column (an array's; a map's are key and value)
-    inner = projection.this if isinstance(projection, exp.Cast) and _typed_length(projection) is None else None
+    inner = projection.this if isinstance(projection, exp.Cast) and typed_length(projection) is None else None
     if isinstance(inner, exp.Column) and "." not in names.sql(inner):
         return names.sql(inner)  # CAST(a AS INT) keeps the column's name (a struct's field, s.f, does not)
     variant = inner if inner is not None else projection
@@ -52,8 +52,8 @@ def _call(name: str, *keys: str) -> Rule:
     return lambda self, e: self.call(name, *self.args(e, *keys))
 
 
-def _typed_length(node: exp.Expr) -> int | None:
-    """The length of the function name the user typed: sqlglot keeps the name token's span in the node's meta."""
+def typed_length(node: exp.Expr) -> int | None:
+    """The length of the name (or literal) the user typed: sqlglot keeps the token's span in the node's meta."""
     start, end = node.meta.get("start"), node.meta.get("end")
     return end - start + 1 if isinstance(start, int) and isinstance(end, int) else None
 
@@ -265,11 +265,11 @@ class SparkNames:
         exp.AtTimeZone: lambda self, e: self.call("from_utc_timestamp", _uncast(e.this), e.args.get("zone")),
         exp.Initcap: _call("initcap", "this"),
         exp.Log: lambda self, e: {4: f"LOG2({self.sql(e.expression)})", 5: f"LOG10({self.sql(e.expression)})"}.get(
-            _typed_length(e) or 0, f"LOG({self.sql(e.this)}, {self.sql(e.expression)})"
+            typed_length(e) or 0, f"LOG({self.sql(e.this)}, {self.sql(e.expression)})"
         ),
-        exp.Ln: lambda self, e: self.call("ln", e.this) if _typed_length(e) == 2 else f"LOG(E(), {self.sql(e.this)})",
+        exp.Ln: lambda self, e: self.call("ln", e.this) if typed_length(e) == 2 else f"LOG(E(), {self.sql(e.this)})",
         # with or without parentheses: a column named current_date would be named so, only the catalog knows
-        exp.CurrentTimestamp: lambda self, e: "now()" if _typed_length(e) == 3 else "current_timestamp()",
+        exp.CurrentTimestamp: lambda self, e: "now()" if typed_length(e) == 3 else "current_timestamp()",
         exp.CurrentDate: lambda self, e: "current_date()",
         exp.CurrentUser: lambda self, e: "current_user()",
         exp.Kwarg: lambda self, e: self.sql(e.expression),
@@ -343,7 +343,7 @@ class SparkNames:
 
     def operator(self, e: exp.Binary, op: str, functions: dict[int, str]) -> str:
         """`a % 2`, or mod(a, 2) as called: sqlglot reads both as one node, the name token's length tells."""
-        name = functions.get(_typed_length(e) or 0)
+        name = functions.get(typed_length(e) or 0)
         return self.call(name, e.this, e.expression) if name else f"({self.sql(e.this)} {op} {self.sql(e.expression)})"
 
     def pairs(self, keys: exp.Expr, values: exp.Expr) -> list[exp.Expr]:
@@ -357,7 +357,7 @@ class SparkNames:
         else:
             known = FUNCTION_NAMES.get(type(node))
             if isinstance(known, dict):
-                name = known.get(_typed_length(node), known.get(None, node.sql_name().lower()))
+                name = known.get(typed_length(node), known.get(None, node.sql_name().lower()))
             else:
                 name = known or node.sql_name().lower()
         return name.upper() if name in CAPITALIZED else name
@@ -452,7 +452,7 @@ class SparkNames:
         return f"named_struct({', '.join(fields)})"
 
     def struct_sql(self, e: exp.Struct) -> str:
-        if _typed_length(e) == 6:  # struct(a, 1 AS b): names only where given
+        if typed_length(e) == 6:  # struct(a, 1 AS b): names only where given
             shown = []
             for x in e.expressions:
                 value = x.expression if isinstance(x, exp.PropertyEQ) else x
@@ -488,7 +488,7 @@ class SparkNames:
 
     def concat_sql(self, e: exp.Concat) -> str:
         parts = e.expressions
-        if _typed_length(e) is None and all(isinstance(p, exp.Literal) and p.is_string for p in parts):
+        if typed_length(e) is None and all(isinstance(p, exp.Literal) and p.is_string for p in parts):
             return "".join(str(p.this) for p in parts)  # 'hello' ' ' 'world', one literal to Spark
         return self.call("concat", *parts)
 
@@ -504,7 +504,7 @@ class SparkNames:
     def rounding(self, e: exp.Func, name: str, alias_length: int, alias: str) -> str:
         """ceil(x) is `CEIL(x)` to Spark, ceil(x, d) `ceil(x, d)`, ceiling(x) `ceiling(x)`."""
         args = self.args(e, "this", "decimals")
-        if alias and _typed_length(e) == alias_length:
+        if alias and typed_length(e) == alias_length:
             return self.call(alias, *args)
         return self.call(name if len(args) > 1 else name.upper(), *args)
 
@@ -589,7 +589,7 @@ class SparkNames:
         return self.sql(e.this)
 
     def cast_sql(self, e: exp.Cast) -> str:
-        length = _typed_length(e)
+        length = typed_length(e)
         if length is not None:  # a function sqlglot made a CAST of: to_timestamp(x), or a cast function, int(x)
             return self.call("to_timestamp", e.this) if length == 12 else self.sql(e.this)
         literal = self.typed_literal(e)
@@ -606,7 +606,7 @@ class SparkNames:
             return None
         inner, kind = e.this, e.to.this
         casts: list[exp.DataType] = []  # `TIMESTAMP_NTZ '...'::TIMESTAMP(9)`: sqlglot puts the literal's type outside
-        while isinstance(inner, exp.Cast) and "format" not in inner.args and _typed_length(inner) is None:
+        while isinstance(inner, exp.Cast) and "format" not in inner.args and typed_length(inner) is None:
             casts.append(inner.to)
             inner = inner.this
         if casts:
@@ -625,7 +625,7 @@ class SparkNames:
             return self.datetime_literal(kind, text)
         if inner.is_string and kind == DType.DECIMAL and _position(inner) is None:  # 1.0BD
             return _decimal(text)
-        span = _typed_length(inner)
+        span = typed_length(inner)
         if inner.is_string or (span is not None and span == len(text)):
             return None  # '1'::INT, 1::SMALLINT
         if kind in (DType.DOUBLE, DType.FLOAT):
@@ -690,7 +690,7 @@ class SparkNames:
             return "day" if shown.endswith("' DAY") else "dt"
         if isinstance(node, exp.Literal):
             return "int" if re.fullmatch(r"\d+", str(node.this)) and not node.is_string else None
-        if isinstance(node, exp.Cast) and _typed_length(node) is None:
+        if isinstance(node, exp.Cast) and typed_length(node) is None:
             if node.to.is_type(DType.DATE):
                 return "date"
             if node.to.is_type(DType.TIME):
@@ -770,7 +770,7 @@ class SparkNames:
         return self.call("between", e.this, e.args["low"], e.args["high"])
 
     def regexplike_sql(self, e: exp.RegexpLike) -> str:
-        name = {6: "REGEXP", 11: "REGEXP_LIKE"}.get(_typed_length(e) or 0, "RLIKE")
+        name = {6: "REGEXP", 11: "REGEXP_LIKE"}.get(typed_length(e) or 0, "RLIKE")
         return self.call(name, e.this, e.expression)
 
     # ---- conditionals ------------------------------------------------------------------------------------------
@@ -807,7 +807,7 @@ class SparkNames:
         return self.call("convert_timezone", source, e.args.get("target_tz"), e.args.get("timestamp"))
 
     def strposition_sql(self, e: exp.StrPosition) -> str:
-        length = _typed_length(e)
+        length = typed_length(e)
         if length == 5:  # instr(str, substr[, position[, occurrence]])
             args: list[Any] = self.args(e, "this", "substr", "position", "occurrence")
             return self.call("instr", *args, *([exp.var("1")] if len(args) == 3 else []))
@@ -830,12 +830,12 @@ class SparkNames:
 
     # ---- dates and times ---------------------------------------------------------------------------------------
     def tsordstodate_sql(self, e: exp.TsOrDsToDate) -> str:
-        if _typed_length(e) is None:  # sqlglot's own, around the argument of year(x), month(x), ...
+        if typed_length(e) is None:  # sqlglot's own, around the argument of year(x), month(x), ...
             return self.sql(e.this)
         return self.call("to_date", e.this, *([self.time_format(e.args["format"])] if e.args.get("format") else []))
 
     def timestrtotime_sql(self, e: exp.TimeStrToTime) -> str:
-        return self.sql(e.this) if _typed_length(e) is None else self.call("to_timestamp", e.this)
+        return self.sql(e.this) if typed_length(e) is None else self.call("to_timestamp", e.this)
 
     def timetostr_sql(self, e: exp.TimeToStr) -> str:
         return self.call("date_format", e.this, exp.Literal.string(self.time_format(e.args.get("format"))))
@@ -856,7 +856,7 @@ class SparkNames:
         unit = _unit_name(e)
         with_unit = end > start if end is not None and start is not None else unit != "DAY"
         if not with_unit:
-            return self.call("date_diff" if _typed_length(e) == 9 else "datediff", e.this, e.expression)
+            return self.call("date_diff" if typed_length(e) == 9 else "datediff", e.this, e.expression)
         return self.call("timestampdiff", exp.var(unit), e.expression, e.this)
 
     def timestampdiff_sql(self, e: exp.TimestampDiff) -> str:
@@ -883,7 +883,7 @@ class SparkNames:
         return f"extract({field} FROM {self.sql(e.expression)})"
 
     def time_sql(self, e: exp.Time) -> str:
-        return self.sql(e.this) if _typed_length(e) == 4 else self.call("time", *self.args(e))
+        return self.sql(e.this) if typed_length(e) == 4 else self.call("time", *self.args(e))
 
     # ---- aggregates and windows --------------------------------------------------------------------------------
     def count_sql(self, e: exp.Count) -> str:
@@ -932,7 +932,7 @@ class SparkNames:
         inner = e.this
         if isinstance(inner, exp.NthValue):
             return f"{self.sql(inner)} ignore nulls"
-        if _typed_length(e) is None and isinstance(inner, (exp.FirstValue, exp.LastValue)):
+        if typed_length(e) is None and isinstance(inner, (exp.FirstValue, exp.LastValue)):
             return self.call("first" if isinstance(inner, exp.FirstValue) else "last", *self.args(inner))
         return self.sql(inner)
 

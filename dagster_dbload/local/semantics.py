@@ -20,6 +20,7 @@ from sqlglot import exp, parse_one
 from . import decimals, functions
 from .errors import DIVIDE_BY_ZERO, LocalSQLError
 from .functions import duck, refused
+from .naming import typed_length
 
 T = exp.DataType.Type
 Type: TypeAlias = "exp.DataType | None"  # None: not known statically
@@ -674,7 +675,7 @@ def _lower_locate(node: exp.Expr, types: Sequence[Type], settings: Settings) -> 
     """instr(s, sub) / locate(sub, s[, pos]): 1-based, 0 when absent, an INT. A start position is taken only where
     Spark's locate and instr agree on it (a positive number, a non-empty literal to find)."""
     position, substr = node.args.get("position"), node.args.get("substr")
-    if position is not None and _typed_length(node) == len("instr"):
+    if position is not None and typed_length(node) == len("instr"):  # not locate
         return _lower_instr_from(node, types)
     if node.args.get("occurrence") is not None:
         raise refused("instr with an occurrence")
@@ -686,12 +687,6 @@ def _lower_locate(node: exp.Expr, types: Sequence[Type], settings: Settings) -> 
         if not agreed:
             raise refused("locate / instr with a start position that is not a positive number")
     return exp.cast(functions.rewrite(node), "INTEGER")
-
-
-def _typed_length(node: exp.Expr) -> int | None:
-    """The length of the function name as typed (sqlglot keeps the name token's span): instr from locate."""
-    start, end = node.meta.get("start"), node.meta.get("end")
-    return end - start + 1 if isinstance(start, int) and isinstance(end, int) else None
 
 
 def _lower_instr_from(node: exp.Expr, types: Sequence[Type]) -> exp.Expr:
@@ -1516,6 +1511,14 @@ _MASK_DEFAULTS = ("X", "x", "n", None)  # upperChar, lowerChar, digitChar, other
 _MASK_ARGUMENTS = ("upperChar", "lowerChar", "digitChar", "otherChar")
 
 
+def _ascii_only(value: exp.Expr, answer: exp.Expr, name: str) -> exp.Expr:
+    """`answer` where the text `value` is ASCII; beyond it, refused when met (Java's character classes, which
+    Spark's `name` uses, are Unicode's)."""
+    beyond = exp.Anonymous(this="regexp_matches", expressions=[value.copy(), exp.Literal.string("[^\\x00-\\x7F]")])
+    return exp.Case(ifs=[exp.If(this=beyond, true=_unsupported_at_run(f"{name} of characters beyond ASCII"))],
+                    default=answer)  # fmt: skip
+
+
 def _lower_mask(node: exp.Expr, types: Sequence[Type], settings: Settings) -> exp.Expr:
     """mask(s[, upper, lower, digit, other]): each ASCII capital, small letter and digit (and with `other`, any
     other character) replaced; a NULL replacement keeps those characters. Characters beyond ASCII are refused when
@@ -1543,9 +1546,7 @@ def _lower_mask(node: exp.Expr, types: Sequence[Type], settings: Settings) -> ex
         "coalesce({d}, c) ELSE coalesce({o}, c) END), '')",
         s=value, u=upper, l=lower, d=digit, o=other,
     )  # fmt: skip
-    beyond = exp.Anonymous(this="regexp_matches", expressions=[value.copy(), exp.Literal.string("[^\\x00-\\x7F]")])
-    return exp.Case(ifs=[exp.If(this=beyond, true=_unsupported_at_run("mask of characters beyond ASCII"))],
-                    default=masked)  # fmt: skip
+    return _ascii_only(value, masked, "mask")
 
 
 def _lower_luhn_check(node: exp.Expr, types: Sequence[Type], settings: Settings) -> exp.Expr:
@@ -1561,9 +1562,7 @@ def _lower_luhn_check(node: exp.Expr, types: Sequence[Type], settings: Settings)
         "CASE WHEN CAST(d AS INT) > 4 THEN 9 ELSE 0 END ELSE CAST(d AS INT) END)) % 10 = 0 END",
         s=value,
     )  # fmt: skip
-    beyond = exp.Anonymous(this="regexp_matches", expressions=[value.copy(), exp.Literal.string("[^\\x00-\\x7F]")])
-    return exp.Case(ifs=[exp.If(this=beyond, true=_unsupported_at_run("luhn_check of characters beyond ASCII"))],
-                    default=checked)  # fmt: skip
+    return _ascii_only(value, checked, "luhn_check")
 
 
 NAMED: dict[str, Rule] = {  # functions sqlglot leaves as exp.Anonymous, by name
@@ -1919,8 +1918,7 @@ def _suffixed(node: exp.Expr) -> bool:
     literal = node.this if isinstance(node, exp.Cast) else None
     if not isinstance(literal, exp.Literal) or literal.is_string:
         return False
-    start, end = literal.meta.get("start"), literal.meta.get("end")
-    return isinstance(start, int) and isinstance(end, int) and end - start + 1 > len(literal.name)
+    return (typed_length(literal) or 0) > len(literal.name)
 
 
 def _type_of(node: exp.Expr, column_type: Callable[[exp.Column], str | None], settings: Settings) -> Type:

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import pyarrow as pa
 
 from .common import Result, table_of
-from .context import DEFAULTS, SPARK_DEFAULTS, Context
+from .context import DEFAULTS, SPARK_DEFAULTS, Context, unquoted
 from .errors import LocalSQLError
 
 _ALIASES = {"time zone": "timezone", "spark.sql.session.timezone": "timezone", "spark.sql.ansi.enabled": "ansi_mode"}
@@ -26,13 +26,6 @@ _INFORMATION_SCHEMA = re.compile(r"\binformation_schema\s*\.", re.I)
 _DDL = re.compile(r"(CREATE|ALTER|DROP|TRUNCATE|COPY|COMMENT|USE|PUT|GET|REMOVE|OPTIMIZE|VACUUM)\b", re.I)
 
 
-def _unquote(text: str) -> str:
-    text = text.strip()
-    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"`":
-        return text[1:-1]
-    return text
-
-
 class SessionStatements:
     """SET, RESET, BEGIN, COMMIT, ROLLBACK; `statement_allowed` enforces what runs inside a transaction."""
 
@@ -45,7 +38,7 @@ class SessionStatements:
                 "PARSE_SYNTAX_ERROR", "Syntax error at or near end of input: SET TIME ZONE needs a zone.", "42601"
             )
         if m := _TIME_ZONE.fullmatch(body):
-            value = _unquote(m.group(1))
+            value = unquoted(m.group(1))
             value = DEFAULTS["timezone"] if value.upper() == "LOCAL" else value
             return self._set("timezone", value, shown="spark.sql.session.timeZone")
         if _BEGIN.fullmatch(body):
@@ -71,11 +64,11 @@ class SessionStatements:
         if key == "autocommit":
             return self._autocommit(m.group(2))
         if m.group(2) is not None:
-            return self._set(key, _unquote(m.group(2)), shown=" ".join(_unquote(m.group(1)).split()))
+            return self._set(key, unquoted(m.group(2)), shown=" ".join(unquoted(m.group(1)).split()))
         values = {**DEFAULTS, **self.ctx.settings}
         if key:  # one setting, named as written: its value, else Spark's default
             default = SPARK_DEFAULTS[key][0] if key in SPARK_DEFAULTS and key.startswith("spark.") else "<undefined>"
-            items = [(" ".join(_unquote(m.group(1)).split()), values.get(key, default))]
+            items = [(" ".join(unquoted(m.group(1)).split()), values.get(key, default))]
         else:
             items = sorted(values.items())
         return Result(table_of(key=(pa.string(), [k for k, _ in items]), value=(pa.string(), [v for _, v in items])))
@@ -89,7 +82,7 @@ class SessionStatements:
 
     @staticmethod
     def _setting_key(text: str) -> str:
-        key = " ".join(_unquote(text).split()).lower()
+        key = " ".join(unquoted(text).split()).lower()
         return _ALIASES.get(key, key)
 
     def _set(self, key: str, value: str, shown: str | None = None) -> Result:
@@ -112,7 +105,7 @@ class SessionStatements:
     def _autocommit(self, value: str | None) -> Result:
         if value is None:
             return Result(table_of(value=(pa.string(), [str(self.ctx.autocommit).lower()])))
-        wanted = _unquote(value).lower()
+        wanted = unquoted(value).lower()
         if wanted not in ("true", "false"):
             raise LocalSQLError("INVALID_CONF_VALUE", "SET AUTOCOMMIT takes TRUE or FALSE.", "22022")
         if self.ctx.in_transaction:
