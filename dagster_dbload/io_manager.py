@@ -285,12 +285,9 @@ class DatabricksIOManager(ConfigurableIOManager):
         for statement in ddl:
             if statement == schema or statement in session.statements:  # the schema: only if found missing
                 continue
-            try:
-                session.run(statement, recorded_if_failed=schema not in ddl)  # a missing schema's try: not shown
-            except Exception as e:
-                if schema not in ddl or "SCHEMA_NOT_FOUND" not in str(e):
-                    raise
-                session.run(schema)
+            if schema in ddl:
+                session.run_in_schema(statement, schema)
+            else:
                 session.run(statement)
 
     def ensure_volume(self, session: loader.Session, staging_url: str, create: bool) -> None:
@@ -298,13 +295,7 @@ class DatabricksIOManager(ConfigurableIOManager):
         volume = volume_of(staging_url)
         if volume is None or not create or str(volume) in self._volumes_made:
             return
-        try:
-            session.run(sql.create_volume(volume), recorded_if_failed=False)
-        except Exception as e:  # a new schema: create it once, then the volume
-            if "SCHEMA_NOT_FOUND" not in str(e):
-                raise
-            session.run(sql.create_schema(volume.catalog, volume.schema))
-            session.run(sql.create_volume(volume))
+        session.run_in_schema(sql.create_volume(volume), sql.create_schema(volume.catalog, volume.schema))
         self._volumes_made.add(str(volume))  # once per resource (a step's, or an in-process run's)
 
     # input

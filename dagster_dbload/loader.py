@@ -154,6 +154,18 @@ class Session:
             self.resent.append(self.statements[-1])
         return self.cursor
 
+    def run_in_schema(self, statement: str, create_schema: str) -> Any:
+        """Run `statement`, which makes an object in a schema; where it finds the schema missing, `create_schema`
+        first and it again (an existing schema costs one statement, and no privilege to create schemas). Only the
+        statements that succeeded are recorded."""
+        try:
+            return self.run(statement, recorded_if_failed=False)
+        except Exception as e:
+            if "SCHEMA_NOT_FOUND" not in str(e):
+                raise
+        self.run(create_schema)
+        return self.run(statement)
+
 
 @dataclass(frozen=True)
 class TableInfo:
