@@ -91,13 +91,11 @@ class Reads:
             tables = {target.name.lower(): {c.name.lower(): c.type for c in target.columns}} if target else {}
         else:
             tables = {}
-            for source in [select.args.get("from_"), *(select.args.get("joins") or [])]:
-                if source is None:
-                    continue
-                found = self._source_types(source.this)
+            for item in _from_items(select):
+                found = self._source_types(item)
                 if found is None:
                     return None
-                tables[source.this.alias_or_name.lower()] = found
+                tables[item.alias_or_name.lower()] = found
         if column.table:
             candidates = [tables[column.table.lower()]] if column.table.lower() in tables else []
         else:
@@ -168,20 +166,17 @@ class Reads:
                 "Referencing a lateral column alias via GROUP BY alias/ALL is not supported yet.",
                 "0A000",
             )
-        sources = [select.args.get("from_"), *(select.args.get("joins") or [])]
-        for source in sources:
-            meta = self._lookup(source.this) if source is not None and isinstance(source.this, exp.Table) else None
+        for item in _from_items(select):
+            meta = self._lookup(item) if isinstance(item, exp.Table) else None
             if meta is None or meta.column("all") is not None:
                 raise refused("GROUP BY ALL or ORDER BY ALL where a source may have a column named `all`")
 
     def source_columns(self, select: exp.Select) -> set[str] | None:
         """The column names a SELECT's sources have (none without FROM); None where a source is not a table."""
         names: set[str] = set()
-        for source in [select.args.get("from_"), *(select.args.get("joins") or [])]:
-            if source is None:
-                continue
-            meta = self._lookup(source.this) if isinstance(source.this, exp.Table) else None
-            if meta is None or not isinstance(source.this.this, exp.Identifier):
+        for item in _from_items(select):
+            meta = self._lookup(item) if isinstance(item, exp.Table) else None
+            if meta is None or not isinstance(item.this, exp.Identifier):
                 return None
             names |= {c.name.lower() for c in meta.columns}
         return names
@@ -480,6 +475,12 @@ def databricks_arrow(relation: duckdb.DuckDBPyRelation) -> pa.Table:
     return table
 
 
+def _from_items(select: exp.Select) -> list[exp.Expr]:
+    """What a SELECT reads: its FROM item and each joined one (a table, subquery, VALUES, function...)."""
+    clauses = [select.args.get("from_"), *(select.args.get("joins") or [])]
+    return [c.this for c in clauses if c is not None and isinstance(c.this, exp.Expr)]
+
+
 def _cte_named(node: exp.Expr, name: str) -> exp.CTE | None:
     """The (non-recursive) CTE `name` that `node` reads, from the nearest WITH that defines it."""
     ancestor = node.parent
@@ -549,8 +550,7 @@ def _refuse_outer_names(select: exp.Select) -> None:
     nested = lateral.find_ancestor(exp.Lateral) is not None or lateral.this.find(exp.Lateral) is not None
     if nested or any(j.kind in ("SEMI", "ANTI") for j in lateral.find_all(exp.Join)):
         raise refused("a LATERAL subquery nested in another, or with a semi or anti join")
-    sources = [select.args.get("from_"), *(select.args.get("joins") or [])]
-    local = {s.this.alias_or_name.lower() for s in sources if s is not None and isinstance(s.this, exp.Expr)}
+    local = {item.alias_or_name.lower() for item in _from_items(select)}
     for projection in select.expressions:
         if isinstance(projection, (exp.Alias, exp.Aliases, exp.Column, exp.Star)):
             continue
